@@ -1,0 +1,58 @@
+"""Create and check API tokens. Roles rank viewer < responder < admin."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from warroom.auth.models import ApiToken
+from warroom.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+
+Role = Literal["viewer", "responder", "admin"]
+ROLES: tuple[Role, ...] = ("viewer", "responder", "admin")
+TOKEN_PREFIX = "wr_"
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a token; tokens are 256 random bits, so no slow hash is needed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(*, session: Session, name: str, role: str, now: datetime) -> tuple[ApiToken, str]:
+    """A new token; the secret is returned once and only its hash is kept."""
+    if role not in ROLES:
+        raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
+    if not name.strip():
+        raise InvalidInput("name", "must not be empty")
+    if session.scalar(select(ApiToken).where(ApiToken.name == name)):
+        raise Conflict(f"name: a token named {name!r} exists", details={"field": "name"})
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(name=name, role=role, token_hash=hash_token(secret), created_at=now)
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def count_tokens(*, session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(ApiToken)) or 0
+
+
+def authenticate(*, session: Session, secret: str | None) -> ApiToken:
+    """The live token for a secret, or Unauthorized."""
+    if not secret:
+        raise Unauthorized("a bearer token is required (Authorization: Bearer wr_...)")
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    if token is None or token.revoked_at is not None:
+        raise Unauthorized("the bearer token is not valid")
+    return token
+
+
+def require_role(token: ApiToken, needed: Role) -> None:
+    """Forbidden unless the token's role ranks at least ``needed``."""
+    if ROLES.index(token.role) < ROLES.index(needed):  # type: ignore[arg-type]
+        raise Forbidden(f"the {token.role} role cannot do this; {needed} is needed")

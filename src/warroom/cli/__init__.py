@@ -1,0 +1,50 @@
+"""The ``warroom`` command line: thin commands over the services."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+
+from warroom.cli import admin, incident, people, playbook
+from warroom.cli.context import err
+from warroom.errors import WarroomError
+from warroom.playbook.loader import format_path
+
+app = typer.Typer(help="warroom: incident and emergency response.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+admin.register(app)
+app.add_typer(playbook.app, name="playbook")
+app.add_typer(people.app, name="people")
+app.add_typer(incident.app, name="incident")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv``; returns the exit code. Errors become one line on stderr."""
+    try:
+        app(args=argv, prog_name="warroom")  # usage errors exit through SystemExit
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except WarroomError as exc:
+        err.print(f"error: {exc.message}", markup=False)
+        return exc.exit_code
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = format_path(tuple(first["loc"])) or "input"
+        err.print(f"error: {field}: {str(first['msg']).removeprefix('Value error, ')}",
+                  markup=False)
+        return 2
+    except OperationalError as exc:
+        err.print(f"error: the database is not reachable: {exc.orig}", markup=False)
+        return 6
+    return 0
+
+
+def main() -> None:
+    """The console script."""
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(run())

@@ -1,0 +1,100 @@
+"""serve, worker, db upgrade and token create."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from warroom import migrate
+from warroom.auth import service as auth
+from warroom.cli.context import out, runtime
+from warroom.db import create_db_engine
+from warroom.engine.worker import run_due
+from warroom.runtime import Runtime
+from warroom.settings import Settings
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(worker)
+    app.add_typer(db_app, name="db")
+    app.add_typer(token_app, name="token")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (WARROOM_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (WARROOM_PORT).")] = None,
+    with_worker: Annotated[bool, typer.Option("--worker/--no-worker",
+                                              help="Run the job worker inside.")] = True,
+) -> None:
+    """Serve the API (and run the job worker) until stopped."""
+    import uvicorn  # deferred: the other commands start faster without the web stack
+
+    from warroom.web.app import create_app
+
+    logging.getLogger("warroom").setLevel(logging.INFO)
+    rt = runtime()
+    bootstrap_admin(rt)
+    app = create_app(rt, run_worker=with_worker and rt.settings.worker)
+    bind_host, bind_port = host or rt.settings.host, port or rt.settings.port
+    out.print(f"warroom serving on http://{bind_host}:{bind_port} (API docs at /docs)")
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level="info")
+
+
+def bootstrap_admin(rt: Runtime) -> None:
+    """On the very first run, create an admin token and print it, once."""
+    with rt.transaction() as session:
+        if auth.count_tokens(session=session):
+            return
+        _, secret = auth.create_token(session=session, name="admin", role="admin",
+                                      now=rt.clock.now())
+    base = rt.settings.resolved_base_url()
+    out.print("\n[bold]First run: an admin API token was created. It is shown only now.[/]")
+    out.print(f"  token: {secret}", markup=False)
+    out.print(f"  try:   curl -H 'Authorization: Bearer {secret}' {base}/api/v1/incidents",
+              markup=False)
+    out.print(f"  or open {base}/docs, press Authorize and paste the token.\n", markup=False)
+
+
+def worker(
+    once: Annotated[bool, typer.Option(help="Run the jobs due now, then exit.")] = False,
+) -> None:
+    """Run the job worker alone (several may run against PostgreSQL)."""
+    rt = runtime()
+    if once:
+        total = 0
+        while taken := run_due(factory=rt.factory, clock=rt.clock, handlers=rt.handlers()):
+            total += taken
+        out.print(f"ran {total} job(s)")
+        return
+    w = rt.worker()
+    try:
+        w.run_forever()
+    except KeyboardInterrupt:
+        w.stop()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema to the newest revision."""
+    settings = Settings()
+    engine = create_db_engine(settings.resolved_database_url())
+    migrate.upgrade(engine)
+    out.print(f"database at {engine.url.render_as_string(hide_password=True)} is current")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="A name to recognise the token by.")],
+    role: Annotated[str, typer.Option(help="admin, responder or viewer.")] = "responder",
+) -> None:
+    """Create an API token; it is printed once and only its hash is stored."""
+    rt = runtime()
+    with rt.transaction() as session:
+        _, secret = auth.create_token(session=session, name=name, role=role, now=rt.clock.now())
+    out.print(secret, markup=False)

@@ -1,0 +1,101 @@
+"""people add | list | import."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from warroom.cli.context import fail, out, print_json, runtime
+from warroom.people import service
+from warroom.people.schemas import PersonCreate, PersonRead
+
+app = typer.Typer(help="The people directory.", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Option(help="Full name.")],
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone, E.164 (+4930123456).")] = None,
+    chat_id: Annotated[str | None, typer.Option(help="Chat user id, e.g. Slack U123.")] = None,
+    timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "UTC",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Add a person."""
+    data = PersonCreate(name=name, email=email, phone=phone, chat_id=chat_id, timezone=timezone)
+    rt = runtime()
+    with rt.transaction() as session:
+        person = PersonRead.model_validate(service.add(session=session, data=data,
+                                                       now=rt.clock.now()))
+    if as_json:
+        print_json(person)
+    else:
+        out.print(f"added person {person.id}: {person.name}", markup=False)
+
+
+@app.command("list")
+def list_people(as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+                ) -> None:
+    """List everyone."""
+    rt = runtime()
+    with rt.transaction() as session:
+        people = [PersonRead.model_validate(p) for p in service.list_people(session=session)]
+    if as_json:
+        print_json(people)
+        return
+    table = Table("ID", "Name", "Email", "Phone", "Chat", "Time zone")
+    for p in people:
+        table.add_row(str(p.id), p.name, p.email or "", p.phone or "", p.chat_id or "",
+                      p.timezone)
+    out.print(table)
+
+
+@app.command("import")
+def import_people(path: Annotated[Path, typer.Argument(help="A .yaml/.yml or .csv file.")],
+                  ) -> None:
+    """Import people from YAML (a list of mappings) or CSV (a header row); all or nothing."""
+    records = _read_records(path)
+    people = []
+    for i, record in enumerate(records, start=1):
+        try:
+            people.append(PersonCreate.model_validate(record))
+        except ValueError as exc:
+            fail(f"{path}: record {i}: {_first_error(exc)}")
+    rt = runtime()
+    with rt.transaction() as session:
+        added = service.add_many(session=session, people=people, now=rt.clock.now())
+    out.print(f"imported {len(added)} people", markup=False)
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        return f"{field}: {str(first['msg']).removeprefix('Value error, ')}"
+    return str(exc)
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        fail(f"{path}: cannot read: {exc.strerror}")
+    if path.suffix.lower() == ".csv":
+        rows = csv.DictReader(io.StringIO(text))
+        return [{k.strip(): (v.strip() or None) for k, v in row.items() if k} for row in rows]
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        fail(f"{path}: not valid YAML: {exc}")
+    if isinstance(data, dict) and isinstance(data.get("people"), list):
+        data = data["people"]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        fail(f"{path}: expected a list of people (or a mapping with a 'people' list)")
+    return data

@@ -1,0 +1,99 @@
+"""Claim due jobs and run each exactly once.
+
+A job's effects and its ``done`` mark commit in one transaction, so a worker killed
+mid-job leaves the job pending and the next run does it (once). On PostgreSQL, workers
+claim with ``FOR UPDATE SKIP LOCKED`` and never take the same row; on SQLite the write
+lock makes one worker at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from warroom.clock import Clock
+from warroom.db import transaction
+from warroom.engine.handlers import Handler
+from warroom.jobs import service as jobs
+from warroom.jobs.models import DONE, FAILED, PENDING, Job
+
+logger = logging.getLogger("warroom.engine")
+
+MAX_ATTEMPTS = 8
+BATCH = 50
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_due(*, factory: sessionmaker[Session], clock: Clock, handlers: dict[str, Handler],
+            limit: int = BATCH, name: str | None = None) -> int:
+    """Run up to ``limit`` due jobs in one transaction; returns how many were taken."""
+    me = name or worker_name()
+    with transaction(factory) as session:
+        now = clock.now()
+        claimed = jobs.claim_due(session=session, now=now, limit=limit)
+        for job in claimed:
+            _run_one(session=session, job=job, handlers=handlers, now=now, me=me)
+        return len(claimed)
+
+
+def _run_one(*, session: Session, job: Job, handlers: dict[str, Handler], now: datetime,
+             me: str) -> None:
+    handler = handlers.get(job.kind)
+    job.attempts += 1
+    if handler is None:
+        job.status, job.last_error = FAILED, f"no handler for job kind {job.kind!r}"
+        logger.error("job %s: %s", job.id, job.last_error)
+        return
+    try:
+        with session.begin_nested():
+            handler(session, job.payload, now)
+    except Exception as exc:  # a failing job must not stop the others
+        logger.exception("job %s (%s) failed", job.id, job.kind)
+        job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if job.attempts >= MAX_ATTEMPTS:
+            job.status = FAILED
+        else:
+            job.status = PENDING
+            job.due_at = job.due_at + timedelta(seconds=2 ** job.attempts)
+        return
+    job.status, job.finished_at, job.finished_by = DONE, now, me
+
+
+class Worker:
+    """A loop that runs due jobs until stopped."""
+
+    def __init__(self, *, factory: sessionmaker[Session], clock: Clock,
+                 handlers: dict[str, Handler], poll_seconds: float) -> None:
+        self.factory, self.clock, self.handlers = factory, clock, handlers
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+        self.name = worker_name()
+
+    def run_forever(self) -> None:
+        logger.info("worker %s started", self.name)
+        while not self.stopping.is_set():
+            try:
+                taken = run_due(factory=self.factory, clock=self.clock,
+                                handlers=self.handlers, name=self.name)
+            except Exception:  # the database may be briefly away; keep going
+                logger.exception("worker pass failed")
+                taken = 0
+            if taken < BATCH:
+                self.stopping.wait(self.poll_seconds)
+        logger.info("worker %s stopped", self.name)
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="warroom-worker", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.stopping.set()

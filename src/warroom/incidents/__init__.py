@@ -1,0 +1,1 @@
+"""Incidents: lifecycle, phases with clocks, tasks, roles, notes and the timeline."""

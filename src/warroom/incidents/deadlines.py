@@ -1,0 +1,81 @@
+"""What happens when a phase or task deadline passes (run by the engine's jobs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from warroom.incidents import lifecycle, timeline
+from warroom.incidents.models import Incident, Phase, Task
+from warroom.incidents.phases import open_tasks
+from warroom.incidents.service import get
+from warroom.notify import outbox
+from warroom.notify.base import Message
+from warroom.people.models import Person
+from warroom.playbook.schema import Playbook
+
+NOTIFY_CHANNEL = "console"
+
+
+def _still_counts(incident: Incident, phase: Phase) -> bool:
+    if not phase.active:
+        return False
+    return phase.stage == "post_incident" or lifecycle.is_open(incident.status)
+
+
+def phase_due(*, session: Session, playbook: Playbook, phase_id: int, now: datetime) -> None:
+    """Record an overdue phase and tell the Incident Commander, if tasks are still open."""
+    phase = session.get(Phase, phase_id)
+    if phase is None:
+        return
+    incident = get(session=session, incident_id=phase.incident_id, lock=True)
+    pending = open_tasks(phase)
+    if not _still_counts(incident, phase) or not pending or phase.overdue_at is not None:
+        return
+    phase.overdue_at = now
+    data = {"phase": phase.key, "name": phase.name,
+            "due_at": phase.due_at.isoformat() if phase.due_at else None,
+            "open_tasks": [t.key for t in pending]}
+    timeline.append(session=session, incident=incident, at=now, actor="warroom",
+                    kind="phase_overdue", data=data)
+    lines = "\n".join(f"- {t.title}" for t in pending)
+    _tell_commander(session=session, playbook=playbook, incident=incident, now=now,
+                    subject=f"[{incident.severity}] #{incident.id} {phase.name} is overdue",
+                    body=f"{incident.title}\n\n{len(pending)} task(s) still open:\n{lines}")
+
+
+def task_due(*, session: Session, playbook: Playbook, task_id: int, now: datetime) -> None:
+    """Record an overdue task with its own deadline and tell the Incident Commander."""
+    task = session.get(Task, task_id)
+    if task is None or task.status != "open":
+        return
+    incident = get(session=session, incident_id=task.incident_id, lock=True)
+    if not _still_counts(incident, task.phase):
+        return
+    timeline.append(session=session, incident=incident, at=now, actor="warroom",
+                    kind="task_overdue", data={"task_id": task.id, "task": task.key,
+                                               "phase": task.phase.key})
+    _tell_commander(session=session, playbook=playbook, incident=incident, now=now,
+                    subject=f"[{incident.severity}] #{incident.id} task overdue: {task.title}",
+                    body=incident.title)
+
+
+def _tell_commander(*, session: Session, playbook: Playbook, incident: Incident, now: datetime,
+                    subject: str, body: str) -> None:
+    role = playbook.role(playbook.commander_role)
+    role_name = role.name if role else playbook.commander_role
+    holder = next((a for a in incident.roles if a.role_key == playbook.commander_role), None)
+    person = session.get(Person, holder.person_id) if holder else None
+    if person is None:
+        recipient = f"{role_name} (unassigned)"
+    else:
+        recipient = f"{person.name} <{person.email}>" if person.email else person.name
+    delivery = outbox.queue(session=session, channel=NOTIFY_CHANNEL, now=now,
+                            incident_id=incident.id,
+                            message=Message(recipient=recipient, subject=subject, body=body))
+    timeline.append(session=session, incident=incident, at=now, actor="warroom",
+                    kind="notification_queued",
+                    data={"delivery_id": delivery.id, "channel": NOTIFY_CHANNEL,
+                          "recipient": recipient, "role": playbook.commander_role,
+                          "subject": subject})

@@ -1,0 +1,88 @@
+"""The append-only, hash-chained timeline.
+
+Each entry's hash is SHA-256 over the previous entry's hash and the entry's canonical
+JSON (incident, sequence number, time, actor, kind, data). The incident row keeps the
+count and the head hash, so a removed last entry is caught too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.incidents.models import Incident, TimelineEntry
+
+GENESIS = "0" * 64
+
+
+def entry_hash(*, prev_hash: str, incident_id: int, seq: int, at: datetime, actor: str,
+               kind: str, data: dict[str, Any]) -> str:
+    """The hash of one entry, chained to ``prev_hash``."""
+    body = json.dumps(
+        {"incident_id": incident_id, "seq": seq, "at": at.isoformat(), "actor": actor,
+         "kind": kind, "data": data},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def append(*, session: Session, incident: Incident, at: datetime, actor: str, kind: str,
+           data: dict[str, Any] | None = None) -> TimelineEntry:
+    """Add an entry; the caller holds the incident row lock."""
+    payload = data or {}
+    seq = incident.timeline_count + 1
+    prev = incident.timeline_head or GENESIS
+    digest = entry_hash(prev_hash=prev, incident_id=incident.id, seq=seq, at=at, actor=actor,
+                        kind=kind, data=payload)
+    entry = TimelineEntry(incident_id=incident.id, seq=seq, at=at, actor=actor, kind=kind,
+                          data=payload, prev_hash=prev, hash=digest)
+    session.add(entry)
+    incident.timeline_count = seq
+    incident.timeline_head = digest
+    incident.updated_at = at
+    session.flush()
+    return entry
+
+
+def entries(*, session: Session, incident_id: int) -> Sequence[TimelineEntry]:
+    query = select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+    return session.scalars(query.order_by(TimelineEntry.seq, TimelineEntry.id)).all()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+
+def verify(*, session: Session, incident: Incident) -> Verdict:
+    """Check the chain; name the first entry that was edited, removed or moved."""
+    rows = entries(session=session, incident_id=incident.id)
+    prev = GENESIS
+    for expected_seq, row in enumerate(rows, start=1):
+        if row.seq != expected_seq:
+            return Verdict(False, expected_seq - 1, expected_seq,
+                           f"entry {expected_seq} is missing or out of order (found {row.seq})")
+        if row.prev_hash != prev:
+            return Verdict(False, expected_seq - 1, row.seq,
+                           f"entry {row.seq} does not follow entry {row.seq - 1}")
+        digest = entry_hash(prev_hash=prev, incident_id=row.incident_id, seq=row.seq,
+                            at=row.at, actor=row.actor, kind=row.kind, data=row.data)
+        if digest != row.hash:
+            return Verdict(False, expected_seq - 1, row.seq, f"entry {row.seq} was altered")
+        prev = row.hash
+    if len(rows) != incident.timeline_count or prev != (incident.timeline_head or GENESIS):
+        missing = len(rows) + 1
+        return Verdict(False, len(rows), missing,
+                       f"entry {missing} is missing (the incident records "
+                       f"{incident.timeline_count} entries, {len(rows)} remain)")
+    return Verdict(True, len(rows))

@@ -1,0 +1,66 @@
+"""Schedule, cancel and claim jobs. Callers own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from warroom.jobs.models import CANCELLED, PENDING, Job
+
+
+def schedule(
+    *,
+    session: Session,
+    kind: str,
+    subject: str,
+    key: str,
+    due_at: datetime,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+) -> Job:
+    """Add a job unless one with the same key exists; returns the job either way."""
+    existing = session.scalar(select(Job).where(Job.key == key))
+    if existing is not None:
+        return existing
+    job = Job(kind=kind, subject=subject, key=key, due_at=due_at, created_at=now,
+              payload=payload or {}, status=PENDING, attempts=0)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def cancel_pending(*, session: Session, subject: str, now: datetime) -> int:
+    """Cancel every pending job about ``subject``; returns how many."""
+    result = session.execute(
+        update(Job)
+        .where(Job.subject == subject, Job.status == PENDING)
+        .values(status=CANCELLED, finished_at=now, finished_by="cancelled")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def claim_due(*, session: Session, now: datetime, limit: int) -> Sequence[Job]:
+    """Lock and return up to ``limit`` due pending jobs, oldest first.
+
+    On PostgreSQL other workers skip the locked rows; on SQLite the whole transaction
+    holds the database's write lock (BEGIN IMMEDIATE), so there is one writer at a time.
+    """
+    query = (
+        select(Job)
+        .where(Job.status == PENDING, Job.due_at <= now)
+        .order_by(Job.due_at, Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return session.scalars(query).all()
+
+
+def next_due_at(*, session: Session) -> datetime | None:
+    """When the earliest pending job falls due, if any."""
+    return session.scalar(
+        select(Job.due_at).where(Job.status == PENDING).order_by(Job.due_at).limit(1)
+    )

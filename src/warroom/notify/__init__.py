@@ -1,0 +1,1 @@
+"""Outgoing messages: a neutral message, an outbox of deliveries, and channels."""

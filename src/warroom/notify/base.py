@@ -1,0 +1,31 @@
+"""The neutral message and the channel protocol every adapter follows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to say, before any channel renders it."""
+
+    recipient: str
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the channel answered."""
+
+    channel: str
+    detail: str
+
+
+class Channel(Protocol):
+    """Sends one message or raises."""
+
+    name: str
+
+    def send(self, message: Message) -> Receipt: ...

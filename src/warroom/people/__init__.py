@@ -1,0 +1,1 @@
+"""The people directory: who can hold a role or be paged."""

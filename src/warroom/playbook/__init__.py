@@ -1,0 +1,1 @@
+"""The playbook: the organisation's runbook as validated data."""

@@ -1,0 +1,67 @@
+"""Everything a running warroom needs, wired from settings in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from warroom import migrate
+from warroom.clock import Clock, SystemClock
+from warroom.db import create_db_engine, is_sqlite, session_factory, transaction
+from warroom.engine.handlers import Handler, build_handlers
+from warroom.engine.worker import Worker
+from warroom.errors import WarroomError
+from warroom.notify.base import Channel
+from warroom.notify.console import ConsoleChannel
+from warroom.playbook.loader import load_playbook
+from warroom.playbook.schema import Playbook
+from warroom.settings import Settings
+
+
+class DatabaseNotReady(WarroomError):
+    code = "database_not_ready"
+    http_status = 503
+    exit_code = 6
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    playbook: Playbook
+    clock: Clock
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with transaction(self.factory) as session:
+            yield session
+
+    def handlers(self) -> dict[str, Handler]:
+        return build_handlers(playbook=self.playbook, channels=self.channels)
+
+    def worker(self) -> Worker:
+        return Worker(factory=self.factory, clock=self.clock, handlers=self.handlers(),
+                      poll_seconds=self.settings.worker_poll_seconds)
+
+    def prepare_database(self) -> None:
+        """Upgrade SQLite in place; refuse to run on an outdated PostgreSQL schema."""
+        if is_sqlite(str(self.engine.url)):
+            if not migrate.is_current(self.engine):
+                migrate.upgrade(self.engine)
+        elif not migrate.is_current(self.engine):
+            raise DatabaseNotReady("the database schema is not current; run: warroom db upgrade")
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    """Load the playbook and open the database described by the settings."""
+    playbook = load_playbook(settings.playbook)
+    engine = create_db_engine(settings.resolved_database_url())
+    return Runtime(settings=settings, engine=engine, factory=session_factory(engine),
+                   playbook=playbook, clock=clock or SystemClock(),
+                   channels={"console": ConsoleChannel()})

@@ -1,0 +1,1 @@
+"""The HTTP edge: the JSON API (and, later, the web pages)."""

@@ -1,0 +1,61 @@
+"""Request dependencies: the runtime and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from warroom.auth import service as auth
+from warroom.runtime import Runtime
+
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+bearer = HTTPBearer(auto_error=False, description="A token from `warroom token create`.")
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the token's name is the actor on the timeline."""
+
+    name: str
+    role: str
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.name}"
+
+
+def require(role: auth.Role) -> Callable[..., Caller]:
+    """A dependency that authenticates the bearer token and checks its role."""
+
+    def dependency(
+        runtime: RuntimeDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Caller:
+        secret = credentials.credentials if credentials else None
+        with runtime.transaction() as session:
+            token = auth.authenticate(session=session, secret=secret)
+            auth.require_role(token, role)
+            now = runtime.clock.now()
+            if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
+                token.last_used_at = now
+            return Caller(name=token.name, role=token.role)
+
+    return dependency
+
+
+Viewer = Annotated[Caller, Depends(require("viewer"))]
+Responder = Annotated[Caller, Depends(require("responder"))]
+Admin = Annotated[Caller, Depends(require("admin"))]

@@ -1,0 +1,59 @@
+"""Map errors to ``{"error": {"code", "message", "details"}}`` bodies; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from warroom.errors import WarroomError
+from warroom.playbook.loader import format_path
+
+logger = logging.getLogger("warroom.web")
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on the app."""
+
+    @app.exception_handler(WarroomError)
+    async def domain_error(_: Request, exc: WarroomError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        return JSONResponse(error_body(exc.code, exc.message, exc.details),
+                            status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [_field_error(e) for e in exc.errors()]
+        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return JSONResponse(
+            error_body("invalid_input", message, {"field": errors[0]["field"], "errors": errors}),
+            status_code=422,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error", exc_info=exc)
+        return JSONResponse(error_body("internal", "internal error; see the server log"),
+                            status_code=500)
+
+
+def _field_error(error: Any) -> dict[str, str]:
+    loc = tuple(error.get("loc", ()))
+    where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    field = format_path(where) or (str(loc[0]) if loc else "body")
+    return {"field": field, "location": str(loc[0]) if loc else "", "message": message}
