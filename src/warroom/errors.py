@@ -1,13 +1,13 @@
 """The domain exception tree, mapped to HTTP statuses and CLI exit codes at the edges.
 
-    WarroomError                 500  exit 1
-    ├── NotFound                 404  exit 3
-    ├── InvalidInput             422  exit 2   (a field is wrong: ``field`` names it)
-    ├── Conflict                 409  exit 4
-    │   └── InvalidTransition    409  exit 4
-    ├── Unauthorized             401  exit 5
-    ├── Forbidden                403  exit 5
-    └── PlaybookError            422  exit 2   (``problems`` lists every bad field path)
+WarroomError                 500  exit 1
+├── NotFound                 404  exit 3
+├── InvalidInput             422  exit 2   (a field is wrong: ``field`` names it)
+├── Conflict                 409  exit 4
+│   └── InvalidTransition    409  exit 4
+├── Unauthorized             401  exit 5
+├── Forbidden                403  exit 5
+└── PlaybookError            422  exit 2   (``problems`` lists every bad field path)
 """
 
 from __future__ import annotations

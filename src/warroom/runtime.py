@@ -46,8 +46,12 @@ class Runtime:
         return build_handlers(playbook=self.playbook, channels=self.channels)
 
     def worker(self) -> Worker:
-        return Worker(factory=self.factory, clock=self.clock, handlers=self.handlers(),
-                      poll_seconds=self.settings.worker_poll_seconds)
+        return Worker(
+            factory=self.factory,
+            clock=self.clock,
+            handlers=self.handlers(),
+            poll_seconds=self.settings.worker_poll_seconds,
+        )
 
     def prepare_database(self) -> None:
         """Upgrade SQLite in place; refuse to run on an outdated PostgreSQL schema."""
@@ -62,6 +66,11 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     """Load the playbook and open the database described by the settings."""
     playbook = load_playbook(settings.playbook)
     engine = create_db_engine(settings.resolved_database_url())
-    return Runtime(settings=settings, engine=engine, factory=session_factory(engine),
-                   playbook=playbook, clock=clock or SystemClock(),
-                   channels={"console": ConsoleChannel()})
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        factory=session_factory(engine),
+        playbook=playbook,
+        clock=clock or SystemClock(),
+        channels={"console": ConsoleChannel()},
+    )

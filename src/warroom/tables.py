@@ -14,5 +14,16 @@ from warroom.jobs.models import Job
 from warroom.notify.models import Delivery
 from warroom.people.models import Person
 
-__all__ = ["ApiToken", "Base", "Delivery", "IdempotencyKey", "Incident", "Job", "Person",
-           "Phase", "RoleAssignment", "Task", "TimelineEntry"]
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Delivery",
+    "IdempotencyKey",
+    "Incident",
+    "Job",
+    "Person",
+    "Phase",
+    "RoleAssignment",
+    "Task",
+    "TimelineEntry",
+]

@@ -15,7 +15,7 @@ from warroom.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 
 Role = Literal["viewer", "responder", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "responder", "admin")
-TOKEN_PREFIX = "wr_"
+TOKEN_PREFIX = "wr_"  # noqa: S105 - a prefix, not a secret
 
 
 def hash_token(token: str) -> str:
@@ -54,5 +54,5 @@ def authenticate(*, session: Session, secret: str | None) -> ApiToken:
 
 def require_role(token: ApiToken, needed: Role) -> None:
     """Forbidden unless the token's role ranks at least ``needed``."""
-    if ROLES.index(token.role) < ROLES.index(needed):  # type: ignore[arg-type]
+    if ROLES.index(token.role) < ROLES.index(needed):
         raise Forbidden(f"the {token.role} role cannot do this; {needed} is needed")

@@ -14,8 +14,12 @@ from warroom.cli.context import err
 from warroom.errors import WarroomError
 from warroom.playbook.loader import format_path
 
-app = typer.Typer(help="warroom: incident and emergency response.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="warroom: incident and emergency response.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 admin.register(app)
 app.add_typer(playbook.app, name="playbook")
 app.add_typer(people.app, name="people")
@@ -34,8 +38,9 @@ def run(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = format_path(tuple(first["loc"])) or "input"
-        err.print(f"error: {field}: {str(first['msg']).removeprefix('Value error, ')}",
-                  markup=False)
+        err.print(
+            f"error: {field}: {str(first['msg']).removeprefix('Value error, ')}", markup=False
+        )
         return 2
     except OperationalError as exc:
         err.print(f"error: the database is not reachable: {exc.orig}", markup=False)
@@ -45,6 +50,7 @@ def run(argv: list[str] | None = None) -> int:
 
 def main() -> None:
     """The console script."""
-    logging.basicConfig(level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     sys.exit(run())

@@ -29,8 +29,9 @@ def register(app: typer.Typer) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (WARROOM_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (WARROOM_PORT).")] = None,
-    with_worker: Annotated[bool, typer.Option("--worker/--no-worker",
-                                              help="Run the job worker inside.")] = True,
+    with_worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the job worker inside.")
+    ] = True,
 ) -> None:
     """Serve the API (and run the job worker) until stopped."""
     import uvicorn  # deferred: the other commands start faster without the web stack
@@ -51,13 +52,15 @@ def bootstrap_admin(rt: Runtime) -> None:
     with rt.transaction() as session:
         if auth.count_tokens(session=session):
             return
-        _, secret = auth.create_token(session=session, name="admin", role="admin",
-                                      now=rt.clock.now())
+        _, secret = auth.create_token(
+            session=session, name="admin", role="admin", now=rt.clock.now()
+        )
     base = rt.settings.resolved_base_url()
     out.print("\n[bold]First run: an admin API token was created. It is shown only now.[/]")
     out.print(f"  token: {secret}", markup=False)
-    out.print(f"  try:   curl -H 'Authorization: Bearer {secret}' {base}/api/v1/incidents",
-              markup=False)
+    out.print(
+        f"  try:   curl -H 'Authorization: Bearer {secret}' {base}/api/v1/incidents", markup=False
+    )
     out.print(f"  or open {base}/docs, press Authorize and paste the token.\n", markup=False)
 
 

@@ -29,8 +29,9 @@ def _show(incident_id: int, as_json: bool) -> IncidentRead:
     rt = runtime()
     with rt.transaction() as session:
         incident = service.get(session=session, incident_id=incident_id)
-        read = views.read_one(session=session, playbook=rt.playbook, incident=incident,
-                              now=rt.clock.now())
+        read = views.read_one(
+            session=session, playbook=rt.playbook, incident=incident, now=rt.clock.now()
+        )
     if as_json:
         print_json(read)
     else:
@@ -48,12 +49,14 @@ def declare(
     as_json: Json = False,
 ) -> None:
     """Declare an incident; its phases start their clocks now."""
-    data = IncidentCreate(title=title, severity=severity, type=type_, summary=summary,
-                          source=source)
+    data = IncidentCreate(
+        title=title, severity=severity, type=type_, summary=summary, source=source
+    )
     rt = runtime()
     with rt.transaction() as session:
-        incident, _ = service.declare(session=session, playbook=rt.playbook, data=data,
-                                      actor=actor(), now=rt.clock.now())
+        incident, _ = service.declare(
+            session=session, playbook=rt.playbook, data=data, actor=actor(), now=rt.clock.now()
+        )
         incident_id = incident.id
     if not as_json:
         out.print(f"declared incident {incident_id}", markup=False)
@@ -71,17 +74,31 @@ def list_incidents(
     as_json: Json = False,
 ) -> None:
     """List incidents, newest first."""
-    filters = IncidentFilter.model_validate({"status": status, "severity": severity,
-                                             "type": type_, "q": q, "limit": limit,
-                                             "offset": offset})
+    filters = IncidentFilter.model_validate(
+        {
+            "status": status,
+            "severity": severity,
+            "type": type_,
+            "q": q,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
     rt = runtime()
     with rt.transaction() as session:
         items, total = service.list_incidents(session=session, filters=filters)
-        reads = views.read_many(session=session, playbook=rt.playbook, incidents=items,
-                                now=rt.clock.now())
+        reads = views.read_many(
+            session=session, playbook=rt.playbook, incidents=items, now=rt.clock.now()
+        )
     if as_json:
-        print_json({"items": [r.model_dump(mode="json") for r in reads], "total": total,
-                    "limit": limit, "offset": offset})
+        print_json(
+            {
+                "items": [r.model_dump(mode="json") for r in reads],
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
     else:
         render.incident_table(reads, total)
 
@@ -93,14 +110,22 @@ def show(incident_id: IncidentId, as_json: Json = False) -> None:
 
 
 def _transition_command(action: lifecycle.Action, name: str) -> None:
-    def command(incident_id: IncidentId,
-                note: Annotated[str, typer.Option(help="Why, for the timeline.")] = "",
-                as_json: Json = False) -> None:
+    def command(
+        incident_id: IncidentId,
+        note: Annotated[str, typer.Option(help="Why, for the timeline.")] = "",
+        as_json: Json = False,
+    ) -> None:
         rt = runtime()
         with rt.transaction() as session:
-            incident = service.transition(session=session, playbook=rt.playbook,
-                                          incident_id=incident_id, action=action,
-                                          actor=actor(), now=rt.clock.now(), note=note)
+            incident = service.transition(
+                session=session,
+                playbook=rt.playbook,
+                incident_id=incident_id,
+                action=action,
+                actor=actor(),
+                now=rt.clock.now(),
+                note=note,
+            )
             new_status = incident.status
         if as_json:
             _show(incident_id, True)
@@ -111,8 +136,13 @@ def _transition_command(action: lifecycle.Action, name: str) -> None:
     app.command(name)(command)
 
 
-for _action, _name in (("acknowledge", "ack"), ("mitigate", "mitigate"), ("resolve", "resolve"),
-                       ("close", "close"), ("reopen", "reopen")):
+for _action, _name in (
+    ("acknowledge", "ack"),
+    ("mitigate", "mitigate"),
+    ("resolve", "resolve"),
+    ("close", "close"),
+    ("reopen", "reopen"),
+):
     _transition_command(_action, _name)  # type: ignore[arg-type]
 
 
@@ -127,45 +157,68 @@ def update(
     as_json: Json = False,
 ) -> None:
     """Change title, summary, severity or type."""
-    changes = IncidentUpdate(title=title, summary=summary, severity=severity, type=type_,
-                             reason=reason)
+    changes = IncidentUpdate(
+        title=title, summary=summary, severity=severity, type=type_, reason=reason
+    )
     rt = runtime()
     with rt.transaction() as session:
-        service.update(session=session, playbook=rt.playbook, incident_id=incident_id,
-                       changes=changes, actor=actor(), now=rt.clock.now())
+        service.update(
+            session=session,
+            playbook=rt.playbook,
+            incident_id=incident_id,
+            changes=changes,
+            actor=actor(),
+            now=rt.clock.now(),
+        )
     _show(incident_id, as_json)
 
 
 @app.command("assign")
-def assign(incident_id: IncidentId,
-           role: Annotated[str, typer.Argument(help="Role key, e.g. incident-commander.")],
-           person: Annotated[str, typer.Argument(help="Person id, email or name.")]) -> None:
+def assign(
+    incident_id: IncidentId,
+    role: Annotated[str, typer.Argument(help="Role key, e.g. incident-commander.")],
+    person: Annotated[str, typer.Argument(help="Person id, email or name.")],
+) -> None:
     """Give a response role to a person."""
     rt = runtime()
     with rt.transaction() as session:
         who = people.find(session=session, ref=person)
-        work.assign_role(session=session, playbook=rt.playbook, incident_id=incident_id,
-                         role_key=role, person_id=who.id, actor=actor(), now=rt.clock.now())
+        work.assign_role(
+            session=session,
+            playbook=rt.playbook,
+            incident_id=incident_id,
+            role_key=role,
+            person_id=who.id,
+            actor=actor(),
+            now=rt.clock.now(),
+        )
         name = who.name
     out.print(f"{name} is {role} of incident {incident_id}", markup=False)
 
 
 @app.command("unassign")
-def unassign(incident_id: IncidentId,
-             role: Annotated[str, typer.Argument(help="Role key.")]) -> None:
+def unassign(
+    incident_id: IncidentId, role: Annotated[str, typer.Argument(help="Role key.")]
+) -> None:
     """Leave a response role unheld."""
     rt = runtime()
     with rt.transaction() as session:
-        work.unassign_role(session=session, incident_id=incident_id, role_key=role,
-                           actor=actor(), now=rt.clock.now())
+        work.unassign_role(
+            session=session,
+            incident_id=incident_id,
+            role_key=role,
+            actor=actor(),
+            now=rt.clock.now(),
+        )
     out.print(f"role {role} of incident {incident_id} is unassigned", markup=False)
 
 
 @app.command("task")
 def task(
     incident_id: IncidentId,
-    task_ref: Annotated[str, typer.Argument(metavar="TASK",
-                                            help="Task id, key or phase-key/task-key.")],
+    task_ref: Annotated[
+        str, typer.Argument(metavar="TASK", help="Task id, key or phase-key/task-key.")
+    ],
     skip: Annotated[str | None, typer.Option(help="Skip it, with this reason.")] = None,
     reopen: Annotated[bool, typer.Option(help="Mark it open again.")] = False,
 ) -> None:
@@ -175,9 +228,15 @@ def task(
     new_status = "skipped" if skip is not None else "open" if reopen else "done"
     rt = runtime()
     with rt.transaction() as session:
-        row = work.set_task(session=session, incident_id=incident_id, task_ref=task_ref,
-                            status=new_status, actor=actor(), now=rt.clock.now(),
-                            reason=skip or "")
+        row = work.set_task(
+            session=session,
+            incident_id=incident_id,
+            task_ref=task_ref,
+            status=new_status,
+            actor=actor(),
+            now=rt.clock.now(),
+            reason=skip or "",
+        )
         title = row.title
     out.print(f"task {title!r} is {new_status}", markup=False)
 
@@ -187,8 +246,9 @@ def note(incident_id: IncidentId, text: Annotated[str, typer.Argument(help="The 
     """Add a note to the timeline."""
     rt = runtime()
     with rt.transaction() as session:
-        entry = work.add_note(session=session, incident_id=incident_id, text=text,
-                              actor=actor(), now=rt.clock.now())
+        entry = work.add_note(
+            session=session, incident_id=incident_id, text=text, actor=actor(), now=rt.clock.now()
+        )
         seq = entry.seq
     out.print(f"note added as timeline entry {seq}", markup=False)
 
@@ -199,8 +259,10 @@ def show_timeline(incident_id: IncidentId, as_json: Json = False) -> None:
     rt = runtime()
     with rt.transaction() as session:
         service.get(session=session, incident_id=incident_id)
-        entries = [TimelineEntryRead.model_validate(e)
-                   for e in timeline.entries(session=session, incident_id=incident_id)]
+        entries = [
+            TimelineEntryRead.model_validate(e)
+            for e in timeline.entries(session=session, incident_id=incident_id)
+        ]
     if as_json:
         print_json(entries)
     else:
@@ -216,5 +278,6 @@ def verify(incident_id: IncidentId) -> None:
         verdict = timeline.verify(session=session, incident=incident)
     if not verdict.ok:
         fail(f"timeline of incident {incident_id} is broken: {verdict.problem}", code=1)
-    out.print(f"timeline of incident {incident_id} is intact ({verdict.checked} entries)",
-              markup=False)
+    out.print(
+        f"timeline of incident {incident_id} is intact ({verdict.checked} entries)", markup=False
+    )

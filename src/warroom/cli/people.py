@@ -31,8 +31,9 @@ def add(
     data = PersonCreate(name=name, email=email, phone=phone, chat_id=chat_id, timezone=timezone)
     rt = runtime()
     with rt.transaction() as session:
-        person = PersonRead.model_validate(service.add(session=session, data=data,
-                                                       now=rt.clock.now()))
+        person = PersonRead.model_validate(
+            service.add(session=session, data=data, now=rt.clock.now())
+        )
     if as_json:
         print_json(person)
     else:
@@ -40,8 +41,9 @@ def add(
 
 
 @app.command("list")
-def list_people(as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
-                ) -> None:
+def list_people(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
     """List everyone."""
     rt = runtime()
     with rt.transaction() as session:
@@ -51,14 +53,14 @@ def list_people(as_json: Annotated[bool, typer.Option("--json", help="JSON outpu
         return
     table = Table("ID", "Name", "Email", "Phone", "Chat", "Time zone")
     for p in people:
-        table.add_row(str(p.id), p.name, p.email or "", p.phone or "", p.chat_id or "",
-                      p.timezone)
+        table.add_row(str(p.id), p.name, p.email or "", p.phone or "", p.chat_id or "", p.timezone)
     out.print(table)
 
 
 @app.command("import")
-def import_people(path: Annotated[Path, typer.Argument(help="A .yaml/.yml or .csv file.")],
-                  ) -> None:
+def import_people(
+    path: Annotated[Path, typer.Argument(help="A .yaml/.yml or .csv file.")],
+) -> None:
     """Import people from YAML (a list of mappings) or CSV (a header row); all or nothing."""
     records = _read_records(path)
     people = []

@@ -17,8 +17,9 @@ from warroom.playbook.schema import Playbook
 from warroom.playbook.severity import Impact, suggest_severity
 from warroom.settings import Settings
 
-app = typer.Typer(help="The playbook: severities, roles, phases, templates, runbooks.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The playbook: severities, roles, phases, templates, runbooks.", no_args_is_help=True
+)
 
 FileOption = Annotated[Path | None, typer.Option("--file", help="A playbook YAML file.")]
 
@@ -38,13 +39,18 @@ def validate(path: Annotated[Path, typer.Argument(help="The playbook YAML to che
         out.print(f"{len(exc.problems)} problem(s)", markup=False)
         raise SystemExit(2) from None
     phases = sum(len(p) for p in playbook.phases.values())
-    out.print(f"{path}: valid ({len(playbook.severities)} severities, {phases} phases, "
-              f"{len(playbook.runbooks)} runbooks)", markup=False)
+    out.print(
+        f"{path}: valid ({len(playbook.severities)} severities, {phases} phases, "
+        f"{len(playbook.runbooks)} runbooks)",
+        markup=False,
+    )
 
 
 @app.command("show")
-def show(file: FileOption = None,
-         as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False) -> None:
+def show(
+    file: FileOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
     """Print the playbook in use (or the one in --file)."""
     playbook = _load(file)
     if as_json:
@@ -65,8 +71,7 @@ def show(file: FileOption = None,
     out.print(f"Templates: {', '.join(t.name for t in playbook.templates)}", markup=False)
     out.print(f"Contacts: {', '.join(c.name for c in playbook.contacts)}", markup=False)
     out.print(f"Runbooks: {', '.join(r.key for r in playbook.runbooks)}", markup=False)
-    stages = [f"{s.name} ({_window(s.window.start, s.window.end)})"
-              for s in playbook.post_incident]
+    stages = [f"{s.name} ({_window(s.window.start, s.window.end)})" for s in playbook.post_incident]
     out.print(f"Post-incident: {', '.join(stages)}", markup=False)
 
 
@@ -77,8 +82,11 @@ def _window(start: timedelta, end: timedelta | None) -> str:
 def _print_phases(playbook: Playbook, type_key: str, severity: str) -> None:
     table = Table("Phase", "Window", "Tasks", title=f"{type_key} {severity}")
     for phase in playbook.phases_for(type_key, severity):
-        table.add_row(phase.name, _window(phase.window.start, phase.window.end),
-                      "\n".join(t.title for t in phase.tasks))
+        table.add_row(
+            phase.name,
+            _window(phase.window.start, phase.window.end),
+            "\n".join(t.title for t in phase.tasks),
+        )
     out.print(table)
 
 
@@ -92,8 +100,9 @@ def suggest(
 ) -> None:
     """Suggest a severity from the impact."""
     playbook = _load(file)
-    impact = Impact.model_validate({"outage": outage, "breach": breach, "security": security,
-                                    "users_affected_percent": users})
+    impact = Impact.model_validate(
+        {"outage": outage, "breach": breach, "security": security, "users_affected_percent": users}
+    )
     key = suggest_severity(playbook, impact)
     severity = playbook.severity(key)
     out.print(f"{key} ({severity.name if severity else key})", markup=False)

@@ -17,18 +17,38 @@ def when(value: datetime | None) -> str:
 
 
 def incident_table(incidents: list[IncidentRead], total: int) -> None:
-    table = Table("ID", "Sev", "Type", "Status", "Title", "Phase", "Next due", "Declared",
-                  caption=f"{len(incidents)} of {total}")
+    table = Table(
+        "ID",
+        "Sev",
+        "Type",
+        "Status",
+        "Title",
+        "Phase",
+        "Next due",
+        "Declared",
+        caption=f"{len(incidents)} of {total}",
+    )
     for i in incidents:
-        table.add_row(str(i.id), i.severity, i.type, i.status, i.title, i.current_phase or "",
-                      when(i.next_due_at), when(i.created_at))
+        table.add_row(
+            str(i.id),
+            i.severity,
+            i.type,
+            i.status,
+            i.title,
+            i.current_phase or "",
+            when(i.next_due_at),
+            when(i.created_at),
+        )
     out.print(table)
 
 
 def incident_detail(incident: IncidentRead) -> None:
     out.print(f"[bold]#{incident.id} {incident.title}[/]", highlight=False)
-    out.print(f"{incident.severity} · {incident.type} · {incident.status} · declared "
-              f"{when(incident.created_at)} by {incident.created_by}", markup=False)
+    out.print(
+        f"{incident.severity} · {incident.type} · {incident.status} · declared "
+        f"{when(incident.created_at)} by {incident.created_by}",
+        markup=False,
+    )
     if incident.summary:
         out.print(incident.summary, markup=False)
     out.print(f"next: {', '.join(incident.allowed_actions) or 'nothing'}", markup=False)
@@ -38,9 +58,16 @@ def incident_detail(incident: IncidentRead) -> None:
         roles.add_row(r.name, r.team, holder)
     out.print(roles)
     for phase in incident.phases:
-        table = Table("ID", "", "Task", "Section", title=(
-            f"{phase.name} [{phase.key}] {phase.state} · starts {when(phase.starts_at)}"
-            f" · due {when(phase.due_at)}"))
+        table = Table(
+            "ID",
+            "",
+            "Task",
+            "Section",
+            title=(
+                f"{phase.name} [{phase.key}] {phase.state} · starts {when(phase.starts_at)}"
+                f" · due {when(phase.due_at)}"
+            ),
+        )
         for t in phase.tasks:
             note = f" ({t.skip_reason})" if t.skip_reason else ""
             table.add_row(str(t.id), TASK_MARK[t.status], f"{t.title}{note}", t.section)

@@ -21,15 +21,18 @@ def build_handlers(*, playbook: Playbook, channels: dict[str, Channel]) -> dict[
     """The handler of every job kind, bound to the playbook and channels."""
 
     def phase_due(session: Session, payload: dict[str, Any], now: datetime) -> None:
-        deadlines.phase_due(session=session, playbook=playbook,
-                            phase_id=int(payload["phase_id"]), now=now)
+        deadlines.phase_due(
+            session=session, playbook=playbook, phase_id=int(payload["phase_id"]), now=now
+        )
 
     def task_due(session: Session, payload: dict[str, Any], now: datetime) -> None:
-        deadlines.task_due(session=session, playbook=playbook,
-                           task_id=int(payload["task_id"]), now=now)
+        deadlines.task_due(
+            session=session, playbook=playbook, task_id=int(payload["task_id"]), now=now
+        )
 
     def deliver(session: Session, payload: dict[str, Any], now: datetime) -> None:
-        outbox.send(session=session, delivery_id=int(payload["delivery_id"]),
-                    channels=channels, now=now)
+        outbox.send(
+            session=session, delivery_id=int(payload["delivery_id"]), channels=channels, now=now
+        )
 
     return {PHASE_DUE: phase_due, TASK_DUE: task_due, outbox.DELIVER: deliver}

@@ -32,8 +32,14 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_due(*, factory: sessionmaker[Session], clock: Clock, handlers: dict[str, Handler],
-            limit: int = BATCH, name: str | None = None) -> int:
+def run_due(
+    *,
+    factory: sessionmaker[Session],
+    clock: Clock,
+    handlers: dict[str, Handler],
+    limit: int = BATCH,
+    name: str | None = None,
+) -> int:
     """Run up to ``limit`` due jobs in one transaction; returns how many were taken."""
     me = name or worker_name()
     with transaction(factory) as session:
@@ -44,8 +50,9 @@ def run_due(*, factory: sessionmaker[Session], clock: Clock, handlers: dict[str,
         return len(claimed)
 
 
-def _run_one(*, session: Session, job: Job, handlers: dict[str, Handler], now: datetime,
-             me: str) -> None:
+def _run_one(
+    *, session: Session, job: Job, handlers: dict[str, Handler], now: datetime, me: str
+) -> None:
     handler = handlers.get(job.kind)
     job.attempts += 1
     if handler is None:
@@ -62,7 +69,7 @@ def _run_one(*, session: Session, job: Job, handlers: dict[str, Handler], now: d
             job.status = FAILED
         else:
             job.status = PENDING
-            job.due_at = job.due_at + timedelta(seconds=2 ** job.attempts)
+            job.due_at = job.due_at + timedelta(seconds=2**job.attempts)
         return
     job.status, job.finished_at, job.finished_by = DONE, now, me
 
@@ -70,8 +77,14 @@ def _run_one(*, session: Session, job: Job, handlers: dict[str, Handler], now: d
 class Worker:
     """A loop that runs due jobs until stopped."""
 
-    def __init__(self, *, factory: sessionmaker[Session], clock: Clock,
-                 handlers: dict[str, Handler], poll_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        factory: sessionmaker[Session],
+        clock: Clock,
+        handlers: dict[str, Handler],
+        poll_seconds: float,
+    ) -> None:
         self.factory, self.clock, self.handlers = factory, clock, handlers
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
@@ -81,8 +94,9 @@ class Worker:
         logger.info("worker %s started", self.name)
         while not self.stopping.is_set():
             try:
-                taken = run_due(factory=self.factory, clock=self.clock,
-                                handlers=self.handlers, name=self.name)
+                taken = run_due(
+                    factory=self.factory, clock=self.clock, handlers=self.handlers, name=self.name
+                )
             except Exception:  # the database may be briefly away; keep going
                 logger.exception("worker pass failed")
                 taken = 0

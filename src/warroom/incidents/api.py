@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from sqlalchemy.exc import IntegrityError
 
 from warroom.incidents import lifecycle, service, timeline, views, work
+from warroom.incidents.lifecycle import Status
 from warroom.incidents.schemas import (
     IncidentCreate,
     IncidentFilter,
@@ -22,7 +23,6 @@ from warroom.incidents.schemas import (
     TransitionRequest,
     VerifyRead,
 )
-from warroom.incidents.lifecycle import Status
 from warroom.web.deps import Responder, RuntimeDep, Viewer
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -30,7 +30,10 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=IncidentRead)
 def declare(
-    body: IncidentCreate, caller: Responder, runtime: RuntimeDep, response: Response,
+    body: IncidentCreate,
+    caller: Responder,
+    runtime: RuntimeDep,
+    response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> IncidentRead:
     """Declare an incident. A repeated ``Idempotency-Key`` returns the first result."""
@@ -40,10 +43,16 @@ def declare(
             with runtime.transaction() as session:
                 now = runtime.clock.now()
                 incident, created = service.declare(
-                    session=session, playbook=runtime.playbook, data=body,
-                    actor=caller.actor, now=now, idempotency_key=key)
-                read = views.read_one(session=session, playbook=runtime.playbook,
-                                      incident=incident, now=now)
+                    session=session,
+                    playbook=runtime.playbook,
+                    data=body,
+                    actor=caller.actor,
+                    now=now,
+                    idempotency_key=key,
+                )
+                read = views.read_one(
+                    session=session, playbook=runtime.playbook, incident=incident, now=now
+                )
             break
         except IntegrityError:  # a concurrent request with the same key won the race
             if attempt or key is None:
@@ -57,7 +66,8 @@ def declare(
 
 @router.get("", response_model=IncidentPage)
 def list_incidents(
-    caller: Viewer, runtime: RuntimeDep,
+    caller: Viewer,
+    runtime: RuntimeDep,
     status_: Annotated[list[Status] | None, Query(alias="status")] = None,
     severity: Annotated[list[str] | None, Query()] = None,
     type_: Annotated[list[str] | None, Query(alias="type")] = None,
@@ -66,12 +76,14 @@ def list_incidents(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> IncidentPage:
     """Incidents, newest first, filtered by status, severity, type and text."""
-    filters = IncidentFilter(status=status_, severity=severity, type=type_, q=q, limit=limit,
-                             offset=offset)
+    filters = IncidentFilter(
+        status=status_, severity=severity, type=type_, q=q, limit=limit, offset=offset
+    )
     with runtime.transaction() as session:
         items, total = service.list_incidents(session=session, filters=filters)
-        reads = views.read_many(session=session, playbook=runtime.playbook, incidents=items,
-                                now=runtime.clock.now())
+        reads = views.read_many(
+            session=session, playbook=runtime.playbook, incidents=items, now=runtime.clock.now()
+        )
     return IncidentPage(items=reads, total=total, limit=limit, offset=offset)
 
 
@@ -80,37 +92,61 @@ def get_incident(incident_id: int, caller: Viewer, runtime: RuntimeDep) -> Incid
     """One incident with its roles, phases, deadlines and tasks."""
     with runtime.transaction() as session:
         incident = service.get(session=session, incident_id=incident_id)
-        return views.read_one(session=session, playbook=runtime.playbook, incident=incident,
-                              now=runtime.clock.now())
+        return views.read_one(
+            session=session, playbook=runtime.playbook, incident=incident, now=runtime.clock.now()
+        )
 
 
 @router.patch("/{incident_id}", response_model=IncidentRead)
-def update_incident(incident_id: int, body: IncidentUpdate, caller: Responder,
-                    runtime: RuntimeDep) -> IncidentRead:
+def update_incident(
+    incident_id: int, body: IncidentUpdate, caller: Responder, runtime: RuntimeDep
+) -> IncidentRead:
     """Change title, summary, severity or type; severity and type re-plan the phases."""
     with runtime.transaction() as session:
         now = runtime.clock.now()
-        incident = service.update(session=session, playbook=runtime.playbook,
-                                  incident_id=incident_id, changes=body, actor=caller.actor,
-                                  now=now)
-        return views.read_one(session=session, playbook=runtime.playbook, incident=incident,
-                              now=now)
+        incident = service.update(
+            session=session,
+            playbook=runtime.playbook,
+            incident_id=incident_id,
+            changes=body,
+            actor=caller.actor,
+            now=now,
+        )
+        return views.read_one(
+            session=session, playbook=runtime.playbook, incident=incident, now=now
+        )
 
 
 def _transition(action: lifecycle.Action) -> None:
-    def endpoint(incident_id: int, caller: Responder, runtime: RuntimeDep,
-                 body: TransitionRequest | None = None) -> IncidentRead:
+    def endpoint(
+        incident_id: int,
+        caller: Responder,
+        runtime: RuntimeDep,
+        body: TransitionRequest | None = None,
+    ) -> IncidentRead:
         with runtime.transaction() as session:
             now = runtime.clock.now()
             incident = service.transition(
-                session=session, playbook=runtime.playbook, incident_id=incident_id,
-                action=action, actor=caller.actor, now=now, note=body.note if body else "")
-            return views.read_one(session=session, playbook=runtime.playbook,
-                                  incident=incident, now=now)
+                session=session,
+                playbook=runtime.playbook,
+                incident_id=incident_id,
+                action=action,
+                actor=caller.actor,
+                now=now,
+                note=body.note if body else "",
+            )
+            return views.read_one(
+                session=session, playbook=runtime.playbook, incident=incident, now=now
+            )
 
     endpoint.__doc__ = f"{action.capitalize()} the incident (409 when not allowed now)."
-    router.add_api_route(f"/{{incident_id}}/{action}", endpoint, methods=["POST"],
-                         response_model=IncidentRead, name=f"{action}_incident")
+    router.add_api_route(
+        f"/{{incident_id}}/{action}",
+        endpoint,
+        methods=["POST"],
+        response_model=IncidentRead,
+        name=f"{action}_incident",
+    )
 
 
 for _action in lifecycle.TRANSITIONS:
@@ -118,28 +154,39 @@ for _action in lifecycle.TRANSITIONS:
 
 
 @router.put("/{incident_id}/roles/{role_key}", response_model=IncidentRead)
-def assign_role(incident_id: int, role_key: str, body: RoleAssign, caller: Responder,
-                runtime: RuntimeDep) -> IncidentRead:
+def assign_role(
+    incident_id: int, role_key: str, body: RoleAssign, caller: Responder, runtime: RuntimeDep
+) -> IncidentRead:
     """Give a response role to a person."""
     with runtime.transaction() as session:
         now = runtime.clock.now()
-        incident = work.assign_role(session=session, playbook=runtime.playbook,
-                                    incident_id=incident_id, role_key=role_key,
-                                    person_id=body.person_id, actor=caller.actor, now=now)
-        return views.read_one(session=session, playbook=runtime.playbook, incident=incident,
-                              now=now)
+        incident = work.assign_role(
+            session=session,
+            playbook=runtime.playbook,
+            incident_id=incident_id,
+            role_key=role_key,
+            person_id=body.person_id,
+            actor=caller.actor,
+            now=now,
+        )
+        return views.read_one(
+            session=session, playbook=runtime.playbook, incident=incident, now=now
+        )
 
 
 @router.delete("/{incident_id}/roles/{role_key}", response_model=IncidentRead)
-def unassign_role(incident_id: int, role_key: str, caller: Responder,
-                  runtime: RuntimeDep) -> IncidentRead:
+def unassign_role(
+    incident_id: int, role_key: str, caller: Responder, runtime: RuntimeDep
+) -> IncidentRead:
     """Leave a response role unheld."""
     with runtime.transaction() as session:
         now = runtime.clock.now()
-        incident = work.unassign_role(session=session, incident_id=incident_id,
-                                      role_key=role_key, actor=caller.actor, now=now)
-        return views.read_one(session=session, playbook=runtime.playbook, incident=incident,
-                              now=now)
+        incident = work.unassign_role(
+            session=session, incident_id=incident_id, role_key=role_key, actor=caller.actor, now=now
+        )
+        return views.read_one(
+            session=session, playbook=runtime.playbook, incident=incident, now=now
+        )
 
 
 @router.get("/{incident_id}/tasks", response_model=list[TaskRead])
@@ -151,40 +198,63 @@ def list_tasks(incident_id: int, caller: Viewer, runtime: RuntimeDep) -> list[Ta
 
 
 def _task_route(verb: str, new_status: str) -> None:
-    def endpoint(incident_id: int, task: str, caller: Responder, runtime: RuntimeDep,
-                 body: TaskSkip | None = None) -> TaskRead:
+    def endpoint(
+        incident_id: int,
+        task: str,
+        caller: Responder,
+        runtime: RuntimeDep,
+        body: TaskSkip | None = None,
+    ) -> TaskRead:
         reason = body.reason if body else ""
         with runtime.transaction() as session:
-            row = work.set_task(session=session, incident_id=incident_id, task_ref=task,
-                                status=new_status, actor=caller.actor,
-                                now=runtime.clock.now(), reason=reason)
+            row = work.set_task(
+                session=session,
+                incident_id=incident_id,
+                task_ref=task,
+                status=new_status,
+                actor=caller.actor,
+                now=runtime.clock.now(),
+                reason=reason,
+            )
             return TaskRead.model_validate(row)
 
-    endpoint.__doc__ = (f"Mark a task {new_status}; ``task`` is its id, key or "
-                        "phase-key/task-key." + (" A reason is required." if verb == "skip"
-                                                 else ""))
-    router.add_api_route(f"/{{incident_id}}/tasks/{{task:path}}/{verb}", endpoint,
-                         methods=["POST"], response_model=TaskRead, name=f"{verb}_task")
+    endpoint.__doc__ = (
+        f"Mark a task {new_status}; ``task`` is its id, key or "
+        "phase-key/task-key." + (" A reason is required." if verb == "skip" else "")
+    )
+    router.add_api_route(
+        f"/{{incident_id}}/tasks/{{task:path}}/{verb}",
+        endpoint,
+        methods=["POST"],
+        response_model=TaskRead,
+        name=f"{verb}_task",
+    )
 
 
 for _verb, _status in (("complete", "done"), ("skip", "skipped"), ("reopen", "open")):
     _task_route(_verb, _status)
 
 
-@router.post("/{incident_id}/notes", status_code=status.HTTP_201_CREATED,
-             response_model=TimelineEntryRead)
-def add_note(incident_id: int, body: NoteCreate, caller: Responder,
-             runtime: RuntimeDep) -> TimelineEntryRead:
+@router.post(
+    "/{incident_id}/notes", status_code=status.HTTP_201_CREATED, response_model=TimelineEntryRead
+)
+def add_note(
+    incident_id: int, body: NoteCreate, caller: Responder, runtime: RuntimeDep
+) -> TimelineEntryRead:
     """Add a note to the timeline."""
     with runtime.transaction() as session:
-        entry = work.add_note(session=session, incident_id=incident_id, text=body.text,
-                              actor=caller.actor, now=runtime.clock.now())
+        entry = work.add_note(
+            session=session,
+            incident_id=incident_id,
+            text=body.text,
+            actor=caller.actor,
+            now=runtime.clock.now(),
+        )
         return TimelineEntryRead.model_validate(entry)
 
 
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntryRead])
-def get_timeline(incident_id: int, caller: Viewer, runtime: RuntimeDep) -> list[
-        TimelineEntryRead]:
+def get_timeline(incident_id: int, caller: Viewer, runtime: RuntimeDep) -> list[TimelineEntryRead]:
     """Every entry of the timeline, oldest first."""
     with runtime.transaction() as session:
         service.get(session=session, incident_id=incident_id)
@@ -198,5 +268,9 @@ def verify_timeline(incident_id: int, caller: Viewer, runtime: RuntimeDep) -> Ve
     with runtime.transaction() as session:
         incident = service.get(session=session, incident_id=incident_id)
         verdict = timeline.verify(session=session, incident=incident)
-        return VerifyRead(ok=verdict.ok, checked=verdict.checked,
-                          first_bad_seq=verdict.first_bad_seq, problem=verdict.problem)
+        return VerifyRead(
+            ok=verdict.ok,
+            checked=verdict.checked,
+            first_bad_seq=verdict.first_bad_seq,
+            problem=verdict.problem,
+        )

@@ -34,15 +34,24 @@ def phase_due(*, session: Session, playbook: Playbook, phase_id: int, now: datet
     if not _still_counts(incident, phase) or not pending or phase.overdue_at is not None:
         return
     phase.overdue_at = now
-    data = {"phase": phase.key, "name": phase.name,
-            "due_at": phase.due_at.isoformat() if phase.due_at else None,
-            "open_tasks": [t.key for t in pending]}
-    timeline.append(session=session, incident=incident, at=now, actor="warroom",
-                    kind="phase_overdue", data=data)
+    data = {
+        "phase": phase.key,
+        "name": phase.name,
+        "due_at": phase.due_at.isoformat() if phase.due_at else None,
+        "open_tasks": [t.key for t in pending],
+    }
+    timeline.append(
+        session=session, incident=incident, at=now, actor="warroom", kind="phase_overdue", data=data
+    )
     lines = "\n".join(f"- {t.title}" for t in pending)
-    _tell_commander(session=session, playbook=playbook, incident=incident, now=now,
-                    subject=f"[{incident.severity}] #{incident.id} {phase.name} is overdue",
-                    body=f"{incident.title}\n\n{len(pending)} task(s) still open:\n{lines}")
+    _tell_commander(
+        session=session,
+        playbook=playbook,
+        incident=incident,
+        now=now,
+        subject=f"[{incident.severity}] #{incident.id} {phase.name} is overdue",
+        body=f"{incident.title}\n\n{len(pending)} task(s) still open:\n{lines}",
+    )
 
 
 def task_due(*, session: Session, playbook: Playbook, task_id: int, now: datetime) -> None:
@@ -53,16 +62,33 @@ def task_due(*, session: Session, playbook: Playbook, task_id: int, now: datetim
     incident = get(session=session, incident_id=task.incident_id, lock=True)
     if not _still_counts(incident, task.phase):
         return
-    timeline.append(session=session, incident=incident, at=now, actor="warroom",
-                    kind="task_overdue", data={"task_id": task.id, "task": task.key,
-                                               "phase": task.phase.key})
-    _tell_commander(session=session, playbook=playbook, incident=incident, now=now,
-                    subject=f"[{incident.severity}] #{incident.id} task overdue: {task.title}",
-                    body=incident.title)
+    timeline.append(
+        session=session,
+        incident=incident,
+        at=now,
+        actor="warroom",
+        kind="task_overdue",
+        data={"task_id": task.id, "task": task.key, "phase": task.phase.key},
+    )
+    _tell_commander(
+        session=session,
+        playbook=playbook,
+        incident=incident,
+        now=now,
+        subject=f"[{incident.severity}] #{incident.id} task overdue: {task.title}",
+        body=incident.title,
+    )
 
 
-def _tell_commander(*, session: Session, playbook: Playbook, incident: Incident, now: datetime,
-                    subject: str, body: str) -> None:
+def _tell_commander(
+    *,
+    session: Session,
+    playbook: Playbook,
+    incident: Incident,
+    now: datetime,
+    subject: str,
+    body: str,
+) -> None:
     role = playbook.role(playbook.commander_role)
     role_name = role.name if role else playbook.commander_role
     holder = next((a for a in incident.roles if a.role_key == playbook.commander_role), None)
@@ -71,11 +97,24 @@ def _tell_commander(*, session: Session, playbook: Playbook, incident: Incident,
         recipient = f"{role_name} (unassigned)"
     else:
         recipient = f"{person.name} <{person.email}>" if person.email else person.name
-    delivery = outbox.queue(session=session, channel=NOTIFY_CHANNEL, now=now,
-                            incident_id=incident.id,
-                            message=Message(recipient=recipient, subject=subject, body=body))
-    timeline.append(session=session, incident=incident, at=now, actor="warroom",
-                    kind="notification_queued",
-                    data={"delivery_id": delivery.id, "channel": NOTIFY_CHANNEL,
-                          "recipient": recipient, "role": playbook.commander_role,
-                          "subject": subject})
+    delivery = outbox.queue(
+        session=session,
+        channel=NOTIFY_CHANNEL,
+        now=now,
+        incident_id=incident.id,
+        message=Message(recipient=recipient, subject=subject, body=body),
+    )
+    timeline.append(
+        session=session,
+        incident=incident,
+        at=now,
+        actor="warroom",
+        kind="notification_queued",
+        data={
+            "delivery_id": delivery.id,
+            "channel": NOTIFY_CHANNEL,
+            "recipient": recipient,
+            "role": playbook.commander_role,
+            "subject": subject,
+        },
+    )

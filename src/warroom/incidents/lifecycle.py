@@ -1,9 +1,9 @@
 """The incident state machine, pure.
 
-    triggered ──ack──► acknowledged ──mitigate──► mitigated ──resolve──► resolved ──close──► closed
-        │                   │                                  ▲            │                 │
-        └──────mitigate─────┴──────────resolve─────────────────┘            └─────reopen──────┘
-                                                                              (→ triggered)
+triggered ──ack──► acknowledged ──mitigate──► mitigated ──resolve──► resolved ──close──► closed
+    │                   │                                  ▲            │                 │
+    └──────mitigate─────┴──────────resolve─────────────────┘            └─────reopen──────┘
+                                                                          (→ triggered)
 """
 
 from __future__ import annotations

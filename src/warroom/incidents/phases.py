@@ -14,17 +14,37 @@ PHASE_DUE = "phase_due"
 TASK_DUE = "task_due"
 
 
-def add_phases(*, session: Session, incident: Incident, planned: list[PlannedPhase] | tuple[
-        PlannedPhase, ...], now: datetime) -> list[Phase]:
+def add_phases(
+    *,
+    session: Session,
+    incident: Incident,
+    planned: list[PlannedPhase] | tuple[PlannedPhase, ...],
+    now: datetime,
+) -> list[Phase]:
     """Create phase and task rows and, in the same transaction, their deadline jobs."""
     position = max((p.position for p in incident.phases), default=-1) + 1
     created = []
     for offset, plan in enumerate(planned):
-        phase = Phase(key=plan.key, name=plan.name, stage=plan.stage, position=position + offset,
-                      starts_at=plan.starts_at, due_at=plan.due_at, active=True)
+        phase = Phase(
+            key=plan.key,
+            name=plan.name,
+            stage=plan.stage,
+            position=position + offset,
+            starts_at=plan.starts_at,
+            due_at=plan.due_at,
+            active=True,
+        )
         phase.tasks = [
-            Task(incident_id=incident.id, key=t.key, title=t.title, section=t.section,
-                 runbook=t.runbook, position=i, status="open", due_at=t.due_at)
+            Task(
+                incident_id=incident.id,
+                key=t.key,
+                title=t.title,
+                section=t.section,
+                runbook=t.runbook,
+                position=i,
+                status="open",
+                due_at=t.due_at,
+            )
             for i, t in enumerate(plan.tasks)
         ]
         incident.phases.append(phase)
@@ -37,14 +57,26 @@ def add_phases(*, session: Session, incident: Incident, planned: list[PlannedPha
 
 def _schedule_deadlines(*, session: Session, phase: Phase, now: datetime) -> None:
     if phase.due_at is not None:
-        jobs.schedule(session=session, kind=PHASE_DUE, subject=f"phase:{phase.id}",
-                      key=f"{PHASE_DUE}:{phase.id}", due_at=phase.due_at, now=now,
-                      payload={"phase_id": phase.id})
+        jobs.schedule(
+            session=session,
+            kind=PHASE_DUE,
+            subject=f"phase:{phase.id}",
+            key=f"{PHASE_DUE}:{phase.id}",
+            due_at=phase.due_at,
+            now=now,
+            payload={"phase_id": phase.id},
+        )
     for task in phase.tasks:
         if task.due_at is not None and task.due_at != phase.due_at:
-            jobs.schedule(session=session, kind=TASK_DUE, subject=f"task:{task.id}",
-                          key=f"{TASK_DUE}:{task.id}", due_at=task.due_at, now=now,
-                          payload={"task_id": task.id})
+            jobs.schedule(
+                session=session,
+                kind=TASK_DUE,
+                subject=f"task:{task.id}",
+                key=f"{TASK_DUE}:{task.id}",
+                due_at=task.due_at,
+                now=now,
+                payload={"task_id": task.id},
+            )
 
 
 def retire_phase(*, session: Session, phase: Phase, now: datetime) -> None:

@@ -28,18 +28,25 @@ class PlannedPhase:
     tasks: tuple[PlannedTask, ...]
 
 
-def plan_phase(phase: PlaybookPhase | PostIncidentStage, anchor: datetime,
-               stage: str) -> PlannedPhase:
+def plan_phase(
+    phase: PlaybookPhase | PostIncidentStage, anchor: datetime, stage: str
+) -> PlannedPhase:
     """A phase placed on the clock: its window measured from ``anchor``."""
     starts_at = anchor + phase.window.start
     due_at = anchor + phase.window.end if phase.window.end is not None else None
     tasks = tuple(
-        PlannedTask(key=t.key, title=t.title, section=t.section, runbook=t.runbook,
-                    due_at=starts_at + t.due if t.due is not None else due_at)
+        PlannedTask(
+            key=t.key,
+            title=t.title,
+            section=t.section,
+            runbook=t.runbook,
+            due_at=starts_at + t.due if t.due is not None else due_at,
+        )
         for t in phase.tasks
     )
-    return PlannedPhase(key=phase.key, name=phase.name, stage=stage, starts_at=starts_at,
-                        due_at=due_at, tasks=tasks)
+    return PlannedPhase(
+        key=phase.key, name=phase.name, stage=stage, starts_at=starts_at, due_at=due_at, tasks=tasks
+    )
 
 
 def plan(phases: list[PlaybookPhase], anchor: datetime) -> list[PlannedPhase]:
@@ -67,4 +74,3 @@ def replan(current: list[str], wanted: list[PlaybookPhase], anchor: datetime) ->
     drop = tuple(k for k in current if k not in wanted_keys)
     add = tuple(plan_phase(p, anchor, "response") for p in wanted if p.key not in current)
     return Replan(keep=keep, drop=drop, add=add)
-

@@ -20,8 +20,12 @@ from warroom.incidents.phases import active_phases, add_phases, retire_phase
 from warroom.incidents.schemas import IncidentCreate, IncidentFilter, IncidentUpdate
 from warroom.playbook.schema import Playbook
 
-ACTION_TIMES = {"acknowledge": "acknowledged_at", "mitigate": "mitigated_at",
-                "resolve": "resolved_at", "close": "closed_at"}
+ACTION_TIMES = {
+    "acknowledge": "acknowledged_at",
+    "mitigate": "mitigated_at",
+    "resolve": "resolved_at",
+    "close": "closed_at",
+}
 
 
 def check_severity_and_type(playbook: Playbook, severity: str | None, type_: str | None) -> None:
@@ -34,29 +38,63 @@ def check_severity_and_type(playbook: Playbook, severity: str | None, type_: str
         raise InvalidInput("type", f"unknown incident type {type_!r}; one of {known}")
 
 
-def declare(*, session: Session, playbook: Playbook, data: IncidentCreate, actor: str,
-            now: datetime, idempotency_key: str | None = None) -> tuple[Incident, bool]:
+def declare(
+    *,
+    session: Session,
+    playbook: Playbook,
+    data: IncidentCreate,
+    actor: str,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> tuple[Incident, bool]:
     """Open an incident with its planned phases; returns it and whether it is new."""
     check_severity_and_type(playbook, data.severity, data.type)
     if idempotency_key is not None:
         earlier = _replay(session=session, key=idempotency_key, data=data)
         if earlier is not None:
             return earlier, False
-    incident = Incident(title=data.title, summary=data.summary, severity=data.severity,
-                        type=data.type, source=data.source, status="triggered",
-                        created_by=actor, created_at=now, updated_at=now,
-                        timeline_count=0, timeline_head="")
+    incident = Incident(
+        title=data.title,
+        summary=data.summary,
+        severity=data.severity,
+        type=data.type,
+        source=data.source,
+        status="triggered",
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        timeline_count=0,
+        timeline_head="",
+    )
     session.add(incident)
     session.flush()
-    timeline.append(session=session, incident=incident, at=now, actor=actor, kind="declared",
-                    data=data.model_dump())
+    timeline.append(
+        session=session,
+        incident=incident,
+        at=now,
+        actor=actor,
+        kind="declared",
+        data=data.model_dump(),
+    )
     planned = planning.plan(playbook.phases_for(data.type, data.severity), now)
     add_phases(session=session, incident=incident, planned=planned, now=now)
-    timeline.append(session=session, incident=incident, at=now, actor="warroom",
-                    kind="phases_planned", data=_plan_summary(planned))
+    timeline.append(
+        session=session,
+        incident=incident,
+        at=now,
+        actor="warroom",
+        kind="phases_planned",
+        data=_plan_summary(planned),
+    )
     if idempotency_key is not None:
-        session.add(IdempotencyKey(key=idempotency_key, request_hash=_request_hash(data),
-                                   incident_id=incident.id, created_at=now))
+        session.add(
+            IdempotencyKey(
+                key=idempotency_key,
+                request_hash=_request_hash(data),
+                incident_id=incident.id,
+                created_at=now,
+            )
+        )
         session.flush()
     return incident, True
 
@@ -70,21 +108,36 @@ def _replay(*, session: Session, key: str, data: IncidentCreate) -> Incident | N
     if row is None:
         return None
     if row.request_hash != _request_hash(data):
-        raise Conflict("Idempotency-Key was used before with a different request",
-                       details={"field": "Idempotency-Key"})
+        raise Conflict(
+            "Idempotency-Key was used before with a different request",
+            details={"field": "Idempotency-Key"},
+        )
     return get(session=session, incident_id=row.incident_id)
 
 
 def _plan_summary(planned: Sequence[planning.PlannedPhase]) -> dict[str, object]:
-    return {"phases": [{"key": p.key, "starts_at": p.starts_at.isoformat(),
-                        "due_at": p.due_at.isoformat() if p.due_at else None,
-                        "tasks": len(p.tasks)} for p in planned]}
+    return {
+        "phases": [
+            {
+                "key": p.key,
+                "starts_at": p.starts_at.isoformat(),
+                "due_at": p.due_at.isoformat() if p.due_at else None,
+                "tasks": len(p.tasks),
+            }
+            for p in planned
+        ]
+    }
 
 
 def get(*, session: Session, incident_id: int, lock: bool = False) -> Incident:
     """The incident, locked for update when ``lock``; NotFound otherwise."""
-    query = select(Incident).where(Incident.id == incident_id).options(
-        selectinload(Incident.phases).selectinload(Phase.tasks), selectinload(Incident.roles))
+    query = (
+        select(Incident)
+        .where(Incident.id == incident_id)
+        .options(
+            selectinload(Incident.phases).selectinload(Phase.tasks), selectinload(Incident.roles)
+        )
+    )
     if lock:
         query = query.with_for_update()
     incident = session.scalar(query)
@@ -104,22 +157,34 @@ def list_incidents(*, session: Session, filters: IncidentFilter) -> tuple[Sequen
         query = query.where(Incident.type.in_(filters.type))
     if filters.q:
         pattern = f"%{filters.q.lower()}%"
-        query = query.where(or_(func.lower(Incident.title).like(pattern),
-                                func.lower(Incident.summary).like(pattern)))
+        query = query.where(
+            or_(
+                func.lower(Incident.title).like(pattern), func.lower(Incident.summary).like(pattern)
+            )
+        )
     if filters.created_after:
         query = query.where(Incident.created_at >= filters.created_after)
     if filters.created_before:
         query = query.where(Incident.created_at < filters.created_before)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = query.options(selectinload(Incident.phases).selectinload(Phase.tasks),
-                         selectinload(Incident.roles))
+    page = query.options(
+        selectinload(Incident.phases).selectinload(Phase.tasks), selectinload(Incident.roles)
+    )
     page = page.order_by(Incident.created_at.desc(), Incident.id.desc())
     items = session.scalars(page.limit(filters.limit).offset(filters.offset)).all()
     return items, total
 
 
-def transition(*, session: Session, playbook: Playbook, incident_id: int,
-               action: lifecycle.Action, actor: str, now: datetime, note: str = "") -> Incident:
+def transition(
+    *,
+    session: Session,
+    playbook: Playbook,
+    incident_id: int,
+    action: lifecycle.Action,
+    actor: str,
+    now: datetime,
+    note: str = "",
+) -> Incident:
     """Move the incident through its lifecycle; illegal moves change nothing."""
     incident = get(session=session, incident_id=incident_id, lock=True)
     before = incident.status
@@ -131,33 +196,59 @@ def transition(*, session: Session, playbook: Playbook, incident_id: int,
     data: dict[str, object] = {"from": before, "to": incident.status}
     if note:
         data["note"] = note
-    timeline.append(session=session, incident=incident, at=now, actor=actor,
-                    kind=f"{action}d" if action.endswith("e") else f"{action}ed", data=data)
+    timeline.append(
+        session=session,
+        incident=incident,
+        at=now,
+        actor=actor,
+        kind=f"{action}d" if action.endswith("e") else f"{action}ed",
+        data=data,
+    )
     if action == "resolve":
         _plan_post_incident(session=session, playbook=playbook, incident=incident, now=now)
     return incident
 
 
-def _plan_post_incident(*, session: Session, playbook: Playbook, incident: Incident,
-                        now: datetime) -> None:
+def _plan_post_incident(
+    *, session: Session, playbook: Playbook, incident: Incident, now: datetime
+) -> None:
     existing = {p.key for p in incident.phases}
-    planned = [planning.plan_phase(stage, now, "post_incident")
-               for stage in playbook.post_incident if stage.key not in existing]
+    planned = [
+        planning.plan_phase(stage, now, "post_incident")
+        for stage in playbook.post_incident
+        if stage.key not in existing
+    ]
     if not planned:
         return
     add_phases(session=session, incident=incident, planned=planned, now=now)
-    timeline.append(session=session, incident=incident, at=now, actor="warroom",
-                    kind="phases_planned", data=_plan_summary(planned))
+    timeline.append(
+        session=session,
+        incident=incident,
+        at=now,
+        actor="warroom",
+        kind="phases_planned",
+        data=_plan_summary(planned),
+    )
 
 
-def update(*, session: Session, playbook: Playbook, incident_id: int, changes: IncidentUpdate,
-           actor: str, now: datetime) -> Incident:
+def update(
+    *,
+    session: Session,
+    playbook: Playbook,
+    incident_id: int,
+    changes: IncidentUpdate,
+    actor: str,
+    now: datetime,
+) -> Incident:
     """Change title, summary, severity or type; a new severity or type re-plans phases."""
     check_severity_and_type(playbook, changes.severity, changes.type)
     incident = get(session=session, incident_id=incident_id, lock=True)
     fields = changes.model_dump(exclude_unset=True, exclude={"reason"}, exclude_none=True)
-    changed = {k: {"from": getattr(incident, k), "to": v} for k, v in fields.items()
-               if getattr(incident, k) != v}
+    changed = {
+        k: {"from": getattr(incident, k), "to": v}
+        for k, v in fields.items()
+        if getattr(incident, k) != v
+    }
     if not changed:
         return incident
     for key, change in changed.items():
@@ -165,15 +256,17 @@ def update(*, session: Session, playbook: Playbook, incident_id: int, changes: I
     data: dict[str, object] = {"changes": changed}
     if changes.reason:
         data["reason"] = changes.reason
-    timeline.append(session=session, incident=incident, at=now, actor=actor, kind="updated",
-                    data=data)
+    timeline.append(
+        session=session, incident=incident, at=now, actor=actor, kind="updated", data=data
+    )
     if "severity" in changed or "type" in changed:
         _replan(session=session, playbook=playbook, incident=incident, actor=actor, now=now)
     return incident
 
 
-def _replan(*, session: Session, playbook: Playbook, incident: Incident, actor: str,
-            now: datetime) -> None:
+def _replan(
+    *, session: Session, playbook: Playbook, incident: Incident, actor: str, now: datetime
+) -> None:
     response = [p for p in active_phases(incident) if p.stage == "response"]
     wanted = playbook.phases_for(incident.type, incident.severity)
     change = planning.replan([p.key for p in response], wanted, now)
@@ -181,7 +274,11 @@ def _replan(*, session: Session, playbook: Playbook, incident: Incident, actor: 
         if phase.key in change.drop:
             retire_phase(session=session, phase=phase, now=now)
     add_phases(session=session, incident=incident, planned=change.add, now=now)
-    timeline.append(session=session, incident=incident, at=now, actor=actor,
-                    kind="phases_replanned",
-                    data={"kept": list(change.keep), "dropped": list(change.drop),
-                          **_plan_summary(change.add)})
+    timeline.append(
+        session=session,
+        incident=incident,
+        at=now,
+        actor=actor,
+        kind="phases_replanned",
+        data={"kept": list(change.keep), "dropped": list(change.drop), **_plan_summary(change.add)},
+    )

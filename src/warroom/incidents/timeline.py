@@ -22,27 +22,65 @@ from warroom.incidents.models import Incident, TimelineEntry
 GENESIS = "0" * 64
 
 
-def entry_hash(*, prev_hash: str, incident_id: int, seq: int, at: datetime, actor: str,
-               kind: str, data: dict[str, Any]) -> str:
+def entry_hash(
+    *,
+    prev_hash: str,
+    incident_id: int,
+    seq: int,
+    at: datetime,
+    actor: str,
+    kind: str,
+    data: dict[str, Any],
+) -> str:
     """The hash of one entry, chained to ``prev_hash``."""
     body = json.dumps(
-        {"incident_id": incident_id, "seq": seq, "at": at.isoformat(), "actor": actor,
-         "kind": kind, "data": data},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        {
+            "incident_id": incident_id,
+            "seq": seq,
+            "at": at.isoformat(),
+            "actor": actor,
+            "kind": kind,
+            "data": data,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
-def append(*, session: Session, incident: Incident, at: datetime, actor: str, kind: str,
-           data: dict[str, Any] | None = None) -> TimelineEntry:
+def append(
+    *,
+    session: Session,
+    incident: Incident,
+    at: datetime,
+    actor: str,
+    kind: str,
+    data: dict[str, Any] | None = None,
+) -> TimelineEntry:
     """Add an entry; the caller holds the incident row lock."""
     payload = data or {}
     seq = incident.timeline_count + 1
     prev = incident.timeline_head or GENESIS
-    digest = entry_hash(prev_hash=prev, incident_id=incident.id, seq=seq, at=at, actor=actor,
-                        kind=kind, data=payload)
-    entry = TimelineEntry(incident_id=incident.id, seq=seq, at=at, actor=actor, kind=kind,
-                          data=payload, prev_hash=prev, hash=digest)
+    digest = entry_hash(
+        prev_hash=prev,
+        incident_id=incident.id,
+        seq=seq,
+        at=at,
+        actor=actor,
+        kind=kind,
+        data=payload,
+    )
+    entry = TimelineEntry(
+        incident_id=incident.id,
+        seq=seq,
+        at=at,
+        actor=actor,
+        kind=kind,
+        data=payload,
+        prev_hash=prev,
+        hash=digest,
+    )
     session.add(entry)
     incident.timeline_count = seq
     incident.timeline_head = digest
@@ -70,19 +108,38 @@ def verify(*, session: Session, incident: Incident) -> Verdict:
     prev = GENESIS
     for expected_seq, row in enumerate(rows, start=1):
         if row.seq != expected_seq:
-            return Verdict(False, expected_seq - 1, expected_seq,
-                           f"entry {expected_seq} is missing or out of order (found {row.seq})")
+            return Verdict(
+                False,
+                expected_seq - 1,
+                expected_seq,
+                f"entry {expected_seq} is missing or out of order (found {row.seq})",
+            )
         if row.prev_hash != prev:
-            return Verdict(False, expected_seq - 1, row.seq,
-                           f"entry {row.seq} does not follow entry {row.seq - 1}")
-        digest = entry_hash(prev_hash=prev, incident_id=row.incident_id, seq=row.seq,
-                            at=row.at, actor=row.actor, kind=row.kind, data=row.data)
+            return Verdict(
+                False,
+                expected_seq - 1,
+                row.seq,
+                f"entry {row.seq} does not follow entry {row.seq - 1}",
+            )
+        digest = entry_hash(
+            prev_hash=prev,
+            incident_id=row.incident_id,
+            seq=row.seq,
+            at=row.at,
+            actor=row.actor,
+            kind=row.kind,
+            data=row.data,
+        )
         if digest != row.hash:
             return Verdict(False, expected_seq - 1, row.seq, f"entry {row.seq} was altered")
         prev = row.hash
     if len(rows) != incident.timeline_count or prev != (incident.timeline_head or GENESIS):
         missing = len(rows) + 1
-        return Verdict(False, len(rows), missing,
-                       f"entry {missing} is missing (the incident records "
-                       f"{incident.timeline_count} entries, {len(rows)} remain)")
+        return Verdict(
+            False,
+            len(rows),
+            missing,
+            f"entry {missing} is missing (the incident records "
+            f"{incident.timeline_count} entries, {len(rows)} remain)",
+        )
     return Verdict(True, len(rows))

@@ -27,8 +27,9 @@ def phase_state(phase: Phase, now: datetime) -> str:
     return "running"
 
 
-def read_many(*, session: Session, playbook: Playbook, incidents: Iterable[Incident],
-              now: datetime) -> list[IncidentRead]:
+def read_many(
+    *, session: Session, playbook: Playbook, incidents: Iterable[Incident], now: datetime
+) -> list[IncidentRead]:
     """Read models for several incidents, with one query for the people in their roles."""
     incidents = list(incidents)
     ids = {a.person_id for i in incidents for a in i.roles}
@@ -36,29 +37,45 @@ def read_many(*, session: Session, playbook: Playbook, incidents: Iterable[Incid
     return [_read(i, playbook, people, now) for i in incidents]
 
 
-def read_one(*, session: Session, playbook: Playbook, incident: Incident,
-             now: datetime) -> IncidentRead:
+def read_one(
+    *, session: Session, playbook: Playbook, incident: Incident, now: datetime
+) -> IncidentRead:
     return read_many(session=session, playbook=playbook, incidents=[incident], now=now)[0]
 
 
-def _read(incident: Incident, playbook: Playbook, people: dict[int, Person],
-          now: datetime) -> IncidentRead:
+def _read(
+    incident: Incident, playbook: Playbook, people: dict[int, Person], now: datetime
+) -> IncidentRead:
     phases = [
-        PhaseRead(key=p.key, name=p.name, stage=p.stage, starts_at=p.starts_at,  # type: ignore[arg-type]
-                  due_at=p.due_at, state=phase_state(p, now),  # type: ignore[arg-type]
-                  tasks=[TaskRead.model_validate(t) for t in p.tasks])
+        PhaseRead(
+            key=p.key,
+            name=p.name,
+            stage=p.stage,
+            starts_at=p.starts_at,
+            due_at=p.due_at,
+            state=phase_state(p, now),
+            tasks=[TaskRead.model_validate(t) for t in p.tasks],
+        )
         for p in active_phases(incident)
     ]
     unfinished = [p for p in phases if p.state != "done"]
     started = [p for p in unfinished if p.starts_at <= now]
     dues = [p.due_at for p in unfinished if p.due_at is not None]
     return IncidentRead(
-        id=incident.id, title=incident.title, summary=incident.summary,
-        severity=incident.severity, type=incident.type, status=incident.status,  # type: ignore[arg-type]
-        source=incident.source, created_by=incident.created_by,
-        created_at=incident.created_at, updated_at=incident.updated_at,
-        acknowledged_at=incident.acknowledged_at, mitigated_at=incident.mitigated_at,
-        resolved_at=incident.resolved_at, closed_at=incident.closed_at,
+        id=incident.id,
+        title=incident.title,
+        summary=incident.summary,
+        severity=incident.severity,
+        type=incident.type,
+        status=incident.status,
+        source=incident.source,
+        created_by=incident.created_by,
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+        acknowledged_at=incident.acknowledged_at,
+        mitigated_at=incident.mitigated_at,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
         allowed_actions=list(allowed_actions(incident.status)),
         current_phase=started[0].key if started else None,
         next_due_at=min(dues) if dues else None,
@@ -77,9 +94,14 @@ def _roles(incident: Incident, playbook: Playbook, people: dict[int, Person]) ->
         if role.key not in required and assignment is None:
             continue
         person = people.get(assignment.person_id) if assignment else None
-        out.append(RoleRead(
-            key=role.key, name=role.name, team=role.team, required=role.key in required,
-            person=PersonRef(id=person.id, name=person.name) if person else None,
-            assigned_at=assignment.assigned_at if assignment else None,
-        ))
+        out.append(
+            RoleRead(
+                key=role.key,
+                name=role.name,
+                team=role.team,
+                required=role.key in required,
+                person=PersonRef(id=person.id, name=person.name) if person else None,
+                assigned_at=assignment.assigned_at if assignment else None,
+            )
+        )
     return out

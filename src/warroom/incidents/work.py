@@ -15,8 +15,16 @@ from warroom.people import service as people
 from warroom.playbook.schema import Playbook
 
 
-def assign_role(*, session: Session, playbook: Playbook, incident_id: int, role_key: str,
-                person_id: int, actor: str, now: datetime) -> Incident:
+def assign_role(
+    *,
+    session: Session,
+    playbook: Playbook,
+    incident_id: int,
+    role_key: str,
+    person_id: int,
+    actor: str,
+    now: datetime,
+) -> Incident:
     """Give a response role to a person, replacing whoever held it."""
     role = playbook.role(role_key)
     if role is None:
@@ -27,30 +35,44 @@ def assign_role(*, session: Session, playbook: Playbook, incident_id: int, role_
     current = next((a for a in incident.roles if a.role_key == role_key), None)
     if current is not None and current.person_id == person.id:
         return incident
-    data: dict[str, object] = {"role": role.key, "role_name": role.name,
-                               "person_id": person.id, "person": person.name}
+    data: dict[str, object] = {
+        "role": role.key,
+        "role_name": role.name,
+        "person_id": person.id,
+        "person": person.name,
+    }
     if current is not None:
         data["replaced_person_id"] = current.person_id
         current.person_id, current.assigned_at, current.assigned_by = person.id, now, actor
     else:
-        incident.roles.append(RoleAssignment(role_key=role.key, person_id=person.id,
-                                             assigned_at=now, assigned_by=actor))
-    timeline.append(session=session, incident=incident, at=now, actor=actor,
-                    kind="role_assigned", data=data)
+        incident.roles.append(
+            RoleAssignment(
+                role_key=role.key, person_id=person.id, assigned_at=now, assigned_by=actor
+            )
+        )
+    timeline.append(
+        session=session, incident=incident, at=now, actor=actor, kind="role_assigned", data=data
+    )
     return incident
 
 
-def unassign_role(*, session: Session, incident_id: int, role_key: str, actor: str,
-                  now: datetime) -> Incident:
+def unassign_role(
+    *, session: Session, incident_id: int, role_key: str, actor: str, now: datetime
+) -> Incident:
     """Leave a role unheld."""
     incident = get(session=session, incident_id=incident_id, lock=True)
     current = next((a for a in incident.roles if a.role_key == role_key), None)
     if current is None:
         raise NotFound(f"role {role_key!r} is not assigned", details={"field": "role"})
     incident.roles.remove(current)
-    timeline.append(session=session, incident=incident, at=now, actor=actor,
-                    kind="role_unassigned", data={"role": role_key,
-                                                  "person_id": current.person_id})
+    timeline.append(
+        session=session,
+        incident=incident,
+        at=now,
+        actor=actor,
+        kind="role_unassigned",
+        data={"role": role_key, "person_id": current.person_id},
+    )
     return incident
 
 
@@ -67,13 +89,23 @@ def find_task(incident: Incident, ref: str) -> Task:
     if not matches:
         raise NotFound(f"incident {incident.id} has no task {ref!r}", details={"field": "task"})
     if len(matches) > 1:
-        raise Conflict(f"task {ref!r} is in several phases; use phase-key/task-key or the id",
-                       details={"field": "task"})
+        raise Conflict(
+            f"task {ref!r} is in several phases; use phase-key/task-key or the id",
+            details={"field": "task"},
+        )
     return matches[0]
 
 
-def set_task(*, session: Session, incident_id: int, task_ref: str, status: str, actor: str,
-             now: datetime, reason: str = "") -> Task:
+def set_task(
+    *,
+    session: Session,
+    incident_id: int,
+    task_ref: str,
+    status: str,
+    actor: str,
+    now: datetime,
+    reason: str = "",
+) -> Task:
     """Mark a task done, skipped (a reason is required) or open again."""
     if status not in ("done", "skipped", "open"):
         raise InvalidInput("status", "must be done, skipped or open")
@@ -89,19 +121,31 @@ def set_task(*, session: Session, incident_id: int, task_ref: str, status: str, 
     task.done_by = actor if status != "open" else None
     task.skip_reason = reason.strip() if status == "skipped" else None
     kind = {"done": "task_completed", "skipped": "task_skipped", "open": "task_reopened"}[status]
-    data: dict[str, object] = {"task_id": task.id, "task": task.key, "title": task.title,
-                               "phase": task.phase.key, "from": before}
+    data: dict[str, object] = {
+        "task_id": task.id,
+        "task": task.key,
+        "title": task.title,
+        "phase": task.phase.key,
+        "from": before,
+    }
     if status == "skipped":
         data["reason"] = task.skip_reason
     timeline.append(session=session, incident=incident, at=now, actor=actor, kind=kind, data=data)
     return task
 
 
-def add_note(*, session: Session, incident_id: int, text: str, actor: str,
-             now: datetime) -> TimelineEntry:
+def add_note(
+    *, session: Session, incident_id: int, text: str, actor: str, now: datetime
+) -> TimelineEntry:
     """Add a free-text note to the timeline."""
     if not text.strip():
         raise InvalidInput("text", "a note cannot be empty")
     incident = get(session=session, incident_id=incident_id, lock=True)
-    return timeline.append(session=session, incident=incident, at=now, actor=actor, kind="note",
-                           data={"text": text.strip()})
+    return timeline.append(
+        session=session,
+        incident=incident,
+        at=now,
+        actor=actor,
+        kind="note",
+        data={"text": text.strip()},
+    )

@@ -26,8 +26,16 @@ def schedule(
     existing = session.scalar(select(Job).where(Job.key == key))
     if existing is not None:
         return existing
-    job = Job(kind=kind, subject=subject, key=key, due_at=due_at, created_at=now,
-              payload=payload or {}, status=PENDING, attempts=0)
+    job = Job(
+        kind=kind,
+        subject=subject,
+        key=key,
+        due_at=due_at,
+        created_at=now,
+        payload=payload or {},
+        status=PENDING,
+        attempts=0,
+    )
     session.add(job)
     session.flush()
     return job

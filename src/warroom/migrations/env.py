@@ -13,8 +13,12 @@ if not isinstance(engine, Engine):
     raise RuntimeError("run migrations through `warroom db upgrade`")
 
 with engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata,
-                      render_as_batch=True, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()

@@ -15,6 +15,7 @@ class ConsoleChannel:
     name = "console"
 
     def send(self, message: Message) -> Receipt:
-        logger.warning("NOTIFY to=%s subject=%s\n%s", message.recipient, message.subject,
-                       message.body)
+        logger.warning(
+            "NOTIFY to=%s subject=%s\n%s", message.recipient, message.subject, message.body
+        )
         return Receipt(channel=self.name, detail="logged")

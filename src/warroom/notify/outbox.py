@@ -22,18 +22,32 @@ def queue(
     incident_id: int | None = None,
 ) -> Delivery:
     """Write a delivery row and the job that sends it, in the caller's transaction."""
-    delivery = Delivery(incident_id=incident_id, channel=channel, recipient=message.recipient,
-                        subject=message.subject, body=message.body, created_at=now, attempts=0)
+    delivery = Delivery(
+        incident_id=incident_id,
+        channel=channel,
+        recipient=message.recipient,
+        subject=message.subject,
+        body=message.body,
+        created_at=now,
+        attempts=0,
+    )
     session.add(delivery)
     session.flush()
-    jobs.schedule(session=session, kind=DELIVER, subject=f"delivery:{delivery.id}",
-                  key=f"deliver:{delivery.id}", due_at=now, now=now,
-                  payload={"delivery_id": delivery.id})
+    jobs.schedule(
+        session=session,
+        kind=DELIVER,
+        subject=f"delivery:{delivery.id}",
+        key=f"deliver:{delivery.id}",
+        due_at=now,
+        now=now,
+        payload={"delivery_id": delivery.id},
+    )
     return delivery
 
 
-def send(*, session: Session, delivery_id: int, channels: dict[str, Channel],
-         now: datetime) -> Delivery | None:
+def send(
+    *, session: Session, delivery_id: int, channels: dict[str, Channel], now: datetime
+) -> Delivery | None:
     """Send a queued delivery through its channel and record the outcome."""
     delivery = session.get(Delivery, delivery_id)
     if delivery is None or delivery.status == SENT:
@@ -44,8 +58,9 @@ def send(*, session: Session, delivery_id: int, channels: dict[str, Channel],
         delivery.status = FAILED
         delivery.last_error = f"no channel named {delivery.channel!r} is configured"
         return delivery
-    channel.send(Message(recipient=delivery.recipient, subject=delivery.subject,
-                         body=delivery.body))
+    channel.send(
+        Message(recipient=delivery.recipient, subject=delivery.subject, body=delivery.body)
+    )
     delivery.status = SENT
     delivery.sent_at = now
     return delivery

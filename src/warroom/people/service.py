@@ -16,8 +16,9 @@ from warroom.people.schemas import PersonCreate
 def add(*, session: Session, data: PersonCreate, now: datetime) -> Person:
     """Add a person; an email already in the directory is a conflict."""
     if data.email and session.scalar(select(Person).where(Person.email == data.email)):
-        raise Conflict(f"email: {data.email} already belongs to someone",
-                       details={"field": "email"})
+        raise Conflict(
+            f"email: {data.email} already belongs to someone", details={"field": "email"}
+        )
     person = Person(**data.model_dump(), created_at=now)
     session.add(person)
     session.flush()
@@ -29,8 +30,10 @@ def add_many(*, session: Session, people: list[PersonCreate], now: datetime) -> 
     emails = [p.email for p in people if p.email]
     duplicates = {e for e in emails if emails.count(e) > 1}
     if duplicates:
-        raise Conflict(f"email: {sorted(duplicates)[0]} appears twice in the import",
-                       details={"field": "email"})
+        raise Conflict(
+            f"email: {sorted(duplicates)[0]} appears twice in the import",
+            details={"field": "email"},
+        )
     return [add(session=session, data=p, now=now) for p in people]
 
 
@@ -53,8 +56,9 @@ def find(*, session: Session, ref: str) -> Person:
         return matches[0]
     if not matches:
         raise NotFound(f"no person matches {ref!r}", details={"field": "person"})
-    raise Conflict(f"{ref!r} matches {len(matches)} people; use the id or email",
-                   details={"field": "person"})
+    raise Conflict(
+        f"{ref!r} matches {len(matches)} people; use the id or email", details={"field": "person"}
+    )
 
 
 def list_people(*, session: Session) -> Sequence[Person]:

@@ -23,8 +23,9 @@ def check_playbook(playbook: Playbook) -> list[str]:
     problems += _duplicates("contacts", (c.key for c in playbook.contacts))
     problems += _duplicates("runbooks", (r.key for r in playbook.runbooks))
     problems += _duplicates("post_incident", (p.key for p in playbook.post_incident))
-    all_phases = [(f"phases.{name}[{i}]", p) for name, ps in playbook.phases.items()
-                  for i, p in enumerate(ps)]
+    all_phases = [
+        (f"phases.{name}[{i}]", p) for name, ps in playbook.phases.items() for i, p in enumerate(ps)
+    ]
     problems += _duplicate_paths(all_phases)
     for path, phase in all_phases:
         problems += _check_tasks(path, phase.tasks, runbooks)
@@ -32,12 +33,17 @@ def check_playbook(playbook: Playbook) -> list[str]:
         problems += _check_tasks(f"post_incident[{i}]", stage.tasks, runbooks)
     for i, rule in enumerate(playbook.severity_guide.rules):
         if rule.severity not in severities:
-            problems.append(f"severity_guide.rules[{i}].severity: unknown severity {rule.severity!r}")
+            problems.append(
+                f"severity_guide.rules[{i}].severity: unknown severity {rule.severity!r}"
+            )
     if playbook.severity_guide.otherwise not in severities:
         problems.append("severity_guide.otherwise: unknown severity")
     for i, role in enumerate(playbook.roles):
-        problems += [f"roles[{i}].required_for: unknown incident type {t!r}"
-                     for t in role.required_for if t not in types]
+        problems += [
+            f"roles[{i}].required_for: unknown incident type {t!r}"
+            for t in role.required_for
+            if t not in types
+        ]
     if playbook.role(playbook.commander_role) is None:
         problems.append(f"commander_role: unknown role {playbook.commander_role!r}")
     problems += _check_plans(playbook, severities, types)

@@ -36,8 +36,12 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
             if worker is not None:
                 worker.stop()
 
-    app = FastAPI(title="warroom", version=__version__, lifespan=lifespan,
-                  description="Incident and emergency response: your runbook, running.")
+    app = FastAPI(
+        title="warroom",
+        version=__version__,
+        lifespan=lifespan,
+        description="Incident and emergency response: your runbook, running.",
+    )
     app.state.runtime = runtime
     errors.install(app)
     for router in (incidents_router, people_router, playbook_router):
@@ -45,8 +49,13 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def index() -> dict[str, Any]:
-        return {"name": "warroom", "version": __version__, "api": "/api/v1",
-                "docs": "/docs", "openapi": "/openapi.json"}
+        return {
+            "name": "warroom",
+            "version": __version__,
+            "api": "/api/v1",
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+        }
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -62,11 +71,13 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
             current = migrate.is_current(runtime.engine)
         except Exception as exc:
             logger.warning("not ready: %s", exc)
-            return JSONResponse({"status": "unavailable", "reason": "database unreachable"},
-                                status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "reason": "database unreachable"}, status_code=503
+            )
         if not current:
-            return JSONResponse({"status": "unavailable", "reason": "schema not current"},
-                                status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "reason": "schema not current"}, status_code=503
+            )
         return {"status": "ready"}
 
     return app

@@ -26,8 +26,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(WarroomError)
     async def domain_error(_: Request, exc: WarroomError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-        return JSONResponse(error_body(exc.code, exc.message, exc.details),
-                            status_code=exc.http_status, headers=headers)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details),
+            status_code=exc.http_status,
+            headers=headers,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -41,14 +44,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error", exc_info=exc)
-        return JSONResponse(error_body("internal", "internal error; see the server log"),
-                            status_code=500)
+        return JSONResponse(
+            error_body("internal", "internal error; see the server log"), status_code=500
+        )
 
 
 def _field_error(error: Any) -> dict[str, str]:

@@ -1,0 +1,5 @@
+"""``python -m warroom`` runs the CLI."""
+
+from warroom.cli import main
+
+main()
