@@ -112,8 +112,9 @@ def api(runtime: Runtime) -> Iterator[Api]:
     headers = {}
     with runtime.transaction() as session:
         for role in auth.ROLES:
-            _, secret = auth.create_token(session=session, name=f"{role}-token", role=role,
-                                          now=runtime.clock.now())
+            _, secret = auth.create_token(
+                session=session, name=f"{role}-token", role=role, now=runtime.clock.now()
+            )
             headers[role] = {"Authorization": f"Bearer {secret}"}
     with TestClient(create_app(runtime, run_worker=False)) as client:
         yield Api(client=client, **headers)
@@ -140,8 +141,9 @@ class Cli:
 
 
 @pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
+def cli(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Cli]:
     monkeypatch.setenv("WARROOM_DATABASE_URL", settings.resolved_database_url())
     monkeypatch.setenv("WARROOM_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("WARROOM_ACTOR", "cli:tester")

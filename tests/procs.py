@@ -23,8 +23,14 @@ def free_port() -> int:
 
 def warroom_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"WARROOM_DATABASE_URL": database_url, "WARROOM_DATA_DIR": str(data_dir),
-                "WARROOM_WORKER_POLL_SECONDS": "0.1", **extra})
+    env.update(
+        {
+            "WARROOM_DATABASE_URL": database_url,
+            "WARROOM_DATA_DIR": str(data_dir),
+            "WARROOM_WORKER_POLL_SECONDS": "0.1",
+            **extra,
+        }
+    )
     return env
 
 
@@ -37,7 +43,10 @@ class Server:
         self.log = log.open("ab")
         self.process = subprocess.Popen(
             [*WARROOM, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         wait_until(self._healthy, what=f"server on {self.url} to answer /healthz")
 
     def _healthy(self) -> bool:

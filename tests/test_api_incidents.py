@@ -292,6 +292,18 @@ def test_list_pagination(api: Api, population: dict[str, int]) -> None:
     assert page["total"] == 3
 
 
+def test_list_text_search_treats_wildcards_literally(api: Api) -> None:
+    for title in ("disk_full on db1", "disk full on db2", "CPU at 100%", "CPU at 1000 rpm"):
+        declare(api, title=title)
+    titles, page = list_titles(api, q="disk_full")
+    assert titles == ["disk_full on db1"]
+    assert page["total"] == 1
+    titles, _ = list_titles(api, q="100%")
+    assert titles == ["CPU at 100%"]
+    titles, _ = list_titles(api, q="%")
+    assert titles == ["CPU at 100%"]
+
+
 # --- lifecycle ----------------------------------------------------------------------------
 
 
@@ -454,7 +466,9 @@ def test_retired_phase_tasks_cannot_be_completed(api: Api) -> None:
     incident = declare(api, severity="P1")
     iid = incident["id"]
     old_task = phase(incident, "p1-assessment")["tasks"][0]["id"]
-    response = api.client.patch(f"{INCIDENTS}/{iid}", headers=api.responder, json={"severity": "P0"})
+    response = api.client.patch(
+        f"{INCIDENTS}/{iid}", headers=api.responder, json={"severity": "P0"}
+    )
     assert response.status_code == 200, response.text
     response = api.client.post(
         f"{INCIDENTS}/{iid}/tasks/{old_task}/complete", headers=api.responder
@@ -462,7 +476,7 @@ def test_retired_phase_tasks_cannot_be_completed(api: Api) -> None:
     assert response.status_code == 404, response.text
     tasks = api.client.get(f"{INCIDENTS}/{iid}/tasks", headers=api.viewer).json()
     assert old_task not in {t["id"] for t in tasks}
-    assert {t["key"] for t in tasks} >= {"detect-monitoring", "execute-recovery-plan"}
+    assert {t["key"] for t in tasks} >= {"detect-monitoring", "database-failover"}
 
 
 def test_changing_type_to_security_adds_the_security_track(api: Api, clock: FakeClock) -> None:
@@ -479,6 +493,24 @@ def test_changing_type_to_security_adds_the_security_track(api: Api, clock: Fake
     assert got["p0-immediate-response"][0] == t0  # kept with its clock
     assert got["security-containment"] == (clock.now(), clock.now() + timedelta(minutes=30))
     assert "security-lead" in {r["key"] for r in patched["roles"] if r["required"]}
+
+
+def test_lowering_a_security_p0_keeps_the_security_clocks(api: Api, clock: FakeClock) -> None:
+    t0 = clock.now()
+    iid = declare(api, severity="P0", type="security")["id"]
+    clock.advance(timedelta(minutes=40))
+    response = api.client.patch(
+        f"{INCIDENTS}/{iid}", headers=api.responder, json={"severity": "P1"}
+    )
+    assert response.status_code == 200, response.text
+    patched = response.json()
+    assert [p["key"] for p in patched["phases"]] == SECURITY_PHASES
+    assert windows(patched)["security-containment"] == (t0, t0 + timedelta(minutes=30))
+    replanned = timeline(api, iid)[-1]
+    assert replanned["kind"] == "phases_replanned"
+    assert replanned["data"]["kept"] == SECURITY_PHASES
+    assert sorted(replanned["data"]["dropped"]) == sorted(P0_PHASES)
+    assert replanned["data"]["phases"] == []
 
 
 def test_patch_title_without_real_change_records_nothing(api: Api) -> None:
@@ -500,7 +532,9 @@ def test_patch_title_without_real_change_records_nothing(api: Api) -> None:
 def test_patch_with_unknown_severity_changes_nothing(api: Api) -> None:
     iid = declare(api, severity="P1")["id"]
     before = get(api, iid)
-    response = api.client.patch(f"{INCIDENTS}/{iid}", headers=api.responder, json={"severity": "P7"})
+    response = api.client.patch(
+        f"{INCIDENTS}/{iid}", headers=api.responder, json={"severity": "P7"}
+    )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["details"]["field"] == "severity"
     assert get(api, iid) == before
@@ -580,7 +614,9 @@ def test_unknown_role_is_404_naming_role(api: Api) -> None:
     ada = add_person(api, "Ada")
     before = timeline(api, iid)
     response = api.client.put(
-        f"{INCIDENTS}/{iid}/roles/chief-vibes-officer", headers=api.responder, json={"person_id": ada}
+        f"{INCIDENTS}/{iid}/roles/chief-vibes-officer",
+        headers=api.responder,
+        json={"person_id": ada},
     )
     assert response.status_code == 404, response.text
     error = response.json()["error"]
@@ -608,7 +644,9 @@ def test_unknown_person_is_404(api: Api) -> None:
 def test_role_on_unknown_incident_is_404(api: Api) -> None:
     ada = add_person(api, "Ada")
     response = api.client.put(
-        f"{INCIDENTS}/999999/roles/incident-commander", headers=api.responder, json={"person_id": ada}
+        f"{INCIDENTS}/999999/roles/incident-commander",
+        headers=api.responder,
+        json={"person_id": ada},
     )
     assert response.status_code == 404, response.text
     assert response.json()["error"]["details"]["field"] == "incident_id"
@@ -737,9 +775,7 @@ def test_task_of_another_incident_is_404(api: Api) -> None:
     first = declare(api, title="one")
     second = declare(api, title="two")
     foreign = find_task(first, "page-oncall")["id"]
-    response = api.client.post(
-        task_url(second["id"], foreign, "complete"), headers=api.responder
-    )
+    response = api.client.post(task_url(second["id"], foreign, "complete"), headers=api.responder)
     assert response.status_code == 404, response.text
     assert find_task(get(api, first["id"]), "page-oncall")["status"] == "open"
 
@@ -813,7 +849,9 @@ def test_timeline_records_every_step_with_actor_and_time(api: Api, clock: FakeCl
         api.client.post(f"{INCIDENTS}/{iid}/notes", headers=api.responder, json={"text": "hi"}),
     )
     clock.advance(timedelta(minutes=1))
-    response = api.client.patch(f"{INCIDENTS}/{iid}", headers=api.responder, json={"severity": "P0"})
+    response = api.client.patch(
+        f"{INCIDENTS}/{iid}", headers=api.responder, json={"severity": "P0"}
+    )
     step("updated", response)
     expected.append(("phases_replanned", responder, clock.now()))
     clock.advance(timedelta(minutes=1))
@@ -911,7 +949,9 @@ def test_concurrent_requests_with_one_idempotency_key_declare_once(api: Api) -> 
 # --- concurrency --------------------------------------------------------------------------
 
 
-def _acknowledge_concurrently(api: Api, iid: int, workers: int, per_thread_client: bool) -> list[int]:
+def _acknowledge_concurrently(
+    api: Api, iid: int, workers: int, per_thread_client: bool
+) -> list[int]:
     barrier = threading.Barrier(workers)
     app = api.client.app
 
@@ -930,9 +970,7 @@ def _acknowledge_concurrently(api: Api, iid: int, workers: int, per_thread_clien
 
 
 @pytest.mark.parametrize("per_thread_client", [False, True], ids=["shared", "per-thread"])
-def test_concurrent_acknowledgements_record_exactly_one(
-    api: Api, per_thread_client: bool
-) -> None:
+def test_concurrent_acknowledgements_record_exactly_one(api: Api, per_thread_client: bool) -> None:
     iid = declare(api)["id"]
     workers = 8
     codes = _acknowledge_concurrently(api, iid, workers, per_thread_client)
@@ -964,3 +1002,21 @@ def test_concurrent_notes_keep_the_chain_intact(api: Api) -> None:
     )
     verdict = api.client.get(f"{INCIDENTS}/{iid}/timeline/verify", headers=api.viewer).json()
     assert verdict == {"ok": True, "checked": workers + 2, "first_bad_seq": None, "problem": ""}
+
+
+def test_concurrent_declarations_all_succeed(api: Api) -> None:
+    workers = 8
+    barrier = threading.Barrier(workers)
+
+    def post(n: int) -> tuple[int, int]:
+        barrier.wait(timeout=30)
+        response = api.client.post(
+            INCIDENTS, headers=api.responder, json={"title": f"storm {n}", "severity": "P2"}
+        )
+        return response.status_code, response.json().get("id", -1)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(post, range(workers)))
+    assert [code for code, _ in results] == [201] * workers, results
+    assert len({iid for _, iid in results}) == workers
+    assert count_incidents(api) == workers

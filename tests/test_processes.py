@@ -48,8 +48,9 @@ plans: {operational: {P1: [fast]}, security: {P1: [fast]}}
 def token(settings: Settings) -> str:
     engine = create_engine(settings.resolved_database_url())
     with Session(engine) as session, session.begin():
-        _, secret = auth.create_token(session=session, name="proc", role="admin",
-                                      now=SystemClock().now())
+        _, secret = auth.create_token(
+            session=session, name="proc", role="admin", now=SystemClock().now()
+        )
     engine.dispose()
     return secret
 
@@ -57,8 +58,11 @@ def token(settings: Settings) -> str:
 def _entries(url: str, incident_id: int, kind: str) -> int:
     engine = create_engine(url)
     with Session(engine) as session:
-        count = session.scalar(select(func.count()).select_from(TimelineEntry).where(
-            TimelineEntry.incident_id == incident_id, TimelineEntry.kind == kind))
+        count = session.scalar(
+            select(func.count())
+            .select_from(TimelineEntry)
+            .where(TimelineEntry.incident_id == incident_id, TimelineEntry.kind == kind)
+        )
     engine.dispose()
     return int(count or 0)
 
@@ -75,8 +79,9 @@ def _job_status(url: str, kind: str) -> list[str]:
 def fast_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     playbook = tmp_path / "fast.yaml"
     playbook.write_text(FAST_PLAYBOOK % 4)
-    return warroom_env(settings.resolved_database_url(), settings.data_dir,
-                       WARROOM_PLAYBOOK=str(playbook))
+    return warroom_env(
+        settings.resolved_database_url(), settings.data_dir, WARROOM_PLAYBOOK=str(playbook)
+    )
 
 
 def test_deadline_that_passes_while_killed_is_recorded_once_after_restart(
@@ -85,8 +90,12 @@ def test_deadline_that_passes_while_killed_is_recorded_once_after_restart(
     url = settings.resolved_database_url()
     server = Server(fast_env, tmp_path / "server.log")
     headers = {"Authorization": f"Bearer {token}"}
-    created = httpx.post(f"{server.url}/api/v1/incidents", headers=headers,
-                         json={"title": "Crash test", "severity": "P1"}, timeout=10)
+    created = httpx.post(
+        f"{server.url}/api/v1/incidents",
+        headers=headers,
+        json={"title": "Crash test", "severity": "P1"},
+        timeout=10,
+    )
     server.kill()
     assert created.status_code == 201, created.text
     incident = created.json()
@@ -98,8 +107,10 @@ def test_deadline_that_passes_while_killed_is_recorded_once_after_restart(
 
     server = Server(fast_env, tmp_path / "server.log")
     try:
-        wait_until(lambda: _job_status(url, "deliver") == ["done"],
-                   what="the overdue notification to be delivered")
+        wait_until(
+            lambda: _job_status(url, "deliver") == ["done"],
+            what="the overdue notification to be delivered",
+        )
     finally:
         server.kill()
     assert _entries(url, incident["id"], "phase_overdue") == 1
@@ -107,10 +118,14 @@ def test_deadline_that_passes_while_killed_is_recorded_once_after_restart(
 
     server = Server(fast_env, tmp_path / "server.log")  # a further restart adds nothing
     try:
-        timeline = httpx.get(f"{server.url}/api/v1/incidents/{incident['id']}/timeline",
-                             headers=headers, timeout=10).json()
-        verify = httpx.get(f"{server.url}/api/v1/incidents/{incident['id']}/timeline/verify",
-                           headers=headers, timeout=10).json()
+        timeline = httpx.get(
+            f"{server.url}/api/v1/incidents/{incident['id']}/timeline", headers=headers, timeout=10
+        ).json()
+        verify = httpx.get(
+            f"{server.url}/api/v1/incidents/{incident['id']}/timeline/verify",
+            headers=headers,
+            timeout=10,
+        ).json()
     finally:
         server.stop()
     assert [e["kind"] for e in timeline].count("phase_overdue") == 1
@@ -130,8 +145,9 @@ def test_concurrent_writes_to_a_real_server_never_fail(server: Server, token: st
 
     def declare(i: int) -> int:
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
-            response = client.post("/api/v1/incidents",
-                                   json={"title": f"load {i}", "severity": "P2"})
+            response = client.post(
+                "/api/v1/incidents", json={"title": f"load {i}", "severity": "P2"}
+            )
             if response.status_code != 201:
                 return response.status_code
             incident_id = response.json()["id"]
@@ -141,25 +157,34 @@ def test_concurrent_writes_to_a_real_server_never_fail(server: Server, token: st
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(pool.map(declare, range(120)))
     assert statuses == [201] * 120
-    listing = httpx.get(f"{server.url}/api/v1/incidents", headers=headers,
-                        params={"limit": 1}, timeout=10).json()
+    listing = httpx.get(
+        f"{server.url}/api/v1/incidents", headers=headers, params={"limit": 1}, timeout=10
+    ).json()
     assert listing["total"] == 120
 
 
 def test_concurrent_acknowledgements_record_exactly_one(server: Server, token: str) -> None:
     headers = {"Authorization": f"Bearer {token}"}
-    incident = httpx.post(f"{server.url}/api/v1/incidents", headers=headers, timeout=10,
-                          json={"title": "race", "severity": "P1"}).json()
+    incident = httpx.post(
+        f"{server.url}/api/v1/incidents",
+        headers=headers,
+        timeout=10,
+        json={"title": "race", "severity": "P1"},
+    ).json()
 
     def ack(_: int) -> int:
-        return httpx.post(f"{server.url}/api/v1/incidents/{incident['id']}/acknowledge",
-                          headers=headers, timeout=30).status_code
+        return httpx.post(
+            f"{server.url}/api/v1/incidents/{incident['id']}/acknowledge",
+            headers=headers,
+            timeout=30,
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         statuses = list(pool.map(ack, range(12)))
     assert sorted(statuses) == [200] + [409] * 11
-    timeline = httpx.get(f"{server.url}/api/v1/incidents/{incident['id']}/timeline",
-                         headers=headers, timeout=10).json()
+    timeline = httpx.get(
+        f"{server.url}/api/v1/incidents/{incident['id']}/timeline", headers=headers, timeout=10
+    ).json()
     assert [e["kind"] for e in timeline].count("acknowledged") == 1
 
 
@@ -174,18 +199,28 @@ def test_three_workers_on_postgresql_share_jobs_without_running_one_twice(
     rt = build_runtime(settings.model_copy(update={"playbook": playbook}))
     with rt.transaction() as session:  # declare, then let the deadlines pass before any worker
         for i in range(60):
-            service.declare(session=session, playbook=rt.playbook, actor="test",
-                            now=rt.clock.now(),
-                            data=IncidentCreate(title=f"w{i}", severity="P1"))
+            service.declare(
+                session=session,
+                playbook=rt.playbook,
+                actor="test",
+                now=rt.clock.now(),
+                data=IncidentCreate(title=f"w{i}", severity="P1"),
+            )
     rt.engine.dispose()
     time.sleep(1.2)
     logs = [(tmp_path / f"worker{i}.log").open("wb") for i in range(3)]
-    workers = [subprocess.Popen([*WARROOM, "worker"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT) for log in logs]
+    workers = [
+        subprocess.Popen([*WARROOM, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        for log in logs
+    ]
     try:
-        wait_until(lambda: set(_job_status(url, "phase_due")) == {"done"}
-                   and set(_job_status(url, "deliver")) == {"done"},
-                   what="every job to be done")
+        wait_until(
+            lambda: (
+                set(_job_status(url, "phase_due")) == {"done"}
+                and set(_job_status(url, "deliver")) == {"done"}
+            ),
+            what="every job to be done",
+        )
     finally:
         for worker in workers:
             worker.terminate()
@@ -196,7 +231,8 @@ def test_three_workers_on_postgresql_share_jobs_without_running_one_twice(
     with Session(engine) as session:
         overdue = session.execute(
             select(TimelineEntry.incident_id, func.count())
-            .where(TimelineEntry.kind == "phase_overdue").group_by(TimelineEntry.incident_id)
+            .where(TimelineEntry.kind == "phase_overdue")
+            .group_by(TimelineEntry.incident_id)
         ).all()
     engine.dispose()
     assert len(overdue) == 60

@@ -6,13 +6,19 @@ from tests.conftest import Api, Cli
 
 
 def test_declare_and_read_back_over_api(api: Api) -> None:
-    response = api.client.post("/api/v1/incidents", headers=api.responder,
-                               json={"title": "Checkout down", "severity": "P0"})
+    response = api.client.post(
+        "/api/v1/incidents",
+        headers=api.responder,
+        json={"title": "Checkout down", "severity": "P0"},
+    )
     assert response.status_code == 201, response.text
     incident = response.json()
     assert incident["status"] == "triggered"
     assert [p["key"] for p in incident["phases"]] == [
-        "p0-immediate-response", "p0-assessment", "p0-recovery"]
+        "p0-immediate-response",
+        "p0-assessment",
+        "p0-recovery",
+    ]
     got = api.client.get(f"/api/v1/incidents/{incident['id']}", headers=api.viewer)
     assert got.json()["title"] == "Checkout down"
 

@@ -7,11 +7,13 @@ when a read transaction later tries to write.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -20,6 +22,15 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+MAX_ID = 2**31 - 1  # the widest integer id every backend stores
+
+
+def no_nul(value: object) -> object:
+    """Refuse text holding NUL characters, which PostgreSQL cannot store."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -91,8 +102,13 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "warroom_read_only"
+
+
 def _begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Writers take the write lock up front; readers (WAL) read a snapshot, unblocked."""
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -100,8 +116,29 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only: on SQLite they neither wait for nor block writers."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+
+_SQLITE_LOCKS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
+_SQLITE_LOCKS_GUARD = threading.Lock()
+
+
+def _process_lock(engine: Engine) -> threading.RLock | None:
+    """For SQLite, one lock per engine: threads of this process queue on it in order
+    instead of polling SQLite's busy handler, which sleeps up to 100 ms between tries."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with _SQLITE_LOCKS_GUARD:
+        return _SQLITE_LOCKS.setdefault(engine, threading.RLock())
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
-    with factory() as session, session.begin():
+    bind = factory.kw.get("bind")
+    writes = isinstance(bind, Engine) and not bind.get_execution_options().get(READ_ONLY)
+    lock = _process_lock(bind) if writes and isinstance(bind, Engine) else None
+    with lock or nullcontext(), factory() as session, session.begin():
         yield session

@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from warroom import migrate
 from warroom.clock import Clock, SystemClock
-from warroom.db import create_db_engine, is_sqlite, session_factory, transaction
+from warroom.db import (
+    create_db_engine,
+    is_sqlite,
+    read_session_factory,
+    session_factory,
+    transaction,
+)
 from warroom.engine.handlers import Handler, build_handlers
 from warroom.engine.worker import Worker
 from warroom.errors import WarroomError
@@ -33,13 +39,21 @@ class Runtime:
     settings: Settings
     engine: Engine
     factory: sessionmaker[Session]
+    read_factory: sessionmaker[Session]
     playbook: Playbook
     clock: Clock
     channels: dict[str, Channel] = field(default_factory=dict)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        """A unit of work that may write."""
         with transaction(self.factory) as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A unit of work that only reads; it must not write."""
+        with transaction(self.read_factory) as session:
             yield session
 
     def handlers(self) -> dict[str, Handler]:
@@ -70,6 +84,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         settings=settings,
         engine=engine,
         factory=session_factory(engine),
+        read_factory=read_session_factory(engine),
         playbook=playbook,
         clock=clock or SystemClock(),
         channels={"console": ConsoleChannel()},

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from warroom.auth.models import ApiToken
@@ -56,3 +56,8 @@ def require_role(token: ApiToken, needed: Role) -> None:
     """Forbidden unless the token's role ranks at least ``needed``."""
     if ROLES.index(token.role) < ROLES.index(needed):
         raise Forbidden(f"the {token.role} role cannot do this; {needed} is needed")
+
+
+def mark_used(*, session: Session, token_id: int, now: datetime) -> None:
+    """Record when a token was last used."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from warroom.cli import admin, incident, people, playbook
-from warroom.cli.context import err
+from warroom.cli.context import err, out
 from warroom.errors import WarroomError
 from warroom.playbook.loader import format_path
 
@@ -28,6 +29,9 @@ app.add_typer(incident.app, name="incident")
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv``; returns the exit code. Errors become one line on stderr."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():  # honour the width asked for, even when output is not a terminal
+        out.width = err.width = int(columns)
     try:
         app(args=argv, prog_name="warroom")  # usage errors exit through SystemExit
     except SystemExit as exc:

@@ -9,11 +9,13 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.markup import escape
 from rich.table import Table
 
 from warroom.cli.context import fail, out, print_json, runtime
 from warroom.people import service
 from warroom.people.schemas import PersonCreate, PersonRead
+from warroom.playbook.loader import yaml_problem
 
 app = typer.Typer(help="The people directory.", no_args_is_help=True)
 
@@ -53,7 +55,8 @@ def list_people(
         return
     table = Table("ID", "Name", "Email", "Phone", "Chat", "Time zone")
     for p in people:
-        table.add_row(str(p.id), p.name, p.email or "", p.phone or "", p.chat_id or "", p.timezone)
+        cells = (p.name, p.email or "", p.phone or "", p.chat_id or "", p.timezone)
+        table.add_row(str(p.id), *map(escape, cells))
     out.print(table)
 
 
@@ -91,11 +94,13 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
         fail(f"{path}: cannot read: {exc.strerror}")
     if path.suffix.lower() == ".csv":
         rows = csv.DictReader(io.StringIO(text))
-        return [{k.strip(): (v.strip() or None) for k, v in row.items() if k} for row in rows]
+        return [
+            {k.strip(): v.strip() for k, v in row.items() if k and v and v.strip()} for row in rows
+        ]
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        fail(f"{path}: not valid YAML: {exc}")
+        fail(f"{path}: {yaml_problem(exc)}")
     if isinstance(data, dict) and isinstance(data.get("people"), list):
         data = data["people"]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):

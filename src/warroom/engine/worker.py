@@ -69,7 +69,7 @@ def _run_one(
             job.status = FAILED
         else:
             job.status = PENDING
-            job.due_at = job.due_at + timedelta(seconds=2**job.attempts)
+            job.due_at = now + timedelta(seconds=2**job.attempts)
         return
     job.status, job.finished_at, job.finished_by = DONE, now, me
 

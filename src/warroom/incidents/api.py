@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 from sqlalchemy.exc import IntegrityError
 
+from warroom.db import MAX_ID
 from warroom.incidents import lifecycle, service, timeline, views, work
 from warroom.incidents.lifecycle import Status
 from warroom.incidents.schemas import (
@@ -23,7 +24,7 @@ from warroom.incidents.schemas import (
     TransitionRequest,
     VerifyRead,
 )
-from warroom.web.deps import Responder, RuntimeDep, Viewer
+from warroom.web.deps import IdPath, Responder, RuntimeDep, Viewer
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -73,13 +74,13 @@ def list_incidents(
     type_: Annotated[list[str] | None, Query(alias="type")] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> IncidentPage:
     """Incidents, newest first, filtered by status, severity, type and text."""
     filters = IncidentFilter(
         status=status_, severity=severity, type=type_, q=q, limit=limit, offset=offset
     )
-    with runtime.transaction() as session:
+    with runtime.read() as session:
         items, total = service.list_incidents(session=session, filters=filters)
         reads = views.read_many(
             session=session, playbook=runtime.playbook, incidents=items, now=runtime.clock.now()
@@ -88,9 +89,9 @@ def list_incidents(
 
 
 @router.get("/{incident_id}", response_model=IncidentRead)
-def get_incident(incident_id: int, caller: Viewer, runtime: RuntimeDep) -> IncidentRead:
+def get_incident(incident_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> IncidentRead:
     """One incident with its roles, phases, deadlines and tasks."""
-    with runtime.transaction() as session:
+    with runtime.read() as session:
         incident = service.get(session=session, incident_id=incident_id)
         return views.read_one(
             session=session, playbook=runtime.playbook, incident=incident, now=runtime.clock.now()
@@ -99,7 +100,7 @@ def get_incident(incident_id: int, caller: Viewer, runtime: RuntimeDep) -> Incid
 
 @router.patch("/{incident_id}", response_model=IncidentRead)
 def update_incident(
-    incident_id: int, body: IncidentUpdate, caller: Responder, runtime: RuntimeDep
+    incident_id: IdPath, body: IncidentUpdate, caller: Responder, runtime: RuntimeDep
 ) -> IncidentRead:
     """Change title, summary, severity or type; severity and type re-plan the phases."""
     with runtime.transaction() as session:
@@ -119,7 +120,7 @@ def update_incident(
 
 def _transition(action: lifecycle.Action) -> None:
     def endpoint(
-        incident_id: int,
+        incident_id: IdPath,
         caller: Responder,
         runtime: RuntimeDep,
         body: TransitionRequest | None = None,
@@ -155,7 +156,7 @@ for _action in lifecycle.TRANSITIONS:
 
 @router.put("/{incident_id}/roles/{role_key}", response_model=IncidentRead)
 def assign_role(
-    incident_id: int, role_key: str, body: RoleAssign, caller: Responder, runtime: RuntimeDep
+    incident_id: IdPath, role_key: str, body: RoleAssign, caller: Responder, runtime: RuntimeDep
 ) -> IncidentRead:
     """Give a response role to a person."""
     with runtime.transaction() as session:
@@ -176,7 +177,7 @@ def assign_role(
 
 @router.delete("/{incident_id}/roles/{role_key}", response_model=IncidentRead)
 def unassign_role(
-    incident_id: int, role_key: str, caller: Responder, runtime: RuntimeDep
+    incident_id: IdPath, role_key: str, caller: Responder, runtime: RuntimeDep
 ) -> IncidentRead:
     """Leave a response role unheld."""
     with runtime.transaction() as session:
@@ -190,16 +191,16 @@ def unassign_role(
 
 
 @router.get("/{incident_id}/tasks", response_model=list[TaskRead])
-def list_tasks(incident_id: int, caller: Viewer, runtime: RuntimeDep) -> list[TaskRead]:
+def list_tasks(incident_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> list[TaskRead]:
     """The tasks of the incident's current plan, phase by phase."""
-    with runtime.transaction() as session:
+    with runtime.read() as session:
         incident = service.get(session=session, incident_id=incident_id)
         return [TaskRead.model_validate(t) for p in incident.phases if p.active for t in p.tasks]
 
 
 def _task_route(verb: str, new_status: str) -> None:
     def endpoint(
-        incident_id: int,
+        incident_id: IdPath,
         task: str,
         caller: Responder,
         runtime: RuntimeDep,
@@ -239,7 +240,7 @@ for _verb, _status in (("complete", "done"), ("skip", "skipped"), ("reopen", "op
     "/{incident_id}/notes", status_code=status.HTTP_201_CREATED, response_model=TimelineEntryRead
 )
 def add_note(
-    incident_id: int, body: NoteCreate, caller: Responder, runtime: RuntimeDep
+    incident_id: IdPath, body: NoteCreate, caller: Responder, runtime: RuntimeDep
 ) -> TimelineEntryRead:
     """Add a note to the timeline."""
     with runtime.transaction() as session:
@@ -254,18 +255,20 @@ def add_note(
 
 
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntryRead])
-def get_timeline(incident_id: int, caller: Viewer, runtime: RuntimeDep) -> list[TimelineEntryRead]:
+def get_timeline(
+    incident_id: IdPath, caller: Viewer, runtime: RuntimeDep
+) -> list[TimelineEntryRead]:
     """Every entry of the timeline, oldest first."""
-    with runtime.transaction() as session:
+    with runtime.read() as session:
         service.get(session=session, incident_id=incident_id)
         rows = timeline.entries(session=session, incident_id=incident_id)
         return [TimelineEntryRead.model_validate(r) for r in rows]
 
 
 @router.get("/{incident_id}/timeline/verify", response_model=VerifyRead)
-def verify_timeline(incident_id: int, caller: Viewer, runtime: RuntimeDep) -> VerifyRead:
+def verify_timeline(incident_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> VerifyRead:
     """Check the hash chain; names the first edited, removed or re-ordered entry."""
-    with runtime.transaction() as session:
+    with runtime.read() as session:
         incident = service.get(session=session, incident_id=incident_id)
         verdict = timeline.verify(session=session, incident=incident)
         return VerifyRead(

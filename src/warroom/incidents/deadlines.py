@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.incidents import lifecycle, timeline
@@ -26,10 +27,11 @@ def _still_counts(incident: Incident, phase: Phase) -> bool:
 
 def phase_due(*, session: Session, playbook: Playbook, phase_id: int, now: datetime) -> None:
     """Record an overdue phase and tell the Incident Commander, if tasks are still open."""
-    phase = session.get(Phase, phase_id)
-    if phase is None:
+    incident_id = session.scalar(select(Phase.incident_id).where(Phase.id == phase_id))
+    if incident_id is None:
         return
-    incident = get(session=session, incident_id=phase.incident_id, lock=True)
+    incident = get(session=session, incident_id=incident_id, lock=True)  # lock, then read
+    phase = next(p for p in incident.phases if p.id == phase_id)
     pending = open_tasks(phase)
     if not _still_counts(incident, phase) or not pending or phase.overdue_at is not None:
         return
@@ -56,11 +58,12 @@ def phase_due(*, session: Session, playbook: Playbook, phase_id: int, now: datet
 
 def task_due(*, session: Session, playbook: Playbook, task_id: int, now: datetime) -> None:
     """Record an overdue task with its own deadline and tell the Incident Commander."""
-    task = session.get(Task, task_id)
-    if task is None or task.status != "open":
+    incident_id = session.scalar(select(Task.incident_id).where(Task.id == task_id))
+    if incident_id is None:
         return
-    incident = get(session=session, incident_id=task.incident_id, lock=True)
-    if not _still_counts(incident, task.phase):
+    incident = get(session=session, incident_id=incident_id, lock=True)  # lock, then read
+    task = next(t for p in incident.phases for t in p.tasks if t.id == task_id)
+    if task.status != "open" or not _still_counts(incident, task.phase):
         return
     timeline.append(
         session=session,

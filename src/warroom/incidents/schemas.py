@@ -5,13 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from warroom.db import MAX_ID, no_nul
 from warroom.incidents.lifecycle import Status
 
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [no_nul(v) for v in value]
+        return no_nul(value)
 
 
 class IncidentCreate(Input):
@@ -35,7 +43,7 @@ class TransitionRequest(Input):
 
 
 class RoleAssign(Input):
-    person_id: int = Field(gt=0)
+    person_id: int = Field(gt=0, le=MAX_ID)
 
 
 class TaskSkip(Input):
@@ -54,7 +62,7 @@ class IncidentFilter(Input):
     created_after: datetime | None = None
     created_before: datetime | None = None
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
 
 
 class TaskRead(BaseModel):

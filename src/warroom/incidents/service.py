@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, selectinload
 from warroom.errors import Conflict, InvalidInput, NotFound
 from warroom.incidents import lifecycle, planning, timeline
 from warroom.incidents.models import IdempotencyKey, Incident, Phase
-from warroom.incidents.phases import active_phases, add_phases, retire_phase
+from warroom.incidents.phases import PHASE_DUE, active_phases, add_phases, retire_phase
 from warroom.incidents.schemas import IncidentCreate, IncidentFilter, IncidentUpdate
+from warroom.jobs import service as jobs
 from warroom.playbook.schema import Playbook
 
 ACTION_TIMES = {
@@ -138,8 +139,8 @@ def get(*, session: Session, incident_id: int, lock: bool = False) -> Incident:
             selectinload(Incident.phases).selectinload(Phase.tasks), selectinload(Incident.roles)
         )
     )
-    if lock:
-        query = query.with_for_update()
+    if lock:  # and re-read what this session may hold from before the lock
+        query = query.with_for_update().execution_options(populate_existing=True)
     incident = session.scalar(query)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found", details={"field": "incident_id"})
@@ -156,10 +157,11 @@ def list_incidents(*, session: Session, filters: IncidentFilter) -> tuple[Sequen
     if filters.type:
         query = query.where(Incident.type.in_(filters.type))
     if filters.q:
-        pattern = f"%{filters.q.lower()}%"
+        needle = filters.q.lower()
         query = query.where(
             or_(
-                func.lower(Incident.title).like(pattern), func.lower(Incident.summary).like(pattern)
+                func.lower(Incident.title).contains(needle, autoescape=True),
+                func.lower(Incident.summary).contains(needle, autoescape=True),
             )
         )
     if filters.created_after:
@@ -192,7 +194,8 @@ def transition(
     if action in ACTION_TIMES:
         setattr(incident, ACTION_TIMES[action], now)
     if action == "reopen":
-        incident.resolved_at = incident.closed_at = incident.mitigated_at = None
+        incident.acknowledged_at = incident.mitigated_at = None
+        incident.resolved_at = incident.closed_at = None
     data: dict[str, object] = {"from": before, "to": incident.status}
     if note:
         data["note"] = note
@@ -206,13 +209,33 @@ def transition(
     )
     if action == "resolve":
         _plan_post_incident(session=session, playbook=playbook, incident=incident, now=now)
+    if action == "reopen":
+        _resume_response(session=session, incident=incident, now=now)
     return incident
+
+
+def _resume_response(*, session: Session, incident: Incident, now: datetime) -> None:
+    """Back to work: post-incident steps wait for the next resolution, and response
+    deadlines that passed while the incident was resolved are checked now."""
+    for phase in active_phases(incident):
+        if phase.stage == "post_incident":
+            retire_phase(session=session, phase=phase, now=now)
+        elif phase.due_at is not None and phase.due_at <= now and phase.overdue_at is None:
+            jobs.schedule(
+                session=session,
+                kind=PHASE_DUE,
+                subject=f"phase:{phase.id}",
+                key=f"{PHASE_DUE}:{phase.id}:reopen:{incident.timeline_count}",
+                due_at=now,
+                now=now,
+                payload={"phase_id": phase.id},
+            )
 
 
 def _plan_post_incident(
     *, session: Session, playbook: Playbook, incident: Incident, now: datetime
 ) -> None:
-    existing = {p.key for p in incident.phases}
+    existing = {p.key for p in active_phases(incident)}
     planned = [
         planning.plan_phase(stage, now, "post_incident")
         for stage in playbook.post_incident

@@ -42,10 +42,20 @@ def schedule(
 
 
 def cancel_pending(*, session: Session, subject: str, now: datetime) -> int:
-    """Cancel every pending job about ``subject``; returns how many."""
+    """Cancel every pending job about ``subject``; returns how many.
+
+    Jobs a worker is running right now are skipped, not waited for (waiting could
+    deadlock with the worker, which locks the job and then the incident); their handlers
+    re-check the state under the incident lock and do nothing.
+    """
+    free = (
+        select(Job.id)
+        .where(Job.subject == subject, Job.status == PENDING)
+        .with_for_update(skip_locked=True)
+    )
     result = session.execute(
         update(Job)
-        .where(Job.subject == subject, Job.status == PENDING)
+        .where(Job.id.in_(free.scalar_subquery()))
         .values(status=CANCELLED, finished_at=now, finished_by="cancelled")
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from warroom.people import service
 from warroom.people.schemas import PersonCreate, PersonRead
-from warroom.web.deps import Responder, RuntimeDep, Viewer
+from warroom.web.deps import IdPath, Responder, RuntimeDep, Viewer
 
 router = APIRouter(prefix="/api/v1/people", tags=["people"])
 
@@ -22,12 +22,12 @@ def add_person(body: PersonCreate, caller: Responder, runtime: RuntimeDep) -> Pe
 @router.get("", response_model=list[PersonRead])
 def list_people(caller: Viewer, runtime: RuntimeDep) -> list[PersonRead]:
     """Everyone in the directory, by name."""
-    with runtime.transaction() as session:
+    with runtime.read() as session:
         return [PersonRead.model_validate(p) for p in service.list_people(session=session)]
 
 
 @router.get("/{person_id}", response_model=PersonRead)
-def get_person(person_id: int, caller: Viewer, runtime: RuntimeDep) -> PersonRead:
+def get_person(person_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> PersonRead:
     """One person."""
-    with runtime.transaction() as session:
+    with runtime.read() as session:
         return PersonRead.model_validate(service.get(session=session, person_id=person_id))

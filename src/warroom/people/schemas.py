@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from warroom.db import no_nul
+
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -20,6 +22,11 @@ class PersonCreate(BaseModel):
     phone: str | None = Field(default=None, description="E.164, e.g. +4930123456")
     chat_id: str | None = Field(default=None, max_length=100)
     timezone: str = "UTC"
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        return no_nul(value)
 
     @field_validator("email")
     @classmethod

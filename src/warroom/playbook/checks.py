@@ -10,11 +10,17 @@ from jinja2.sandbox import SandboxedEnvironment
 from warroom.playbook.schema import Phase, Playbook, Task
 
 
-def check_playbook(playbook: Playbook) -> list[str]:
-    """Every cross-reference problem of a schema-valid playbook, as ``path: message``."""
+def check_playbook(playbook: Playbook, ghosts: dict[str, set[str]] | None = None) -> list[str]:
+    """Every cross-reference problem of a schema-valid playbook, as ``path: message``.
+
+    ``ghosts`` are keys of items already reported as invalid; references to them pass.
+    """
+    ghosts = ghosts or {}
     severities = {s.key for s in playbook.severities}
     types = {t.key for t in playbook.incident_types}
-    runbooks = {r.key for r in playbook.runbooks}
+    runbooks = {r.key for r in playbook.runbooks} | ghosts.get("runbooks", set())
+    known_severities = severities | ghosts.get("severities", set())
+    known_types = types | ghosts.get("incident_types", set())
     problems: list[str] = []
     problems += _duplicates("severities", (s.key for s in playbook.severities))
     problems += _duplicates("incident_types", (t.key for t in playbook.incident_types))
@@ -32,21 +38,22 @@ def check_playbook(playbook: Playbook) -> list[str]:
     for i, stage in enumerate(playbook.post_incident):
         problems += _check_tasks(f"post_incident[{i}]", stage.tasks, runbooks)
     for i, rule in enumerate(playbook.severity_guide.rules):
-        if rule.severity not in severities:
+        if rule.severity not in known_severities:
             problems.append(
                 f"severity_guide.rules[{i}].severity: unknown severity {rule.severity!r}"
             )
-    if playbook.severity_guide.otherwise not in severities:
+    if playbook.severity_guide.otherwise not in known_severities:
         problems.append("severity_guide.otherwise: unknown severity")
     for i, role in enumerate(playbook.roles):
         problems += [
             f"roles[{i}].required_for: unknown incident type {t!r}"
             for t in role.required_for
-            if t not in types
+            if t not in known_types
         ]
-    if playbook.role(playbook.commander_role) is None:
+    commander = playbook.commander_role
+    if playbook.role(commander) is None and commander not in ghosts.get("roles", set()):
         problems.append(f"commander_role: unknown role {playbook.commander_role!r}")
-    problems += _check_plans(playbook, severities, types)
+    problems += _check_plans(playbook, severities, types, ghosts)
     problems += _check_templates(playbook)
     return problems
 
@@ -79,18 +86,20 @@ def _check_tasks(path: str, tasks: list[Task], runbooks: set[str]) -> list[str]:
     return problems
 
 
-def _check_plans(playbook: Playbook, severities: set[str], types: set[str]) -> list[str]:
+def _check_plans(
+    playbook: Playbook, severities: set[str], types: set[str], ghosts: dict[str, set[str]]
+) -> list[str]:
     problems = []
     for type_key in types - playbook.plans.keys():
         problems.append(f"plans: no plan for incident type {type_key!r}")
     for type_key, by_severity in playbook.plans.items():
-        if type_key not in types:
+        if type_key not in types | ghosts.get("incident_types", set()):
             problems.append(f"plans.{type_key}: unknown incident type")
             continue
         for severity in severities - by_severity.keys():
             problems.append(f"plans.{type_key}: no phases for severity {severity!r}")
         for severity, sets in by_severity.items():
-            if severity not in severities:
+            if severity not in severities | ghosts.get("severities", set()):
                 problems.append(f"plans.{type_key}.{severity}: unknown severity")
             for i, name in enumerate(sets):
                 if name not in playbook.phases:

@@ -14,12 +14,24 @@ _WHOLE = re.compile(r"(?:\d+[wdhms])+")
 
 
 def parse_duration(value: Any) -> timedelta:
-    """A timedelta from ``15m``-style text, a number of seconds, or a timedelta."""
-    if isinstance(value, timedelta):
-        return value
+    """A non-negative timedelta from ``15m``-style text, seconds, or a timedelta."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 15m, 24h or 7d")
+    try:
+        result = _to_timedelta(value)
+    except OverflowError:
+        raise ValueError(f"{value!r} is out of range") from None
+    if result < timedelta(0):
+        raise ValueError(f"{value!r} is negative")
+    return result
+
+
+def _to_timedelta(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
     if isinstance(value, int | float):
+        if value != value:  # NaN
+            raise ValueError("NaN is not a duration")
         return timedelta(seconds=value)
     text = str(value).strip().replace(" ", "")
     if text == "0":

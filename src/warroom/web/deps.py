@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from warroom.auth import service as auth
+from warroom.db import MAX_ID
 from warroom.runtime import Runtime
 
 LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -23,6 +24,7 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A numeric id.")]
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,14 @@ def require(role: auth.Role) -> Callable[..., Caller]:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Caller:
         secret = credentials.credentials if credentials else None
-        with runtime.transaction() as session:
+        with runtime.read() as session:
             token = auth.authenticate(session=session, secret=secret)
-            auth.require_role(token, role)
-            now = runtime.clock.now()
-            if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
-                token.last_used_at = now
-            return Caller(name=token.name, role=token.role)
+        auth.require_role(token, role)
+        now = runtime.clock.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
+            with runtime.transaction() as session:
+                auth.mark_used(session=session, token_id=token.id, now=now)
+        return Caller(name=token.name, role=token.role)
 
     return dependency
 
