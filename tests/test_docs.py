@@ -48,3 +48,11 @@ def test_every_api_route_is_documented(runtime: Runtime) -> None:
         path = raw.replace("{incident_id}", "{id}").replace("{person_id}", "{id}")
         path = path.replace("{role_key}", "{role}")
         assert f"`{method} {path}`" in text, f"{method} {path} is undocumented"
+
+
+def test_the_procedures_copy_matches_the_shared_original_when_present() -> None:
+    original = DOCS.parent.parent / "shared" / "spec" / "emergency-response-procedures.md"
+    copy = DOCS / "spec" / "emergency-response-procedures.md"
+    assert copy.exists()
+    if original.exists():  # in the team's workspace; a clean clone has only the copy
+        assert copy.read_text() == original.read_text()

@@ -33,9 +33,7 @@ from warroom.playbook.schema import Phase, Playbook
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path(
-    os.environ.get(
-        "WARROOM_SPEC", ROOT.parent / "shared" / "spec" / "emergency-response-procedures.md"
-    )
+    os.environ.get("WARROOM_SPEC", ROOT / "docs" / "spec" / "emergency-response-procedures.md")
 )
 
 

@@ -42,6 +42,7 @@ class Runtime:
     read_factory: sessionmaker[Session]
     playbook: Playbook
     clock: Clock
+    secret_key: str
     channels: dict[str, Channel] = field(default_factory=dict)
 
     @contextmanager
@@ -62,6 +63,7 @@ class Runtime:
     def worker(self) -> Worker:
         return Worker(
             factory=self.factory,
+            read_factory=self.read_factory,
             clock=self.clock,
             handlers=self.handlers(),
             poll_seconds=self.settings.worker_poll_seconds,
@@ -87,5 +89,6 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         read_factory=read_session_factory(engine),
         playbook=playbook,
         clock=clock or SystemClock(),
+        secret_key=settings.resolved_secret_key(),
         channels={"console": ConsoleChannel()},
     )

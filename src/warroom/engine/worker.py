@@ -81,11 +81,13 @@ class Worker:
         self,
         *,
         factory: sessionmaker[Session],
+        read_factory: sessionmaker[Session],
         clock: Clock,
         handlers: dict[str, Handler],
         poll_seconds: float,
     ) -> None:
-        self.factory, self.clock, self.handlers = factory, clock, handlers
+        self.factory, self.read_factory = factory, read_factory
+        self.clock, self.handlers = clock, handlers
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
         self.name = worker_name()
@@ -94,15 +96,29 @@ class Worker:
         logger.info("worker %s started", self.name)
         while not self.stopping.is_set():
             try:
-                taken = run_due(
-                    factory=self.factory, clock=self.clock, handlers=self.handlers, name=self.name
-                )
+                wait = self._seconds_until_due()
+                if wait <= 0:  # something is due: run it, then look again at once
+                    taken = run_due(
+                        factory=self.factory,
+                        clock=self.clock,
+                        handlers=self.handlers,
+                        name=self.name,
+                    )
+                    wait = self.poll_seconds if taken == 0 else 0  # 0: others hold them
             except Exception:  # the database may be briefly away; keep going
                 logger.exception("worker pass failed")
-                taken = 0
-            if taken < BATCH:
-                self.stopping.wait(self.poll_seconds)
+                wait = self.poll_seconds
+            if wait > 0:
+                self.stopping.wait(min(wait, self.poll_seconds))
         logger.info("worker %s stopped", self.name)
+
+    def _seconds_until_due(self) -> float:
+        """How long until the next job is due (0 when one is due), read without locking."""
+        with transaction(self.read_factory) as session:
+            due = jobs.next_due_at(session=session)
+        if due is None:
+            return self.poll_seconds
+        return (due - self.clock.now()).total_seconds()
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="warroom-worker", daemon=True)
