@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from warroom.db import MAX_ID
 from warroom.incidents import lifecycle, service, timeline, views, work
 from warroom.incidents.lifecycle import Status
+from warroom.incidents.models import Incident
 from warroom.incidents.schemas import (
     IncidentCreate,
     IncidentFilter,
@@ -24,9 +27,14 @@ from warroom.incidents.schemas import (
     TransitionRequest,
     VerifyRead,
 )
+from warroom.runtime import Runtime
 from warroom.web.deps import IdPath, Responder, RuntimeDep, Viewer
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+def _read(runtime: Runtime, session: Session, incident: Incident, now: datetime) -> IncidentRead:
+    return views.read_one(session=session, playbook=runtime.playbook, incident=incident, now=now)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=IncidentRead)
@@ -93,9 +101,7 @@ def get_incident(incident_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> In
     """One incident with its roles, phases, deadlines and tasks."""
     with runtime.read() as session:
         incident = service.get(session=session, incident_id=incident_id)
-        return views.read_one(
-            session=session, playbook=runtime.playbook, incident=incident, now=runtime.clock.now()
-        )
+        return _read(runtime, session, incident, runtime.clock.now())
 
 
 @router.patch("/{incident_id}", response_model=IncidentRead)
@@ -113,9 +119,7 @@ def update_incident(
             actor=caller.actor,
             now=now,
         )
-        return views.read_one(
-            session=session, playbook=runtime.playbook, incident=incident, now=now
-        )
+        return _read(runtime, session, incident, now)
 
 
 def _transition(action: lifecycle.Action) -> None:
@@ -136,9 +140,7 @@ def _transition(action: lifecycle.Action) -> None:
                 now=now,
                 note=body.note if body else "",
             )
-            return views.read_one(
-                session=session, playbook=runtime.playbook, incident=incident, now=now
-            )
+            return _read(runtime, session, incident, now)
 
     endpoint.__doc__ = f"{action.capitalize()} the incident (409 when not allowed now)."
     router.add_api_route(
@@ -170,9 +172,7 @@ def assign_role(
             actor=caller.actor,
             now=now,
         )
-        return views.read_one(
-            session=session, playbook=runtime.playbook, incident=incident, now=now
-        )
+        return _read(runtime, session, incident, now)
 
 
 @router.delete("/{incident_id}/roles/{role_key}", response_model=IncidentRead)
@@ -185,9 +185,7 @@ def unassign_role(
         incident = work.unassign_role(
             session=session, incident_id=incident_id, role_key=role_key, actor=caller.actor, now=now
         )
-        return views.read_one(
-            session=session, playbook=runtime.playbook, incident=incident, now=now
-        )
+        return _read(runtime, session, incident, now)
 
 
 @router.get("/{incident_id}/tasks", response_model=list[TaskRead])

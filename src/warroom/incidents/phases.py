@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ def add_phases(
     *,
     session: Session,
     incident: Incident,
-    planned: list[PlannedPhase] | tuple[PlannedPhase, ...],
+    planned: Sequence[PlannedPhase],
     now: datetime,
 ) -> list[Phase]:
     """Create phase and task rows and, in the same transaction, their deadline jobs."""

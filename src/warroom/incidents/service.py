@@ -78,15 +78,7 @@ def declare(
         data=data.model_dump(),
     )
     planned = planning.plan(playbook.phases_for(data.type, data.severity), now)
-    add_phases(session=session, incident=incident, planned=planned, now=now)
-    timeline.append(
-        session=session,
-        incident=incident,
-        at=now,
-        actor="warroom",
-        kind="phases_planned",
-        data=_plan_summary(planned),
-    )
+    _add_planned(session=session, incident=incident, planned=planned, now=now)
     if idempotency_key is not None:
         session.add(
             IdempotencyKey(
@@ -98,6 +90,20 @@ def declare(
         )
         session.flush()
     return incident, True
+
+
+def _add_planned(
+    *, session: Session, incident: Incident, planned: Sequence[planning.PlannedPhase], now: datetime
+) -> None:
+    add_phases(session=session, incident=incident, planned=planned, now=now)
+    timeline.append(
+        session=session,
+        incident=incident,
+        at=now,
+        actor="warroom",
+        kind="phases_planned",
+        data=_plan_summary(planned),
+    )
 
 
 def _request_hash(data: IncidentCreate) -> str:
@@ -243,15 +249,7 @@ def _plan_post_incident(
     ]
     if not planned:
         return
-    add_phases(session=session, incident=incident, planned=planned, now=now)
-    timeline.append(
-        session=session,
-        incident=incident,
-        at=now,
-        actor="warroom",
-        kind="phases_planned",
-        data=_plan_summary(planned),
-    )
+    _add_planned(session=session, incident=incident, planned=planned, now=now)
 
 
 def update(
