@@ -140,8 +140,22 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
     srv.stop()
 
 
-def test_concurrent_writes_to_a_real_server_never_fail(server: Server, token: str) -> None:
+def test_concurrent_writes_to_a_real_server_never_fail(
+    server: Server, token: str, settings: Settings
+) -> None:
+    """HTTP writers and CLI processes at once: nothing fails with "database is locked"."""
     headers = {"Authorization": f"Bearer {token}"}
+    env = warroom_env(settings.resolved_database_url(), settings.data_dir)
+    cli_writers = [
+        subprocess.Popen(
+            [*WARROOM, "incident", "declare", "--title", f"from cli {i}", "--severity", "P3"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
 
     def declare(i: int) -> int:
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
@@ -156,11 +170,13 @@ def test_concurrent_writes_to_a_real_server_never_fail(server: Server, token: st
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(pool.map(declare, range(120)))
+    cli_errors = [p.communicate(timeout=120)[1] for p in cli_writers]
     assert statuses == [201] * 120
+    assert [p.returncode for p in cli_writers] == [0] * 4, cli_errors
     listing = httpx.get(
         f"{server.url}/api/v1/incidents", headers=headers, params={"limit": 1}, timeout=10
     ).json()
-    assert listing["total"] == 120
+    assert listing["total"] == 124
 
 
 def test_concurrent_acknowledgements_record_exactly_one(server: Server, token: str) -> None:
