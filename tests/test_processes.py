@@ -219,7 +219,7 @@ def test_three_workers_on_postgresql_share_jobs_without_running_one_twice(
                 session=session,
                 playbook=rt.playbook,
                 actor="test",
-                now=rt.clock.now(),
+                clock=rt.clock,
                 data=IncidentCreate(title=f"w{i}", severity="P1"),
             )
     rt.engine.dispose()

@@ -25,6 +25,13 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 MAX_ID = 2**31 - 1  # the widest integer id every backend stores
 
 
+def parse_id(text: str) -> int | None:
+    """The id a reference names when it is all ASCII digits and in range, else None."""
+    if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
 def no_nul(value: object) -> object:
     """Refuse text holding NUL characters, which PostgreSQL cannot store."""
     if isinstance(value, str) and "\x00" in value:

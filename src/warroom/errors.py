@@ -7,7 +7,8 @@ WarroomError                 500  exit 1
 │   └── InvalidTransition    409  exit 4
 ├── Unauthorized             401  exit 5
 ├── Forbidden                403  exit 5
-└── PlaybookError            422  exit 2   (``problems`` lists every bad field path)
+├── PlaybookError            422  exit 2   (``problems`` lists every bad field path)
+└── DatabaseNotReady         503  exit 6   (schema not current: run warroom db upgrade)
 """
 
 from __future__ import annotations
@@ -74,3 +75,9 @@ class PlaybookError(WarroomError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems), details={"problems": problems})
         self.problems = problems
+
+
+class DatabaseNotReady(WarroomError):
+    code = "database_not_ready"
+    http_status = 503
+    exit_code = 6

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from warroom.db import READ_ONLY
+
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config pointing at warroom's migrations and the given engine."""
@@ -27,5 +29,5 @@ def upgrade(engine: Engine) -> None:
 def is_current(engine: Engine) -> bool:
     """Whether the database is at the newest revision."""
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    with engine.connect() as connection:
+    with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head

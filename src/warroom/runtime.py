@@ -20,18 +20,12 @@ from warroom.db import (
 )
 from warroom.engine.handlers import Handler, build_handlers
 from warroom.engine.worker import Worker
-from warroom.errors import WarroomError
+from warroom.errors import DatabaseNotReady, PlaybookError
 from warroom.notify.base import Channel
 from warroom.notify.console import ConsoleChannel
 from warroom.playbook.loader import load_playbook
 from warroom.playbook.schema import Playbook
 from warroom.settings import Settings
-
-
-class DatabaseNotReady(WarroomError):
-    code = "database_not_ready"
-    http_status = 503
-    exit_code = 6
 
 
 @dataclass
@@ -80,7 +74,12 @@ class Runtime:
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     """Load the playbook and open the database described by the settings."""
-    playbook = load_playbook(settings.playbook)
+    try:
+        playbook = load_playbook(settings.playbook)
+    except PlaybookError as exc:  # name the file: the setting may be far from the reader
+        raise PlaybookError(
+            [f"WARROOM_PLAYBOOK={settings.playbook}: {p}" for p in exc.problems]
+        ) from exc
     engine = create_db_engine(settings.resolved_database_url())
     return Runtime(
         settings=settings,

@@ -15,6 +15,7 @@ from warroom.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 
 Role = Literal["viewer", "responder", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "responder", "admin")
+MAX_NAME = 100
 TOKEN_PREFIX = "wr_"  # noqa: S105 - a prefix, not a secret
 
 
@@ -27,8 +28,8 @@ def create_token(*, session: Session, name: str, role: str, now: datetime) -> tu
     """A new token; the secret is returned once and only its hash is kept."""
     if role not in ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
-    if not name.strip():
-        raise InvalidInput("name", "must not be empty")
+    if not name.strip() or len(name) > MAX_NAME:
+        raise InvalidInput("name", f"must be 1 to {MAX_NAME} characters")
     if session.scalar(select(ApiToken).where(ApiToken.name == name)):
         raise Conflict(f"name: a token named {name!r} exists", details={"field": "name"})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -15,6 +15,8 @@ from rich.console import Console
 from warroom.runtime import Runtime, build_runtime
 from warroom.settings import Settings
 
+MAX_ACTOR = 200
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -29,7 +31,10 @@ def runtime() -> Runtime:
 
 def actor() -> str:
     """Who the CLI acts as on the timeline: ``WARROOM_ACTOR`` or ``cli:<login>``."""
-    return os.environ.get("WARROOM_ACTOR") or f"cli:{_login()}"
+    name = os.environ.get("WARROOM_ACTOR") or f"cli:{_login()}"
+    if len(name) > MAX_ACTOR:
+        fail(f"WARROOM_ACTOR: at most {MAX_ACTOR} characters")
+    return name
 
 
 def _login() -> str:

@@ -9,7 +9,8 @@ import typer
 
 from warroom.cli import render
 from warroom.cli.context import actor, fail, out, print_json, runtime
-from warroom.incidents import lifecycle, service, timeline, views, work
+from warroom.db import MAX_ID
+from warroom.incidents import changes, lifecycle, service, timeline, views, work
 from warroom.incidents.schemas import (
     IncidentCreate,
     IncidentFilter,
@@ -22,12 +23,12 @@ from warroom.people import service as people
 app = typer.Typer(help="Declare and work incidents.", no_args_is_help=True)
 
 Json = Annotated[bool, typer.Option("--json", help="JSON output.")]
-IncidentId = Annotated[int, typer.Argument(help="The incident's id.")]
+IncidentId = Annotated[int, typer.Argument(help="The incident's id.", min=1, max=MAX_ID)]
 
 
 def _show(incident_id: int, as_json: bool) -> IncidentRead:
     rt = runtime()
-    with rt.transaction() as session:
+    with rt.read() as session:
         incident = service.get(session=session, incident_id=incident_id)
         read = views.read_one(
             session=session, playbook=rt.playbook, incident=incident, now=rt.clock.now()
@@ -55,7 +56,7 @@ def declare(
     rt = runtime()
     with rt.transaction() as session:
         incident, _ = service.declare(
-            session=session, playbook=rt.playbook, data=data, actor=actor(), now=rt.clock.now()
+            session=session, playbook=rt.playbook, data=data, actor=actor(), clock=rt.clock
         )
         incident_id = incident.id
     if not as_json:
@@ -71,6 +72,12 @@ def list_incidents(
     q: Annotated[str | None, typer.Option(help="Text in title or summary.")] = None,
     limit: Annotated[int, typer.Option(help="Page size.")] = 50,
     offset: Annotated[int, typer.Option(help="Skip this many.")] = 0,
+    created_after: Annotated[
+        str | None, typer.Option(help="Declared at or after (ISO 8601, with offset).")
+    ] = None,
+    created_before: Annotated[
+        str | None, typer.Option(help="Declared before (ISO 8601, with offset).")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """List incidents, newest first."""
@@ -82,10 +89,13 @@ def list_incidents(
             "q": q,
             "limit": limit,
             "offset": offset,
+            "created_after": created_after,
+            "created_before": created_before,
         }
     )
     rt = runtime()
-    with rt.transaction() as session:
+    service.check_filters(rt.playbook, filters)
+    with rt.read() as session:
         items, total = service.list_incidents(session=session, filters=filters)
         reads = views.read_many(
             session=session, playbook=rt.playbook, incidents=items, now=rt.clock.now()
@@ -117,13 +127,13 @@ def _transition_command(action: lifecycle.Action, name: str) -> None:
     ) -> None:
         rt = runtime()
         with rt.transaction() as session:
-            incident = service.transition(
+            incident = changes.transition(
                 session=session,
                 playbook=rt.playbook,
                 incident_id=incident_id,
                 action=action,
                 actor=actor(),
-                now=rt.clock.now(),
+                clock=rt.clock,
                 note=note,
             )
             new_status = incident.status
@@ -157,18 +167,18 @@ def update(
     as_json: Json = False,
 ) -> None:
     """Change title, summary, severity or type."""
-    changes = IncidentUpdate(
+    edits = IncidentUpdate(
         title=title, summary=summary, severity=severity, type=type_, reason=reason
     )
     rt = runtime()
     with rt.transaction() as session:
-        service.update(
+        changes.update(
             session=session,
             playbook=rt.playbook,
             incident_id=incident_id,
-            changes=changes,
+            changes=edits,
             actor=actor(),
-            now=rt.clock.now(),
+            clock=rt.clock,
         )
     _show(incident_id, as_json)
 
@@ -190,7 +200,7 @@ def assign(
             role_key=role,
             person_id=who.id,
             actor=actor(),
-            now=rt.clock.now(),
+            clock=rt.clock,
         )
         name = who.name
     out.print(f"{name} is {role} of incident {incident_id}", markup=False)
@@ -208,7 +218,7 @@ def unassign(
             incident_id=incident_id,
             role_key=role,
             actor=actor(),
-            now=rt.clock.now(),
+            clock=rt.clock,
         )
     out.print(f"role {role} of incident {incident_id} is unassigned", markup=False)
 
@@ -234,7 +244,7 @@ def task(
             task_ref=task_ref,
             status=new_status,
             actor=actor(),
-            now=rt.clock.now(),
+            clock=rt.clock,
             reason=skip or "",
         )
         title = row.title
@@ -247,7 +257,7 @@ def note(incident_id: IncidentId, text: Annotated[str, typer.Argument(help="The 
     rt = runtime()
     with rt.transaction() as session:
         entry = work.add_note(
-            session=session, incident_id=incident_id, text=text, actor=actor(), now=rt.clock.now()
+            session=session, incident_id=incident_id, text=text, actor=actor(), clock=rt.clock
         )
         seq = entry.seq
     out.print(f"note added as timeline entry {seq}", markup=False)
@@ -257,7 +267,7 @@ def note(incident_id: IncidentId, text: Annotated[str, typer.Argument(help="The 
 def show_timeline(incident_id: IncidentId, as_json: Json = False) -> None:
     """Every timeline entry: when, who, what."""
     rt = runtime()
-    with rt.transaction() as session:
+    with rt.read() as session:
         service.get(session=session, incident_id=incident_id)
         entries = [
             TimelineEntryRead.model_validate(e)
@@ -273,7 +283,7 @@ def show_timeline(incident_id: IncidentId, as_json: Json = False) -> None:
 def verify(incident_id: IncidentId) -> None:
     """Check the timeline's hash chain; exit 1 naming the first bad entry."""
     rt = runtime()
-    with rt.transaction() as session:
+    with rt.read() as session:
         incident = service.get(session=session, incident_id=incident_id)
         verdict = timeline.verify(session=session, incident=incident)
     if not verdict.ok:

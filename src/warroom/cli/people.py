@@ -48,7 +48,7 @@ def list_people(
 ) -> None:
     """List everyone."""
     rt = runtime()
-    with rt.transaction() as session:
+    with rt.read() as session:
         people = [PersonRead.model_validate(p) for p in service.list_people(session=session)]
     if as_json:
         print_json(people)

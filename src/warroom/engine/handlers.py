@@ -3,36 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from warroom.clock import Clock
 from warroom.incidents import deadlines
 from warroom.incidents.phases import PHASE_DUE, TASK_DUE
 from warroom.notify import outbox
 from warroom.notify.base import Channel
+from warroom.notify.models import FAILED
 from warroom.playbook.schema import Playbook
 
-Handler = Callable[[Session, dict[str, Any], datetime], None]
+Handler = Callable[[Session, dict[str, Any], Clock], None]
 
 
 def build_handlers(*, playbook: Playbook, channels: dict[str, Channel]) -> dict[str, Handler]:
     """The handler of every job kind, bound to the playbook and channels."""
 
-    def phase_due(session: Session, payload: dict[str, Any], now: datetime) -> None:
+    def phase_due(session: Session, payload: dict[str, Any], clock: Clock) -> None:
         deadlines.phase_due(
-            session=session, playbook=playbook, phase_id=int(payload["phase_id"]), now=now
+            session=session, playbook=playbook, phase_id=int(payload["phase_id"]), clock=clock
         )
 
-    def task_due(session: Session, payload: dict[str, Any], now: datetime) -> None:
+    def task_due(session: Session, payload: dict[str, Any], clock: Clock) -> None:
         deadlines.task_due(
-            session=session, playbook=playbook, task_id=int(payload["task_id"]), now=now
+            session=session, playbook=playbook, task_id=int(payload["task_id"]), clock=clock
         )
 
-    def deliver(session: Session, payload: dict[str, Any], now: datetime) -> None:
-        outbox.send(
-            session=session, delivery_id=int(payload["delivery_id"]), channels=channels, now=now
+    def deliver(session: Session, payload: dict[str, Any], clock: Clock) -> None:
+        delivery = outbox.send(
+            session=session,
+            delivery_id=int(payload["delivery_id"]),
+            channels=channels,
+            now=clock.now(),
         )
+        if delivery is not None and delivery.status == FAILED:
+            deadlines.delivery_failed(session=session, delivery=delivery, clock=clock)
 
     return {PHASE_DUE: phase_due, TASK_DUE: task_due, outbox.DELIVER: deliver}

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,18 +40,25 @@ def run_due(
     limit: int = BATCH,
     name: str | None = None,
 ) -> int:
-    """Run up to ``limit`` due jobs in one transaction; returns how many were taken."""
+    """Run up to ``limit`` due jobs, each in its own transaction; returns how many ran.
+
+    One job per transaction keeps row locks short and ordered (a job locks its incident
+    after its own row, and nothing else), so workers never deadlock each other.
+    """
     me = name or worker_name()
-    with transaction(factory) as session:
-        now = clock.now()
-        claimed = jobs.claim_due(session=session, now=now, limit=limit)
-        for job in claimed:
-            _run_one(session=session, job=job, handlers=handlers, now=now, me=me)
-        return len(claimed)
+    taken = 0
+    while taken < limit:
+        with transaction(factory) as session:
+            claimed = jobs.claim_due(session=session, now=clock.now(), limit=1)
+            if not claimed:
+                break
+            _run_one(session=session, job=claimed[0], handlers=handlers, clock=clock, me=me)
+        taken += 1
+    return taken
 
 
 def _run_one(
-    *, session: Session, job: Job, handlers: dict[str, Handler], now: datetime, me: str
+    *, session: Session, job: Job, handlers: dict[str, Handler], clock: Clock, me: str
 ) -> None:
     handler = handlers.get(job.kind)
     job.attempts += 1
@@ -61,7 +68,7 @@ def _run_one(
         return
     try:
         with session.begin_nested():
-            handler(session, job.payload, now)
+            handler(session, job.payload, clock)
     except Exception as exc:  # a failing job must not stop the others
         logger.exception("job %s (%s) failed", job.id, job.kind)
         job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -69,9 +76,9 @@ def _run_one(
             job.status = FAILED
         else:
             job.status = PENDING
-            job.due_at = now + timedelta(seconds=2**job.attempts)
+            job.due_at = clock.now() + timedelta(seconds=2**job.attempts)
         return
-    job.status, job.finished_at, job.finished_by = DONE, now, me
+    job.status, job.finished_at, job.finished_by = DONE, clock.now(), me
 
 
 class Worker:

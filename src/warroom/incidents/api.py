@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from warroom.db import MAX_ID
-from warroom.incidents import lifecycle, service, timeline, views, work
-from warroom.incidents.lifecycle import Status
+from warroom.incidents import changes, lifecycle, service, timeline, views, work
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import (
     IncidentCreate,
@@ -33,8 +30,10 @@ from warroom.web.deps import IdPath, Responder, RuntimeDep, Viewer
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
-def _read(runtime: Runtime, session: Session, incident: Incident, now: datetime) -> IncidentRead:
-    return views.read_one(session=session, playbook=runtime.playbook, incident=incident, now=now)
+def _read(runtime: Runtime, session: Session, incident: Incident) -> IncidentRead:
+    return views.read_one(
+        session=session, playbook=runtime.playbook, incident=incident, now=runtime.clock.now()
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=IncidentRead)
@@ -46,22 +45,19 @@ def declare(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> IncidentRead:
     """Declare an incident. A repeated ``Idempotency-Key`` returns the first result."""
-    key = f"{caller.name}:{idempotency_key}" if idempotency_key else None
+    key = f"{caller.token_id}:{idempotency_key}" if idempotency_key else None
     for attempt in range(2):
         try:
             with runtime.transaction() as session:
-                now = runtime.clock.now()
                 incident, created = service.declare(
                     session=session,
                     playbook=runtime.playbook,
                     data=body,
                     actor=caller.actor,
-                    now=now,
+                    clock=runtime.clock,
                     idempotency_key=key,
                 )
-                read = views.read_one(
-                    session=session, playbook=runtime.playbook, incident=incident, now=now
-                )
+                read = _read(runtime, session, incident)
             break
         except IntegrityError:  # a concurrent request with the same key won the race
             if attempt or key is None:
@@ -75,25 +71,16 @@ def declare(
 
 @router.get("", response_model=IncidentPage)
 def list_incidents(
-    caller: Viewer,
-    runtime: RuntimeDep,
-    status_: Annotated[list[Status] | None, Query(alias="status")] = None,
-    severity: Annotated[list[str] | None, Query()] = None,
-    type_: Annotated[list[str] | None, Query(alias="type")] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    caller: Viewer, runtime: RuntimeDep, filters: Annotated[IncidentFilter, Query()]
 ) -> IncidentPage:
-    """Incidents, newest first, filtered by status, severity, type and text."""
-    filters = IncidentFilter(
-        status=status_, severity=severity, type=type_, q=q, limit=limit, offset=offset
-    )
+    """Incidents, newest first, filtered by status, severity, type, text and creation time."""
+    service.check_filters(runtime.playbook, filters)
     with runtime.read() as session:
         items, total = service.list_incidents(session=session, filters=filters)
         reads = views.read_many(
             session=session, playbook=runtime.playbook, incidents=items, now=runtime.clock.now()
         )
-    return IncidentPage(items=reads, total=total, limit=limit, offset=offset)
+    return IncidentPage(items=reads, total=total, limit=filters.limit, offset=filters.offset)
 
 
 @router.get("/{incident_id}", response_model=IncidentRead)
@@ -101,7 +88,7 @@ def get_incident(incident_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> In
     """One incident with its roles, phases, deadlines and tasks."""
     with runtime.read() as session:
         incident = service.get(session=session, incident_id=incident_id)
-        return _read(runtime, session, incident, runtime.clock.now())
+        return _read(runtime, session, incident)
 
 
 @router.patch("/{incident_id}", response_model=IncidentRead)
@@ -110,16 +97,15 @@ def update_incident(
 ) -> IncidentRead:
     """Change title, summary, severity or type; severity and type re-plan the phases."""
     with runtime.transaction() as session:
-        now = runtime.clock.now()
-        incident = service.update(
+        incident = changes.update(
             session=session,
             playbook=runtime.playbook,
             incident_id=incident_id,
             changes=body,
             actor=caller.actor,
-            now=now,
+            clock=runtime.clock,
         )
-        return _read(runtime, session, incident, now)
+        return _read(runtime, session, incident)
 
 
 def _transition(action: lifecycle.Action) -> None:
@@ -130,17 +116,16 @@ def _transition(action: lifecycle.Action) -> None:
         body: TransitionRequest | None = None,
     ) -> IncidentRead:
         with runtime.transaction() as session:
-            now = runtime.clock.now()
-            incident = service.transition(
+            incident = changes.transition(
                 session=session,
                 playbook=runtime.playbook,
                 incident_id=incident_id,
                 action=action,
                 actor=caller.actor,
-                now=now,
+                clock=runtime.clock,
                 note=body.note if body else "",
             )
-            return _read(runtime, session, incident, now)
+            return _read(runtime, session, incident)
 
     endpoint.__doc__ = f"{action.capitalize()} the incident (409 when not allowed now)."
     router.add_api_route(
@@ -162,7 +147,6 @@ def assign_role(
 ) -> IncidentRead:
     """Give a response role to a person."""
     with runtime.transaction() as session:
-        now = runtime.clock.now()
         incident = work.assign_role(
             session=session,
             playbook=runtime.playbook,
@@ -170,9 +154,9 @@ def assign_role(
             role_key=role_key,
             person_id=body.person_id,
             actor=caller.actor,
-            now=now,
+            clock=runtime.clock,
         )
-        return _read(runtime, session, incident, now)
+        return _read(runtime, session, incident)
 
 
 @router.delete("/{incident_id}/roles/{role_key}", response_model=IncidentRead)
@@ -181,11 +165,14 @@ def unassign_role(
 ) -> IncidentRead:
     """Leave a response role unheld."""
     with runtime.transaction() as session:
-        now = runtime.clock.now()
         incident = work.unassign_role(
-            session=session, incident_id=incident_id, role_key=role_key, actor=caller.actor, now=now
+            session=session,
+            incident_id=incident_id,
+            role_key=role_key,
+            actor=caller.actor,
+            clock=runtime.clock,
         )
-        return _read(runtime, session, incident, now)
+        return _read(runtime, session, incident)
 
 
 @router.get("/{incident_id}/tasks", response_model=list[TaskRead])
@@ -212,7 +199,7 @@ def _task_route(verb: str, new_status: str) -> None:
                 task_ref=task,
                 status=new_status,
                 actor=caller.actor,
-                now=runtime.clock.now(),
+                clock=runtime.clock,
                 reason=reason,
             )
             return TaskRead.model_validate(row)
@@ -247,7 +234,7 @@ def add_note(
             incident_id=incident_id,
             text=body.text,
             actor=caller.actor,
-            now=runtime.clock.now(),
+            clock=runtime.clock,
         )
         return TimelineEntryRead.model_validate(entry)
 

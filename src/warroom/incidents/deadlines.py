@@ -7,12 +7,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.clock import Clock
 from warroom.incidents import lifecycle, timeline
 from warroom.incidents.models import Incident, Phase, Task
 from warroom.incidents.phases import open_tasks
 from warroom.incidents.service import get
 from warroom.notify import outbox
 from warroom.notify.base import Message
+from warroom.notify.models import Delivery
 from warroom.people.models import Person
 from warroom.playbook.schema import Playbook
 
@@ -25,12 +27,13 @@ def _still_counts(incident: Incident, phase: Phase) -> bool:
     return phase.stage == "post_incident" or lifecycle.is_open(incident.status)
 
 
-def phase_due(*, session: Session, playbook: Playbook, phase_id: int, now: datetime) -> None:
+def phase_due(*, session: Session, playbook: Playbook, phase_id: int, clock: Clock) -> None:
     """Record an overdue phase and tell the Incident Commander, if tasks are still open."""
     incident_id = session.scalar(select(Phase.incident_id).where(Phase.id == phase_id))
     if incident_id is None:
         return
     incident = get(session=session, incident_id=incident_id, lock=True)  # lock, then read
+    now = clock.now()
     phase = next(p for p in incident.phases if p.id == phase_id)
     pending = open_tasks(phase)
     if not _still_counts(incident, phase) or not pending or phase.overdue_at is not None:
@@ -56,12 +59,13 @@ def phase_due(*, session: Session, playbook: Playbook, phase_id: int, now: datet
     )
 
 
-def task_due(*, session: Session, playbook: Playbook, task_id: int, now: datetime) -> None:
+def task_due(*, session: Session, playbook: Playbook, task_id: int, clock: Clock) -> None:
     """Record an overdue task with its own deadline and tell the Incident Commander."""
     incident_id = session.scalar(select(Task.incident_id).where(Task.id == task_id))
     if incident_id is None:
         return
     incident = get(session=session, incident_id=incident_id, lock=True)  # lock, then read
+    now = clock.now()
     task = next(t for p in incident.phases for t in p.tasks if t.id == task_id)
     if task.status != "open" or not _still_counts(incident, task.phase):
         return
@@ -119,5 +123,26 @@ def _tell_commander(
             "recipient": recipient,
             "role": playbook.commander_role,
             "subject": subject,
+        },
+    )
+
+
+def delivery_failed(*, session: Session, delivery: Delivery, clock: Clock) -> None:
+    """Put a message that could not be delivered on its incident's timeline."""
+    if delivery.incident_id is None:
+        return
+    incident = get(session=session, incident_id=delivery.incident_id, lock=True)
+    timeline.append(
+        session=session,
+        incident=incident,
+        at=clock.now(),
+        actor="warroom",
+        kind="notification_failed",
+        data={
+            "delivery_id": delivery.id,
+            "channel": delivery.channel,
+            "recipient": delivery.recipient,
+            "attempts": delivery.attempts,
+            "error": delivery.last_error or "",
         },
     )

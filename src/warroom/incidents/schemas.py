@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from warroom.db import MAX_ID, no_nul
 from warroom.incidents.lifecycle import Status
@@ -59,8 +59,8 @@ class IncidentFilter(Input):
     severity: list[str] | None = None
     type: list[str] | None = None
     q: str | None = Field(default=None, max_length=200)
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=MAX_ID)
 

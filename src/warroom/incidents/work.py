@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy.orm import Session
 
+from warroom.clock import Clock
 from warroom.errors import Conflict, InvalidInput, NotFound
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, RoleAssignment, Task, TimelineEntry
@@ -23,7 +22,7 @@ def assign_role(
     role_key: str,
     person_id: int,
     actor: str,
-    now: datetime,
+    clock: Clock,
 ) -> Incident:
     """Give a response role to a person, replacing whoever held it."""
     role = playbook.role(role_key)
@@ -32,6 +31,7 @@ def assign_role(
         raise NotFound(f"unknown role {role_key!r}; one of {known}", details={"field": "role"})
     person = people.get(session=session, person_id=person_id)
     incident = get(session=session, incident_id=incident_id, lock=True)
+    now = clock.now()
     current = next((a for a in incident.roles if a.role_key == role_key), None)
     if current is not None and current.person_id == person.id:
         return incident
@@ -57,10 +57,11 @@ def assign_role(
 
 
 def unassign_role(
-    *, session: Session, incident_id: int, role_key: str, actor: str, now: datetime
+    *, session: Session, incident_id: int, role_key: str, actor: str, clock: Clock
 ) -> Incident:
     """Leave a role unheld."""
     incident = get(session=session, incident_id=incident_id, lock=True)
+    now = clock.now()
     current = next((a for a in incident.roles if a.role_key == role_key), None)
     if current is None:
         raise NotFound(f"role {role_key!r} is not assigned", details={"field": "role"})
@@ -79,7 +80,7 @@ def unassign_role(
 def find_task(incident: Incident, ref: str) -> Task:
     """A task of an active phase by id, ``key`` or ``phase-key/task-key``."""
     tasks = [(p.key, t) for p in active_phases(incident) for t in p.tasks]
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():
         matches = [t for _, t in tasks if t.id == int(ref)]
     elif "/" in ref:
         phase_key, task_key = ref.split("/", 1)
@@ -103,7 +104,7 @@ def set_task(
     task_ref: str,
     status: str,
     actor: str,
-    now: datetime,
+    clock: Clock,
     reason: str = "",
 ) -> Task:
     """Mark a task done, skipped (a reason is required) or open again."""
@@ -112,6 +113,7 @@ def set_task(
     if status == "skipped" and not reason.strip():
         raise InvalidInput("reason", "skipping a task needs a reason")
     incident = get(session=session, incident_id=incident_id, lock=True)
+    now = clock.now()
     task = find_task(incident, task_ref)
     if task.status == status:
         raise Conflict(f"task {task.key!r} is already {status}", details={"field": "status"})
@@ -135,12 +137,13 @@ def set_task(
 
 
 def add_note(
-    *, session: Session, incident_id: int, text: str, actor: str, now: datetime
+    *, session: Session, incident_id: int, text: str, actor: str, clock: Clock
 ) -> TimelineEntry:
     """Add a free-text note to the timeline."""
     if not text.strip():
         raise InvalidInput("text", "a note cannot be empty")
     incident = get(session=session, incident_id=incident_id, lock=True)
+    now = clock.now()
     return timeline.append(
         session=session,
         incident=incident,

@@ -56,7 +56,7 @@ def cancel_pending(*, session: Session, subject: str, now: datetime) -> int:
     result = session.execute(
         update(Job)
         .where(Job.id.in_(free.scalar_subquery()))
-        .values(status=CANCELLED, finished_at=now, finished_by="cancelled")
+        .values(status=CANCELLED, finished_at=now)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from warroom.jobs import service as jobs
 from warroom.notify.base import Channel, Message
-from warroom.notify.models import FAILED, SENT, Delivery
+from warroom.notify.models import FAILED, QUEUED, SENT, Delivery
 
 DELIVER = "deliver"
+MAX_ATTEMPTS = 5
+RETRY_BASE = timedelta(seconds=10)
 
 
 def queue(
@@ -48,9 +50,10 @@ def queue(
 def send(
     *, session: Session, delivery_id: int, channels: dict[str, Channel], now: datetime
 ) -> Delivery | None:
-    """Send a queued delivery through its channel and record the outcome."""
+    """Try a queued delivery once; on failure queue the next try with backoff, and after
+    the last one mark it failed. Returns the delivery as it now stands."""
     delivery = session.get(Delivery, delivery_id)
-    if delivery is None or delivery.status == SENT:
+    if delivery is None or delivery.status != QUEUED:
         return delivery
     delivery.attempts += 1
     channel = channels.get(delivery.channel)
@@ -58,9 +61,26 @@ def send(
         delivery.status = FAILED
         delivery.last_error = f"no channel named {delivery.channel!r} is configured"
         return delivery
-    channel.send(
-        Message(recipient=delivery.recipient, subject=delivery.subject, body=delivery.body)
-    )
+    try:
+        channel.send(
+            Message(recipient=delivery.recipient, subject=delivery.subject, body=delivery.body)
+        )
+    except Exception as exc:  # a channel may fail in any way; the outbox records and retries
+        delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status = FAILED
+        else:
+            jobs.schedule(
+                session=session,
+                kind=DELIVER,
+                subject=f"delivery:{delivery.id}",
+                key=f"deliver:{delivery.id}:{delivery.attempts}",
+                due_at=now + RETRY_BASE * 2 ** (delivery.attempts - 1),
+                now=now,
+                payload={"delivery_id": delivery.id},
+            )
+        return delivery
     delivery.status = SENT
     delivery.sent_at = now
+    delivery.last_error = None
     return delivery

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from warroom.db import parse_id
 from warroom.errors import Conflict, NotFound
 from warroom.people.models import Person
 from warroom.people.schemas import PersonCreate
@@ -46,8 +47,11 @@ def get(*, session: Session, person_id: int) -> Person:
 
 def find(*, session: Session, ref: str) -> Person:
     """A person by id, email or exact name (case-insensitive)."""
-    if ref.isdigit():
-        return get(session=session, person_id=int(ref))
+    if ref.isascii() and ref.isdigit():
+        person_id = parse_id(ref)
+        if person_id is None:
+            raise NotFound(f"person {ref} not found", details={"field": "person"})
+        return get(session=session, person_id=person_id)
     lowered = ref.strip().lower()
     matches = session.scalars(
         select(Person).where((Person.email == lowered) | (func.lower(Person.name) == lowered))

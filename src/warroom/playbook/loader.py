@@ -48,7 +48,7 @@ def load_playbook(path: Path | None = None) -> Playbook:
     try:
         text = path.read_text("utf-8")
     except OSError as exc:
-        raise PlaybookError([f"{path}: cannot read: {exc.strerror}"]) from exc
+        raise PlaybookError([f"cannot read the file: {exc.strerror}"]) from exc
     return parse_playbook(text)
 
 

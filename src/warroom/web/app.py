@@ -8,15 +8,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
-from warroom import __version__, migrate
+from warroom import __version__
 from warroom.incidents.api import router as incidents_router
 from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
 from warroom.runtime import Runtime
-from warroom.web import errors
+from warroom.web import errors, health
 
 logger = logging.getLogger("warroom.web")
 
@@ -44,7 +42,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for router in (incidents_router, people_router, playbook_router):
+    for router in (health.router, incidents_router, people_router, playbook_router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)
@@ -56,28 +54,5 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
             "docs": "/docs",
             "openapi": "/openapi.json",
         }
-
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["health"], response_model=None)
-    def readyz() -> dict[str, str] | JSONResponse:
-        """The database answers and its schema is current."""
-        try:
-            with runtime.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            current = migrate.is_current(runtime.engine)
-        except Exception as exc:
-            logger.warning("not ready: %s", exc)
-            return JSONResponse(
-                {"status": "unavailable", "reason": "database unreachable"}, status_code=503
-            )
-        if not current:
-            return JSONResponse(
-                {"status": "unavailable", "reason": "schema not current"}, status_code=503
-            )
-        return {"status": "ready"}
 
     return app

@@ -31,6 +31,7 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A numeric id.")]
 class Caller:
     """Who is calling: the token's name is the actor on the timeline."""
 
+    token_id: int
     name: str
     role: str
 
@@ -54,7 +55,7 @@ def require(role: auth.Role) -> Callable[..., Caller]:
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
             with runtime.transaction() as session:
                 auth.mark_used(session=session, token_id=token.id, now=now)
-        return Caller(name=token.name, role=token.role)
+        return Caller(token_id=token.id, name=token.name, role=token.role)
 
     return dependency
 
