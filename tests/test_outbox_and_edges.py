@@ -12,7 +12,7 @@ from tests.conftest import Api, Cli
 from warroom.auth import service as auth
 from warroom.clock import FakeClock
 from warroom.engine.worker import run_due
-from warroom.incidents import service, timeline
+from warroom.incidents import changes, service, timeline
 from warroom.incidents.schemas import IncidentCreate
 from warroom.notify.base import Message, Receipt
 from warroom.notify.models import Delivery
@@ -221,3 +221,50 @@ def test_cli_refuses_an_overlong_actor(cli: Cli, monkeypatch: pytest.MonkeyPatch
     assert result.code == 2
     assert "WARROOM_ACTOR" in result.err
     assert cli("incident", "list", "--json").out.count('"id"') == 0
+
+
+def test_a_deadline_passed_while_resolved_is_checked_on_reopen(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    with runtime.transaction() as session:
+        incident, _ = service.declare(
+            session=session,
+            playbook=runtime.playbook,
+            actor="t",
+            clock=clock,
+            data=IncidentCreate(title="x", severity="P1"),
+        )
+        changes.transition(
+            session=session,
+            playbook=runtime.playbook,
+            incident_id=incident.id,
+            action="resolve",
+            actor="t",
+            clock=clock,
+        )
+    clock.advance(timedelta(minutes=20))
+    _drain(runtime)
+
+    def overdue() -> list[str]:
+        with runtime.read() as session:
+            return [
+                e.data["phase"]
+                for e in timeline.entries(session=session, incident_id=incident.id)
+                if e.kind == "phase_overdue"
+            ]
+
+    assert overdue() == []
+    with runtime.transaction() as session:
+        reopened = changes.transition(
+            session=session,
+            playbook=runtime.playbook,
+            incident_id=incident.id,
+            action="reopen",
+            actor="t",
+            clock=clock,
+        )
+        assert not any(p.active and p.stage == "post_incident" for p in reopened.phases)
+    _drain(runtime)
+    assert overdue() == ["p1-assessment"]
+    _drain(runtime)
+    assert overdue() == ["p1-assessment"]

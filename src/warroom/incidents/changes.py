@@ -14,15 +14,14 @@ from warroom.clock import Clock
 from warroom.incidents import lifecycle, planning, timeline
 from warroom.incidents.models import Incident
 from warroom.incidents.phases import (
-    PHASE_DUE,
-    TASK_DUE,
     active_phases,
     open_tasks,
     retire_phase,
+    schedule_phase_due,
+    schedule_task_due,
 )
 from warroom.incidents.schemas import IncidentUpdate
 from warroom.incidents.service import add_planned, check_severity_and_type, get
-from warroom.jobs import service as jobs
 from warroom.playbook.schema import Playbook
 
 ACTION_TIMES = {
@@ -163,43 +162,10 @@ def _resume(
         if phase.stage == "post_incident":
             retire_phase(session=session, phase=phase, now=now)
     _replan(session=session, playbook=playbook, incident=incident, actor=actor, now=now)
+    again = f":reopen:{incident.timeline_count}"
     for phase in active_phases(incident):
         if phase.due_at is not None and phase.due_at <= now and phase.overdue_at is None:
-            _check_now(
-                session=session,
-                kind=PHASE_DUE,
-                subject=f"phase:{phase.id}",
-                payload={"phase_id": phase.id},
-                incident=incident,
-                now=now,
-            )
+            schedule_phase_due(session=session, phase=phase, due_at=now, now=now, again=again)
         for task in open_tasks(phase):
             if task.due_at is not None and task.due_at != phase.due_at and task.due_at <= now:
-                _check_now(
-                    session=session,
-                    kind=TASK_DUE,
-                    subject=f"task:{task.id}",
-                    payload={"task_id": task.id},
-                    incident=incident,
-                    now=now,
-                )
-
-
-def _check_now(
-    *,
-    session: Session,
-    kind: str,
-    subject: str,
-    payload: dict[str, object],
-    incident: Incident,
-    now: datetime,
-) -> None:
-    jobs.schedule(
-        session=session,
-        kind=kind,
-        subject=subject,
-        due_at=now,
-        now=now,
-        key=f"{kind}:{subject}:reopen:{incident.timeline_count}",
-        payload=payload,
-    )
+                schedule_task_due(session=session, task=task, due_at=now, now=now, again=again)

@@ -58,26 +58,40 @@ def add_phases(
 
 def _schedule_deadlines(*, session: Session, phase: Phase, now: datetime) -> None:
     if phase.due_at is not None:
-        jobs.schedule(
-            session=session,
-            kind=PHASE_DUE,
-            subject=f"phase:{phase.id}",
-            key=f"{PHASE_DUE}:{phase.id}",
-            due_at=phase.due_at,
-            now=now,
-            payload={"phase_id": phase.id},
-        )
+        schedule_phase_due(session=session, phase=phase, due_at=phase.due_at, now=now)
     for task in phase.tasks:
         if task.due_at is not None and task.due_at != phase.due_at:
-            jobs.schedule(
-                session=session,
-                kind=TASK_DUE,
-                subject=f"task:{task.id}",
-                key=f"{TASK_DUE}:{task.id}",
-                due_at=task.due_at,
-                now=now,
-                payload={"task_id": task.id},
-            )
+            schedule_task_due(session=session, task=task, due_at=task.due_at, now=now)
+
+
+def schedule_phase_due(
+    *, session: Session, phase: Phase, due_at: datetime, now: datetime, again: str = ""
+) -> None:
+    """A job checking the phase at ``due_at``; ``again`` tells a later check apart."""
+    jobs.schedule(
+        session=session,
+        kind=PHASE_DUE,
+        subject=f"phase:{phase.id}",
+        key=f"{PHASE_DUE}:{phase.id}{again}",
+        due_at=due_at,
+        now=now,
+        payload={"phase_id": phase.id},
+    )
+
+
+def schedule_task_due(
+    *, session: Session, task: Task, due_at: datetime, now: datetime, again: str = ""
+) -> None:
+    """A job checking a task with its own deadline at ``due_at``."""
+    jobs.schedule(
+        session=session,
+        kind=TASK_DUE,
+        subject=f"task:{task.id}",
+        key=f"{TASK_DUE}:{task.id}{again}",
+        due_at=due_at,
+        now=now,
+        payload={"task_id": task.id},
+    )
 
 
 def retire_phase(*, session: Session, phase: Phase, now: datetime) -> None:
