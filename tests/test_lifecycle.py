@@ -19,7 +19,14 @@ from warroom.incidents.lifecycle import (
     next_status,
 )
 
-ACTIONS: tuple[Action, ...] = ("acknowledge", "mitigate", "resolve", "close", "reopen")
+ACTIONS: tuple[Action, ...] = (
+    "acknowledge",
+    "mitigate",
+    "resolve",
+    "close",
+    "reopen",
+    "retrigger",
+)
 
 # The whole state machine, written out by hand: (from, action) -> to. Every pair not listed
 # here must be refused.
@@ -33,6 +40,7 @@ ALLOWED: dict[tuple[str, Action], str] = {
     ("resolved", "close"): "closed",
     ("resolved", "reopen"): "triggered",
     ("closed", "reopen"): "triggered",
+    ("mitigated", "retrigger"): "triggered",
 }
 
 ALL_PAIRS = list(itertools.product(STATUSES, ACTIONS))
@@ -43,8 +51,8 @@ REFUSED_PAIRS = [pair for pair in ALL_PAIRS if pair not in ALLOWED]
 def test_the_table_covers_the_module() -> None:
     assert STATUSES == ("triggered", "acknowledged", "mitigated", "resolved", "closed")
     assert tuple(TRANSITIONS) == ACTIONS
-    assert len(ALLOWED_PAIRS) == len(ALLOWED) == 9
-    assert len(REFUSED_PAIRS) == len(STATUSES) * len(ACTIONS) - 9
+    assert len(ALLOWED_PAIRS) == len(ALLOWED) == 10
+    assert len(REFUSED_PAIRS) == len(STATUSES) * len(ACTIONS) - 10
 
 
 @pytest.mark.parametrize(("status", "action"), ALLOWED_PAIRS)

@@ -1,5 +1,6 @@
 """Every table, imported so ``Base.metadata`` is complete (for migrations and tests)."""
 
+from warroom.alerts.models import Alert, Integration, Silence
 from warroom.auth.models import ApiToken
 from warroom.db import Base
 from warroom.incidents.models import (
@@ -15,15 +16,18 @@ from warroom.notify.models import Delivery
 from warroom.people.models import Person
 
 __all__ = [
+    "Alert",
     "ApiToken",
     "Base",
     "Delivery",
     "IdempotencyKey",
     "Incident",
+    "Integration",
     "Job",
     "Person",
     "Phase",
     "RoleAssignment",
+    "Silence",
     "Task",
     "TimelineEntry",
 ]

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from warroom.cli import admin, incident, people, playbook
+from warroom.cli import admin, alerts, incident, people, playbook
 from warroom.cli.context import err, out
 from warroom.errors import WarroomError
 from warroom.playbook.loader import format_path
@@ -25,6 +25,9 @@ admin.register(app)
 app.add_typer(playbook.app, name="playbook")
 app.add_typer(people.app, name="people")
 app.add_typer(incident.app, name="incident")
+app.add_typer(alerts.integration_app, name="integration")
+app.add_typer(alerts.alert_app, name="alert")
+app.add_typer(alerts.silence_app, name="silence")
 
 
 def run(argv: list[str] | None = None) -> int:

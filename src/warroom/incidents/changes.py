@@ -36,6 +36,7 @@ ACTION_KINDS = {
     "resolve": "resolved",
     "close": "closed",
     "reopen": "reopened",
+    "retrigger": "retriggered",
 }
 
 

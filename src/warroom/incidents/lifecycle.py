@@ -13,7 +13,7 @@ from typing import Literal
 from warroom.errors import InvalidTransition
 
 Status = Literal["triggered", "acknowledged", "mitigated", "resolved", "closed"]
-Action = Literal["acknowledge", "mitigate", "resolve", "close", "reopen"]
+Action = Literal["acknowledge", "mitigate", "resolve", "close", "reopen", "retrigger"]
 
 STATUSES: tuple[Status, ...] = ("triggered", "acknowledged", "mitigated", "resolved", "closed")
 OPEN_STATUSES: tuple[Status, ...] = ("triggered", "acknowledged", "mitigated")
@@ -24,6 +24,7 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
     "resolve": (frozenset({"triggered", "acknowledged", "mitigated"}), "resolved"),
     "close": (frozenset({"resolved"}), "closed"),
     "reopen": (frozenset({"resolved", "closed"}), "triggered"),
+    "retrigger": (frozenset({"mitigated"}), "triggered"),
 }
 
 

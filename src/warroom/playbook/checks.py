@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from warroom.playbook.matchers import parse_matcher
 from warroom.playbook.schema import Phase, Playbook, Task
 
 
@@ -55,6 +56,33 @@ def check_playbook(playbook: Playbook, ghosts: dict[str, set[str]] | None = None
         problems.append(f"commander_role: unknown role {playbook.commander_role!r}")
     problems += _check_plans(playbook, severities, types, ghosts)
     problems += _check_templates(playbook)
+    problems += _check_alert_routing(playbook, known_severities, known_types)
+    return problems
+
+
+def _check_alert_routing(playbook: Playbook, severities: set[str], types: set[str]) -> list[str]:
+    routing = playbook.alert_routing
+    problems = [
+        f"alert_routing.severity_labels.{label}: unknown severity {value!r}"
+        for label, value in routing.severity_labels.items()
+        if value is not None and value not in severities
+    ]
+    if routing.default_severity is not None and routing.default_severity not in severities:
+        problems.append("alert_routing.default_severity: unknown severity")
+    if routing.default_type not in types:
+        problems.append("alert_routing.default_type: unknown incident type")
+    for i, route in enumerate(routing.routes):
+        path = f"alert_routing.routes[{i}]"
+        if route.severity is not None and route.severity not in severities:
+            problems.append(f"{path}.severity: unknown severity {route.severity!r}")
+        if route.type is not None and route.type not in types:
+            problems.append(f"{path}.type: unknown incident type {route.type!r}")
+        for j, text in enumerate(route.matchers):
+            try:
+                parse_matcher(text)
+            except ValueError as exc:
+                problems.append(f"{path}.matchers[{j}]: {exc}")
+    problems += _duplicates("alert_routing.routes", (r.name for r in routing.routes))
     return problems
 
 

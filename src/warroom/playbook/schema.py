@@ -131,6 +131,33 @@ class PostIncidentStage(Strict):
     tasks: list[Task] = Field(min_length=1)
 
 
+class AlertRoute(Strict):
+    """Alerts whose labels match go here (the first matching route wins)."""
+
+    name: str = Field(pattern=KEY_PATTERN)
+    matchers: list[str] = Field(default_factory=list, description="name=value, =~, !=, !~")
+    group_by: list[str] | None = None
+    severity: str | None = Field(default=None, description="Fixed severity for this route.")
+    type: str | None = None
+    escalation: str | None = Field(default=None, description="Escalation policy name.")
+    auto_resolve: bool | None = None
+
+
+class AlertRouting(Strict):
+    """How inbound alerts become incidents."""
+
+    group_by: list[str] = Field(default_factory=lambda: ["alertname", "service"])
+    severity_labels: dict[str, str | None] = Field(
+        default_factory=lambda: {"critical": "P1", "error": "P2", "warning": "P3", "info": None},
+        description="severity label value → incident severity; null records without paging.",
+    )
+    default_severity: str | None = "P3"
+    default_type: str = "operational"
+    auto_resolve: bool = False
+    flap_window: Duration = Field(default=timedelta(minutes=30))
+    routes: list[AlertRoute] = Field(default_factory=list)
+
+
 class Playbook(Strict):
     """A whole playbook, as loaded from YAML."""
 
@@ -149,6 +176,7 @@ class Playbook(Strict):
     runbooks: list[Runbook] = Field(default_factory=list)
     runbook_locations: list[RunbookLocation] = Field(default_factory=list)
     post_incident: list[PostIncidentStage] = Field(default_factory=list)
+    alert_routing: AlertRouting = Field(default_factory=AlertRouting)
     commander_role: str = Field(
         default="incident-commander", description="The role told when a deadline passes."
     )

@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
 
 from warroom import __version__
+from warroom.alerts import api as alerts_api
+from warroom.alerts import hooks, reports
 from warroom.incidents.api import router as incidents_router
 from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
@@ -41,8 +45,20 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         description="Incident and emergency response: your runbook, running.",
     )
     app.state.runtime = runtime
+    app.state.report_limiter = reports.RateLimiter()
+    app.state.templates = Jinja2Templates(
+        directory=str(resources.files("warroom.web") / "templates")
+    )
     errors.install(app)
-    for router in (health.router, incidents_router, people_router, playbook_router):
+    for router in (
+        health.router,
+        incidents_router,
+        people_router,
+        playbook_router,
+        alerts_api.router,
+        hooks.router,
+        reports.router,
+    ):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -27,6 +27,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(WarroomError)
     async def domain_error(_: Request, exc: WarroomError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        retry_after = exc.details.get("retry_after")
+        if exc.http_status == 429 and retry_after is not None:
+            headers = {"Retry-After": str(retry_after)}
         return JSONResponse(
             error_body(exc.code, exc.message, exc.details),
             status_code=exc.http_status,

@@ -1,0 +1,1 @@
+"""Alert ingestion: integrations, normalisation, dedup, routing and silences."""

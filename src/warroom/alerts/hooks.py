@@ -1,0 +1,192 @@
+"""Inbound alert webhooks: Alertmanager, Grafana, generic JSON and PagerDuty Events v2.
+
+A 2xx answer is sent only after the alerts are committed. Bad input stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from warroom.alerts import integrations, service
+from warroom.alerts.normalize import NormalizedAlert
+from warroom.alerts.sources import alertmanager, events_v2, generic
+from warroom.errors import NotFound, WarroomError
+from warroom.playbook.loader import format_path
+from warroom.runtime import Runtime
+from warroom.web.errors import error_body
+
+M = TypeVar("M", bound=BaseModel)
+router = APIRouter(tags=["alert hooks"])
+MAX_BODY = 1024 * 1024
+
+
+class BodyTooLarge(WarroomError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class InvalidPayload(WarroomError):
+    code = "invalid_payload"
+    http_status = 400
+
+
+async def read_json(request: Request) -> Any:
+    """The JSON body, at most 1 MiB; InvalidPayload or BodyTooLarge otherwise."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidPayload(f"the body is not valid JSON: {exc}") from exc
+
+
+def validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{format_path(tuple(e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()]
+        first = format_path(tuple(exc.errors()[0]["loc"])) or "body"
+        raise InvalidPayload(
+            "; ".join(problems[:10]), details={"field": first, "errors": problems[:50]}
+        ) from exc
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _store(
+    runtime: Runtime, key: str, kind: str, token: str | None, alerts: list[NormalizedAlert]
+) -> service.IngestResult:
+    with runtime.transaction() as session:
+        integration = integrations.by_key(session=session, key=key, kind=kind, lock=True)
+        integrations.check_auth(integration, token)
+        return service.ingest(
+            session=session,
+            playbook=runtime.playbook,
+            integration=integration,
+            alerts=alerts,
+            clock=runtime.clock,
+        )
+
+
+def _answer(result: service.IngestResult) -> JSONResponse:
+    return JSONResponse(
+        {
+            "status": "accepted",
+            "alerts": result.accepted,
+            "created": result.created,
+            "deduplicated": result.deduplicated,
+            "resolved": result.resolved,
+            "silenced": result.silenced,
+            "incidents": sorted(result.incidents),
+        },
+        status_code=202,
+    )
+
+
+def _webhook(kind: str) -> None:
+    async def hook(key: str, request: Request) -> JSONResponse:
+        data = await read_json(request)
+        payload = validate(alertmanager.WebhookPayload, data)
+        alerts = alertmanager.normalize(payload, source=kind)
+        result = await run_in_threadpool(
+            _store, request.app.state.runtime, key, kind, bearer(request), alerts
+        )
+        return _answer(result)
+
+    hook.__doc__ = f"Take {kind.capitalize()}'s webhook payload (firing and resolved alerts)."
+    router.add_api_route(
+        f"/hooks/{kind}/{{key}}", hook, methods=["POST"], status_code=202, name=f"{kind}_hook"
+    )
+
+
+_webhook("alertmanager")
+_webhook("grafana")
+
+
+@router.post("/hooks/generic/{key}", status_code=202)
+async def generic_hook(key: str, request: Request) -> JSONResponse:
+    """Take alerts in warroom's generic JSON shape (see docs/alerts.md)."""
+    data = await read_json(request)
+    if isinstance(data, dict) and "alerts" not in data:
+        data = {"alerts": [data]}  # one alert may come bare
+    payload = validate(generic.GenericPayload, data)
+    alerts = [generic.normalize(a) for a in payload.alerts]
+    result = await run_in_threadpool(
+        _store, request.app.state.runtime, key, "generic", bearer(request), alerts
+    )
+    return _answer(result)
+
+
+def _pd_invalid(errors: list[str], status: int = 400) -> JSONResponse:
+    return JSONResponse(
+        {"status": "invalid event", "message": "Event object is invalid", "errors": errors},
+        status_code=status,
+    )
+
+
+@router.post("/v2/enqueue", status_code=202)
+async def enqueue(request: Request) -> JSONResponse:
+    """PagerDuty Events API v2 compatible: trigger, acknowledge and resolve events."""
+    try:
+        data = await read_json(request)
+    except InvalidPayload:
+        return _pd_invalid(["Event object is not valid JSON"])
+    try:
+        event = events_v2.Event.model_validate(data)
+    except ValidationError as exc:
+        return _pd_invalid([f"'{format_path(tuple(e['loc']))}' {e['msg']}" for e in exc.errors()])
+    if problems := events_v2.missing_fields(event):
+        return _pd_invalid(problems)
+    dedup_key = events_v2.dedup_key_of(event)
+    runtime: Runtime = request.app.state.runtime
+    try:
+        await run_in_threadpool(_enqueue, runtime, event, dedup_key, bearer(request))
+    except NotFound:
+        return _pd_invalid(["Invalid routing key"], status=404)
+    except WarroomError as exc:
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), status_code=exc.http_status
+        )
+    return JSONResponse(
+        {"status": "success", "message": "Event processed", "dedup_key": dedup_key}, status_code=202
+    )
+
+
+def _enqueue(runtime: Runtime, event: events_v2.Event, dedup_key: str, token: str | None) -> None:
+    with runtime.transaction() as session:
+        integration = integrations.by_key(
+            session=session, key=event.routing_key, kind="events-v2", lock=True
+        )
+        integrations.check_auth(integration, token)
+        if event.event_action == "acknowledge":
+            service.acknowledge(
+                session=session,
+                playbook=runtime.playbook,
+                integration=integration,
+                fingerprint=dedup_key,
+                clock=runtime.clock,
+            )
+            return
+        service.ingest(
+            session=session,
+            playbook=runtime.playbook,
+            integration=integration,
+            alerts=[events_v2.normalize(event, dedup_key)],
+            clock=runtime.clock,
+        )

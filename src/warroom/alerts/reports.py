@@ -1,0 +1,165 @@
+"""Customer reports: a public endpoint and form that open a triage alert, rate-limited."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.alerts import integrations, service
+from warroom.alerts.hooks import MAX_BODY, BodyTooLarge, read_json, validate
+from warroom.alerts.models import Integration
+from warroom.alerts.normalize import NormalizedAlert
+from warroom.alerts.schemas import ReportCreate
+from warroom.errors import WarroomError
+from warroom.runtime import Runtime
+
+REPORTS_INTEGRATION = "customer-reports"
+router = APIRouter(tags=["customer reports"])
+
+
+class RateLimited(WarroomError):
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many reports; try again in {retry_after} s", details={"retry_after": retry_after}
+        )
+        self.retry_after = retry_after
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket per client: ``burst`` at once, then one per ``every`` seconds."""
+
+    burst: int = 5
+    every: float = 12.0
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            tokens, stamp = self._buckets.get(client, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - stamp) / self.every)
+            if tokens < 1:
+                raise RateLimited(math.ceil((1 - tokens) * self.every))
+            self._buckets[client] = (tokens - 1, now)
+            if len(self._buckets) > 10_000:  # forget the quiet ones
+                self._buckets = {
+                    k: v for k, v in self._buckets.items() if now - v[1] < self.every * self.burst
+                }
+
+
+def _integration(session: Session, runtime: Runtime) -> Integration:
+    found = session.scalar(
+        select(Integration).where(Integration.name == REPORTS_INTEGRATION).with_for_update()
+    )
+    if found is not None:
+        return found
+    return integrations.create(
+        session=session,
+        name=REPORTS_INTEGRATION,
+        kind="generic",
+        auth_token=None,
+        now=runtime.clock.now(),
+    )
+
+
+def file_report(runtime: Runtime, report: ReportCreate) -> str:
+    """Store the report as a triage alert; returns its reference."""
+    reference = uuid.uuid4().hex[:12]
+    alert = NormalizedAlert(
+        fingerprint=f"report-{reference}",
+        status="firing",
+        source="customer-report",
+        summary=f"Customer report: {report.description[:120]}",
+        labels={"alertname": "CustomerReport", "severity": "warning"},
+        details={
+            "name": report.name,
+            "contact": report.contact,
+            "description": report.description,
+            "reference": reference,
+        },
+    )
+    with runtime.transaction() as session:
+        integration = _integration(session, runtime)
+        service.ingest(
+            session=session,
+            playbook=runtime.playbook,
+            integration=integration,
+            alerts=[alert],
+            clock=runtime.clock,
+        )
+    return reference
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/api/v1/reports", status_code=202)
+async def report(request: Request) -> JSONResponse:
+    """A customer report (public, rate-limited per client): it opens a triage alert."""
+    request.app.state.report_limiter.take(_client(request))
+    data = validate(ReportCreate, await read_json(request))
+    reference = await run_in_threadpool(file_report, request.app.state.runtime, data)
+    return JSONResponse({"status": "received", "reference": reference}, status_code=202)
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
+@router.get("/report", response_class=HTMLResponse, include_in_schema=False)
+def report_form(request: Request) -> HTMLResponse:
+    return _templates(request).TemplateResponse(
+        request, "report.html", {"values": {}, "errors": {}}
+    )
+
+
+@router.post("/report", response_class=HTMLResponse, include_in_schema=False)
+async def report_submit(request: Request) -> HTMLResponse:
+    try:
+        request.app.state.report_limiter.take(_client(request))
+    except RateLimited as exc:
+        return _templates(request).TemplateResponse(
+            request,
+            "report.html",
+            {"values": {}, "errors": {"form": exc.message}},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
+    values = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    try:
+        data = ReportCreate.model_validate(
+            {k: values.get(k, "") for k in ("name", "contact", "description")}
+        )
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): str(e["msg"]) for e in exc.errors()}
+        return _templates(request).TemplateResponse(
+            request, "report.html", {"values": values, "errors": errors}, status_code=400
+        )
+    reference = await run_in_threadpool(file_report, request.app.state.runtime, data)
+    return _templates(request).TemplateResponse(
+        request,
+        "report.html",
+        {"values": {}, "errors": {}, "reference": reference},
+        status_code=202,
+    )

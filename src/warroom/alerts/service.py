@@ -1,0 +1,274 @@
+"""Ingest normalised alerts: dedup, silence, route, group into incidents, resolve.
+
+The caller holds the transaction and has locked the integration row, so for one
+integration one batch is ingested at a time and dedup is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from warroom.alerts import routing, silences
+from warroom.alerts.models import Alert, Integration, Silence
+from warroom.alerts.normalize import NormalizedAlert
+from warroom.clock import Clock
+from warroom.incidents import changes, lifecycle, timeline
+from warroom.incidents import service as incidents
+from warroom.incidents.models import Incident
+from warroom.incidents.schemas import IncidentCreate
+from warroom.playbook.schema import Playbook
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    created: int = 0
+    deduplicated: int = 0
+    resolved: int = 0
+    silenced: int = 0
+    incidents: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _Batch:
+    session: Session
+    playbook: Playbook
+    integration: Integration
+    clock: Clock
+    now: datetime
+    silences: Sequence[Silence]
+    result: IngestResult
+
+    @property
+    def actor(self) -> str:
+        return f"integration:{self.integration.name}"
+
+
+def ingest(
+    *,
+    session: Session,
+    playbook: Playbook,
+    integration: Integration,
+    alerts: list[NormalizedAlert],
+    clock: Clock,
+) -> IngestResult:
+    """Store every alert and apply it to the incidents; all in the caller's transaction."""
+    now = clock.now()
+    batch = _Batch(
+        session=session,
+        playbook=playbook,
+        integration=integration,
+        clock=clock,
+        now=now,
+        silences=silences.active(session=session, now=now),
+        result=IngestResult(),
+    )
+    for alert in alerts:
+        batch.result.accepted += 1
+        if alert.status == "firing":
+            _fire(batch, alert)
+        else:
+            _resolve(batch, alert)
+    return batch.result
+
+
+def firing(session: Session, integration_id: int, fingerprint: str) -> Alert | None:
+    """The open alert with this fingerprint, if any."""
+    return session.scalar(
+        select(Alert).where(
+            Alert.integration_id == integration_id,
+            Alert.fingerprint == fingerprint,
+            Alert.status == "firing",
+        )
+    )
+
+
+def _fire(batch: _Batch, alert: NormalizedAlert) -> None:
+    existing = firing(batch.session, batch.integration.id, alert.fingerprint)
+    if existing is not None:
+        existing.count += 1
+        existing.last_seen_at = batch.now
+        existing.annotations = alert.annotations or existing.annotations
+        batch.result.deduplicated += 1
+        return
+    severities = {s.key for s in batch.playbook.severities}
+    decision = routing.decide(batch.playbook.alert_routing, alert.labels, severities)
+    row = Alert(
+        integration_id=batch.integration.id,
+        fingerprint=alert.fingerprint,
+        status="firing",
+        source=alert.source,
+        summary=alert.summary or "(no summary)",
+        labels=alert.labels,
+        annotations=alert.annotations,
+        details=alert.details,
+        severity_hint=alert.severity_hint,
+        generator_url=alert.generator_url,
+        starts_at=alert.starts_at or batch.now,
+        first_seen_at=batch.now,
+        last_seen_at=batch.now,
+        count=1,
+        route=decision.route,
+        group_key=f"{batch.integration.id}/{decision.group_key}",
+        severity=decision.severity,
+    )
+    batch.session.add(row)
+    batch.result.created += 1
+    silence = silences.silencing(batch.silences, alert.labels)
+    if silence is not None:
+        row.silenced_by = silence.id
+        batch.result.silenced += 1
+        batch.session.flush()
+        return
+    if decision.severity is None:  # e.g. severity=info: recorded, no incident
+        batch.session.flush()
+        return
+    incident = _incident_for(batch, row, decision)
+    row.incident_id = incident.id
+    batch.session.flush()
+    batch.result.incidents.add(incident.id)
+    timeline.append(
+        session=batch.session,
+        incident=incident,
+        at=batch.clock.now(),
+        actor=batch.actor,
+        kind="alert_attached",
+        data={
+            "alert_id": row.id,
+            "fingerprint": row.fingerprint,
+            "summary": row.summary,
+            "labels": row.labels,
+            "source": row.source,
+        },
+    )
+
+
+def _incident_for(batch: _Batch, row: Alert, decision: routing.Decision) -> Incident:
+    """The open incident of the alert's group, one resolved within the flap window
+    (reopened), or a new one."""
+    previous = batch.session.scalar(
+        select(Alert.incident_id)
+        .where(Alert.group_key == row.group_key, Alert.incident_id.is_not(None))
+        .order_by(Alert.id.desc())
+        .limit(1)
+    )
+    if previous is not None:
+        incident = incidents.get(session=batch.session, incident_id=previous, lock=True)
+        if incident.status == "mitigated":
+            return _move(batch, incident, "retrigger", "an alert fired again")
+        if lifecycle.is_open(incident.status):
+            return incident
+        window = batch.playbook.alert_routing.flap_window
+        if (
+            incident.status == "resolved"
+            and incident.resolved_at is not None
+            and incident.resolved_at >= batch.now - window
+        ):
+            return _move(batch, incident, "reopen", "an alert fired again within the flap window")
+    assert decision.severity is not None
+    incident, _ = incidents.declare(
+        session=batch.session,
+        playbook=batch.playbook,
+        actor=batch.actor,
+        clock=batch.clock,
+        data=IncidentCreate(
+            title=row.summary,
+            severity=decision.severity,
+            type=decision.type,
+            summary=_describe(row),
+            source=batch.integration.kind,
+        ),
+    )
+    return incident
+
+
+def _describe(row: Alert) -> str:
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(row.labels.items()))
+    return f"{row.summary}\n\nLabels: {labels}" if labels else row.summary
+
+
+def _move(batch: _Batch, incident: Incident, action: lifecycle.Action, note: str) -> Incident:
+    return changes.transition(
+        session=batch.session,
+        playbook=batch.playbook,
+        incident_id=incident.id,
+        action=action,
+        actor=batch.actor,
+        clock=batch.clock,
+        note=note,
+    )
+
+
+def _resolve(batch: _Batch, alert: NormalizedAlert) -> None:
+    existing = firing(batch.session, batch.integration.id, alert.fingerprint)
+    if existing is None:
+        return  # never seen firing, or already resolved: nothing to do
+    existing.status = "resolved"
+    existing.ends_at = alert.ends_at or batch.now
+    existing.last_seen_at = batch.now
+    batch.result.resolved += 1
+    batch.session.flush()
+    if existing.incident_id is None:
+        return
+    incident = incidents.get(session=batch.session, incident_id=existing.incident_id, lock=True)
+    batch.result.incidents.add(incident.id)
+    timeline.append(
+        session=batch.session,
+        incident=incident,
+        at=batch.clock.now(),
+        actor=batch.actor,
+        kind="alert_resolved",
+        data={
+            "alert_id": existing.id,
+            "fingerprint": existing.fingerprint,
+            "summary": existing.summary,
+        },
+    )
+    still_firing = (
+        batch.session.scalar(
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.incident_id == incident.id, Alert.status == "firing")
+        )
+        or 0
+    )
+    if still_firing or incident.status not in ("triggered", "acknowledged"):
+        return
+    severities = {s.key for s in batch.playbook.severities}
+    decision = routing.decide(batch.playbook.alert_routing, existing.labels, severities)
+    _move(
+        batch,
+        incident,
+        "resolve" if decision.auto_resolve else "mitigate",
+        "every alert of the incident resolved",
+    )
+
+
+def acknowledge(
+    *,
+    session: Session,
+    playbook: Playbook,
+    integration: Integration,
+    fingerprint: str,
+    clock: Clock,
+) -> int | None:
+    """Acknowledge the incident of an open alert (PagerDuty's acknowledge event)."""
+    existing = firing(session, integration.id, fingerprint)
+    if existing is None or existing.incident_id is None:
+        return None
+    incident = incidents.get(session=session, incident_id=existing.incident_id, lock=True)
+    if incident.status == "triggered":
+        changes.transition(
+            session=session,
+            playbook=playbook,
+            incident_id=incident.id,
+            action="acknowledge",
+            actor=f"integration:{integration.name}",
+            clock=clock,
+        )
+    return incident.id

@@ -1,0 +1,75 @@
+"""Silences (maintenance windows): matching alerts are recorded without paging."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.alerts.models import Silence
+from warroom.errors import InvalidInput, NotFound
+from warroom.playbook.matchers import all_match, parse_matcher
+
+
+def create(
+    *,
+    session: Session,
+    matchers: list[str],
+    starts_at: datetime,
+    ends_at: datetime,
+    comment: str,
+    actor: str,
+    now: datetime,
+) -> Silence:
+    """A silence over ``[starts_at, ends_at)``; every matcher is checked first."""
+    if not matchers:
+        raise InvalidInput("matchers", "at least one matcher is needed")
+    for i, text in enumerate(matchers):
+        try:
+            parse_matcher(text)
+        except ValueError as exc:
+            raise InvalidInput(f"matchers[{i}]", str(exc)) from exc
+    if ends_at <= starts_at:
+        raise InvalidInput("ends_at", "must be after starts_at")
+    silence = Silence(
+        matchers=matchers,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        comment=comment,
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(silence)
+    session.flush()
+    return silence
+
+
+def active(*, session: Session, now: datetime) -> Sequence[Silence]:
+    return session.scalars(
+        select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now)
+    ).all()
+
+
+def list_silences(*, session: Session, now: datetime, include_expired: bool) -> Sequence[Silence]:
+    query = select(Silence).order_by(Silence.starts_at.desc())
+    if not include_expired:
+        query = query.where(Silence.ends_at > now)
+    return session.scalars(query).all()
+
+
+def expire(*, session: Session, silence_id: int, now: datetime) -> Silence:
+    silence = session.get(Silence, silence_id)
+    if silence is None:
+        raise NotFound(f"silence {silence_id} not found", details={"field": "silence_id"})
+    silence.ends_at = min(silence.ends_at, now)
+    return silence
+
+
+def silencing(silences: Sequence[Silence], labels: dict[str, str]) -> Silence | None:
+    """The first silence whose matchers all match the labels."""
+    for silence in silences:
+        if all_match([parse_matcher(m) for m in silence.matchers], labels):
+            return silence
+    return None

@@ -1,0 +1,1 @@
+"""One parser per alert source, each turning a payload into normalised alerts."""
