@@ -85,7 +85,7 @@ def test_unknown_status_is_refused(action: Action) -> None:
     [
         ("triggered", ["acknowledge", "mitigate", "resolve"]),
         ("acknowledged", ["mitigate", "resolve"]),
-        ("mitigated", ["resolve"]),
+        ("mitigated", ["resolve", "retrigger"]),
         ("resolved", ["close", "reopen"]),
         ("closed", ["reopen"]),
         ("bogus", []),
