@@ -85,7 +85,6 @@ def append(
     incident.timeline_count = seq
     incident.timeline_head = digest
     incident.updated_at = at
-    session.flush()
     return entry
 
 

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from warroom.jobs.models import CANCELLED, PENDING, Job
@@ -21,24 +23,23 @@ def schedule(
     due_at: datetime,
     now: datetime,
     payload: dict[str, Any] | None = None,
-) -> Job:
-    """Add a job unless one with the same key exists; returns the job either way."""
-    existing = session.scalar(select(Job).where(Job.key == key))
-    if existing is not None:
-        return existing
-    job = Job(
-        kind=kind,
-        subject=subject,
-        key=key,
-        due_at=due_at,
-        created_at=now,
-        payload=payload or {},
-        status=PENDING,
-        attempts=0,
+) -> None:
+    """Add a job unless one with the same key exists (one statement, no read first)."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    session.execute(
+        insert(Job)
+        .values(
+            kind=kind,
+            subject=subject,
+            key=key,
+            due_at=due_at,
+            created_at=now,
+            payload=payload or {},
+            status=PENDING,
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
     )
-    session.add(job)
-    session.flush()
-    return job
 
 
 def cancel_pending(*, session: Session, subject: str, now: datetime) -> int:
