@@ -43,6 +43,8 @@ class _Batch:
     now: datetime
     silences: Sequence[Silence]
     result: IngestResult
+    open_alerts: dict[str, Alert] = field(default_factory=dict)
+    group_incidents: dict[str, Incident] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:
@@ -67,6 +69,9 @@ def ingest(
         now=now,
         silences=silences.active(session=session, now=now),
         result=IngestResult(),
+        open_alerts=_firing_by_fingerprint(
+            session, integration.id, {a.fingerprint for a in alerts}
+        ),
     )
     for alert in alerts:
         batch.result.accepted += 1
@@ -79,17 +84,29 @@ def ingest(
 
 def firing(session: Session, integration_id: int, fingerprint: str) -> Alert | None:
     """The open alert with this fingerprint, if any."""
-    return session.scalar(
-        select(Alert).where(
-            Alert.integration_id == integration_id,
-            Alert.fingerprint == fingerprint,
-            Alert.status == "firing",
+    return _firing_by_fingerprint(session, integration_id, {fingerprint}).get(fingerprint)
+
+
+def _firing_by_fingerprint(
+    session: Session, integration_id: int, fingerprints: set[str]
+) -> dict[str, Alert]:
+    """The open alerts of these fingerprints, read in a few queries for a whole batch."""
+    found: dict[str, Alert] = {}
+    ordered = sorted(fingerprints)
+    for start in range(0, len(ordered), 500):
+        rows = session.scalars(
+            select(Alert).where(
+                Alert.integration_id == integration_id,
+                Alert.status == "firing",
+                Alert.fingerprint.in_(ordered[start : start + 500]),
+            )
         )
-    )
+        found.update((row.fingerprint, row) for row in rows)
+    return found
 
 
 def _fire(batch: _Batch, alert: NormalizedAlert) -> None:
-    existing = firing(batch.session, batch.integration.id, alert.fingerprint)
+    existing = batch.open_alerts.get(alert.fingerprint)
     if existing is not None:
         existing.count += 1
         existing.last_seen_at = batch.now
@@ -118,6 +135,7 @@ def _fire(batch: _Batch, alert: NormalizedAlert) -> None:
         severity=decision.severity,
     )
     batch.session.add(row)
+    batch.open_alerts[row.fingerprint] = row
     batch.result.created += 1
     silence = silences.silencing(batch.silences, alert.labels)
     if silence is not None:
@@ -151,6 +169,15 @@ def _fire(batch: _Batch, alert: NormalizedAlert) -> None:
 def _incident_for(batch: _Batch, row: Alert, decision: routing.Decision) -> Incident:
     """The open incident of the alert's group, one resolved within the flap window
     (reopened), or a new one."""
+    known = batch.group_incidents.get(row.group_key)
+    if known is not None and lifecycle.is_open(known.status):
+        return known
+    incident = _find_or_open(batch, row, decision)
+    batch.group_incidents[row.group_key] = incident
+    return incident
+
+
+def _find_or_open(batch: _Batch, row: Alert, decision: routing.Decision) -> Incident:
     previous = batch.session.scalar(
         select(Alert.incident_id)
         .where(Alert.group_key == row.group_key, Alert.incident_id.is_not(None))
@@ -205,7 +232,7 @@ def _move(batch: _Batch, incident: Incident, action: lifecycle.Action, note: str
 
 
 def _resolve(batch: _Batch, alert: NormalizedAlert) -> None:
-    existing = firing(batch.session, batch.integration.id, alert.fingerprint)
+    existing = batch.open_alerts.pop(alert.fingerprint, None)
     if existing is None:
         return  # never seen firing, or already resolved: nothing to do
     existing.status = "resolved"
