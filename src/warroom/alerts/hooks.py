@@ -36,8 +36,8 @@ class InvalidPayload(WarroomError):
     http_status = 400
 
 
-async def read_json(request: Request) -> Any:
-    """The JSON body, at most 1 MiB; InvalidPayload or BodyTooLarge otherwise."""
+async def read_body(request: Request) -> bytes:
+    """The raw body, at most 1 MiB; BodyTooLarge otherwise."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
@@ -46,17 +46,56 @@ async def read_json(request: Request) -> Any:
         body += chunk
         if len(body) > MAX_BODY:
             raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
+    return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidPayload(f"the body is not valid JSON: {exc}") from exc
 
 
+async def read_json(request: Request) -> Any:
+    """The JSON body, at most 1 MiB; InvalidPayload or BodyTooLarge otherwise."""
+    return parse_json(await read_body(request))
+
+
+def refuse_nul(data: Any, path: str = "") -> None:
+    """InvalidPayload naming the first string holding a NUL (PostgreSQL cannot store it)."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            raise InvalidPayload(
+                f"{path or 'body'}: must not contain NUL characters",
+                details={"field": path or "body"},
+            )
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            refuse_nul(key, path)
+            refuse_nul(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            refuse_nul(value, f"{path}[{i}]")
+
+
+async def read_hook_json(request: Request) -> Any:
+    """The body of an alert hook: JSON of at most 1 MiB, without NUL characters."""
+    body = await read_body(request)
+    data = parse_json(body)
+    if b"\\u0000" in body:  # JSON writes NUL as \u0000: walk the data only then
+        refuse_nul(data)
+    return data
+
+
 def validate(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{format_path(tuple(e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()]
+        problems = [
+            f"{format_path(tuple(e['loc'])) or 'body'}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
         first = format_path(tuple(exc.errors()[0]["loc"])) or "body"
         raise InvalidPayload(
             "; ".join(problems[:10]), details={"field": first, "errors": problems[:50]}
@@ -101,7 +140,7 @@ def _answer(result: service.IngestResult) -> JSONResponse:
 
 def _webhook(kind: str) -> None:
     async def hook(key: str, request: Request) -> JSONResponse:
-        data = await read_json(request)
+        data = await read_hook_json(request)
         payload = validate(alertmanager.WebhookPayload, data)
         alerts = alertmanager.normalize(payload, source=kind)
         result = await run_in_threadpool(
@@ -122,9 +161,12 @@ _webhook("grafana")
 @router.post("/hooks/generic/{key}", status_code=202)
 async def generic_hook(key: str, request: Request) -> JSONResponse:
     """Take alerts in warroom's generic JSON shape (see docs/alerts.md)."""
-    data = await read_json(request)
+    body = await read_body(request)
+    data = parse_json(body)
     if isinstance(data, dict) and "alerts" not in data:
         data = {"alerts": [data]}  # one alert may come bare
+    if b"\\u0000" in body:
+        refuse_nul(data)
     payload = validate(generic.GenericPayload, data)
     alerts = [generic.normalize(a) for a in payload.alerts]
     result = await run_in_threadpool(
@@ -144,9 +186,9 @@ def _pd_invalid(errors: list[str], status: int = 400) -> JSONResponse:
 async def enqueue(request: Request) -> JSONResponse:
     """PagerDuty Events API v2 compatible: trigger, acknowledge and resolve events."""
     try:
-        data = await read_json(request)
-    except InvalidPayload:
-        return _pd_invalid(["Event object is not valid JSON"])
+        data = await read_hook_json(request)
+    except InvalidPayload as exc:
+        return _pd_invalid([exc.message])
     try:
         event = events_v2.Event.model_validate(data)
     except ValidationError as exc:

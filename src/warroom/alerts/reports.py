@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import secrets
 import threading
 import time
 import uuid
@@ -15,10 +16,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from warroom.alerts import integrations, service
-from warroom.alerts.hooks import MAX_BODY, BodyTooLarge, read_json, validate
+from warroom.alerts import service
+from warroom.alerts.hooks import read_body, read_json
 from warroom.alerts.models import Integration
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.alerts.schemas import ReportCreate
@@ -64,18 +67,22 @@ class RateLimiter:
 
 
 def _integration(session: Session, runtime: Runtime) -> Integration:
-    found = session.scalar(
+    """The built-in integration reports come through, created on first use (racing
+    first reports create it once: the insert does nothing if it exists)."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    session.execute(
+        insert(Integration)
+        .values(
+            name=REPORTS_INTEGRATION,
+            kind="generic",
+            key=secrets.token_urlsafe(24),
+            created_at=runtime.clock.now(),
+        )
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    return session.scalars(
         select(Integration).where(Integration.name == REPORTS_INTEGRATION).with_for_update()
-    )
-    if found is not None:
-        return found
-    return integrations.create(
-        session=session,
-        name=REPORTS_INTEGRATION,
-        kind="generic",
-        auth_token=None,
-        now=runtime.clock.now(),
-    )
+    ).one()
 
 
 def file_report(runtime: Runtime, report: ReportCreate) -> str:
@@ -114,7 +121,7 @@ def _client(request: Request) -> str:
 async def report(request: Request) -> JSONResponse:
     """A customer report (public, rate-limited per client): it opens a triage alert."""
     request.app.state.report_limiter.take(_client(request))
-    data = validate(ReportCreate, await read_json(request))
+    data = ReportCreate.model_validate(await read_json(request))  # 422 naming the field
     reference = await run_in_threadpool(file_report, request.app.state.runtime, data)
     return JSONResponse({"status": "received", "reference": reference}, status_code=202)
 
@@ -143,9 +150,7 @@ async def report_submit(request: Request) -> HTMLResponse:
             status_code=429,
             headers={"Retry-After": str(exc.retry_after)},
         )
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
+    body = await read_body(request)
     values = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
     try:
         data = ReportCreate.model_validate(

@@ -27,8 +27,11 @@ def first_route(routing: AlertRouting, labels: dict[str, str]) -> AlertRoute | N
     return None
 
 
-def decide(routing: AlertRouting, labels: dict[str, str], severities: set[str]) -> Decision:
-    """Route, severity, type and group of an alert with these labels.
+def decide(
+    routing: AlertRouting, labels: dict[str, str], severities: set[str], fingerprint: str = ""
+) -> Decision:
+    """Route, severity, type and group of an alert with these labels. An alert carrying
+    none of the group-by labels (a PagerDuty event, say) is a group of its own.
 
     Severity: an explicit playbook severity label (``severity: P0``) wins; then the
     route's fixed severity; then the severity label's mapping (critical, error, warning,
@@ -47,6 +50,8 @@ def decide(routing: AlertRouting, labels: dict[str, str], severities: set[str]) 
     group_by = route.group_by if route and route.group_by is not None else routing.group_by
     name = route.name if route else DEFAULT_ROUTE
     group = ",".join(f"{key}={labels.get(key, '')}" for key in group_by)
+    if not any(labels.get(key) for key in group_by):  # nothing to group by: alone
+        group = f"fingerprint={fingerprint}"
     return Decision(
         route=name,
         severity=severity,

@@ -91,11 +91,18 @@ class SilenceCreate(Input):
     duration: Duration | None = Field(default=None, description="Instead of ends_at, e.g. 2h.")
     comment: str = Field(default="", max_length=2000)
 
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
     def window(self, now: datetime) -> tuple[datetime, datetime]:
         starts = self.starts_at or now
         if self.ends_at is not None:
             return starts, self.ends_at
-        return starts, starts + (self.duration or timedelta(hours=1))
+        return starts, starts + (timedelta(hours=1) if self.duration is None else self.duration)
 
 
 class SilenceRead(BaseModel):

@@ -6,8 +6,9 @@ integration one batch is ingested at a time and dedup is exact.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -20,8 +21,11 @@ from warroom.clock import Clock
 from warroom.incidents import changes, lifecycle, timeline
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
-from warroom.incidents.schemas import IncidentCreate
+from warroom.incidents.schemas import IncidentCreate, IncidentUpdate
 from warroom.playbook.schema import Playbook
+
+MAX_FINGERPRINT = 200
+MAX_GROUP_KEY = 400
 
 
 @dataclass
@@ -60,6 +64,7 @@ def ingest(
     clock: Clock,
 ) -> IngestResult:
     """Store every alert and apply it to the incidents; all in the caller's transaction."""
+    alerts = [_bounded(a) for a in alerts]
     now = clock.now()
     batch = _Batch(
         session=session,
@@ -80,6 +85,24 @@ def ingest(
         else:
             _resolve(batch, alert)
     return batch.result
+
+
+def _bounded(alert: NormalizedAlert) -> NormalizedAlert:
+    """Fit an alert to the columns: very long fingerprints are hashed, odd severities cut."""
+    fingerprint = alert.fingerprint
+    if len(fingerprint) > MAX_FINGERPRINT:
+        fingerprint = "sha256:" + hashlib.sha256(fingerprint.encode()).hexdigest()
+    hint = alert.severity_hint[:20] if alert.severity_hint else None
+    return replace(alert, fingerprint=fingerprint, severity_hint=hint)
+
+
+def _group_key(integration_id: int, key: str) -> str:
+    text = f"{integration_id}/{key}"
+    return (
+        text
+        if len(text) <= MAX_GROUP_KEY
+        else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    )
 
 
 def firing(session: Session, integration_id: int, fingerprint: str) -> Alert | None:
@@ -112,9 +135,13 @@ def _fire(batch: _Batch, alert: NormalizedAlert) -> None:
         existing.last_seen_at = batch.now
         existing.annotations = alert.annotations or existing.annotations
         batch.result.deduplicated += 1
+        if existing.silenced_by is not None and existing.incident_id is None:
+            _page_once_unsilenced(batch, existing)
         return
     severities = {s.key for s in batch.playbook.severities}
-    decision = routing.decide(batch.playbook.alert_routing, alert.labels, severities)
+    decision = routing.decide(
+        batch.playbook.alert_routing, alert.labels, severities, alert.fingerprint
+    )
     row = Alert(
         integration_id=batch.integration.id,
         fingerprint=alert.fingerprint,
@@ -131,7 +158,7 @@ def _fire(batch: _Batch, alert: NormalizedAlert) -> None:
         last_seen_at=batch.now,
         count=1,
         route=decision.route,
-        group_key=f"{batch.integration.id}/{decision.group_key}",
+        group_key=_group_key(batch.integration.id, decision.group_key),
         severity=decision.severity,
     )
     batch.session.add(row)
@@ -146,7 +173,34 @@ def _fire(batch: _Batch, alert: NormalizedAlert) -> None:
     if decision.severity is None:  # e.g. severity=info: recorded, no incident
         batch.session.flush()
         return
+    _attach(batch, row, decision)
+
+
+def _page_once_unsilenced(batch: _Batch, row: Alert) -> None:
+    """A silenced alert still firing after its silence ended opens its incident now."""
+    if silences.silencing(batch.silences, row.labels) is not None:
+        return
+    row.silenced_by = None
+    severities = {s.key for s in batch.playbook.severities}
+    decision = routing.decide(batch.playbook.alert_routing, row.labels, severities, row.fingerprint)
+    if decision.severity is not None:
+        _attach(batch, row, decision)
+
+
+def _attach(batch: _Batch, row: Alert, decision: routing.Decision) -> None:
     incident = _incident_for(batch, row, decision)
+    if _more_severe(batch.playbook, decision.severity, incident.severity):
+        incident = changes.update(
+            session=batch.session,
+            playbook=batch.playbook,
+            incident_id=incident.id,
+            changes=IncidentUpdate(
+                severity=decision.severity,
+                reason=f"a {decision.severity} alert joined: {row.summary}",
+            ),
+            actor=batch.actor,
+            clock=batch.clock,
+        )
     row.incident_id = incident.id
     batch.session.flush()
     batch.result.incidents.add(incident.id)
@@ -166,11 +220,17 @@ def _fire(batch: _Batch, alert: NormalizedAlert) -> None:
     )
 
 
+def _more_severe(playbook: Playbook, candidate: str | None, current: str) -> bool:
+    """Whether ``candidate`` ranks above ``current`` (the playbook lists the worst first)."""
+    order = [s.key for s in playbook.severities]
+    return candidate in order and current in order and order.index(candidate) < order.index(current)
+
+
 def _incident_for(batch: _Batch, row: Alert, decision: routing.Decision) -> Incident:
     """The open incident of the alert's group, one resolved within the flap window
     (reopened), or a new one."""
     known = batch.group_incidents.get(row.group_key)
-    if known is not None and lifecycle.is_open(known.status):
+    if known is not None and known.status in ("triggered", "acknowledged"):
         return known
     incident = _find_or_open(batch, row, decision)
     batch.group_incidents[row.group_key] = incident
@@ -267,7 +327,9 @@ def _resolve(batch: _Batch, alert: NormalizedAlert) -> None:
     if still_firing or incident.status not in ("triggered", "acknowledged"):
         return
     severities = {s.key for s in batch.playbook.severities}
-    decision = routing.decide(batch.playbook.alert_routing, existing.labels, severities)
+    decision = routing.decide(
+        batch.playbook.alert_routing, existing.labels, severities, existing.fingerprint
+    )
     _move(
         batch,
         incident,

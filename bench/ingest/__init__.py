@@ -1,0 +1,1 @@
+"""Helpers of bench/bench_ingest.py (alert shapes, HTTP load, webhook sink, processes)."""
