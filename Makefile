@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export WARROOM_TEST_POSTGRES_URL ?= $(PG_URL)
 
-.PHONY: setup run test test-fast lint format bench lock clean
+.PHONY: setup run test lint format bench bench-ingest lock clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,11 @@ format: setup
 
 bench: setup
 	$(BIN)/python bench/bench_core.py
+
+# Alert ingestion vs Prometheus Alertmanager (installs prometheus-alertmanager with apt-get
+# if missing); prints alerts/s, latency and peak RSS of both. docs/performance.md has figures.
+bench-ingest: setup
+	$(BIN)/python bench/bench_ingest.py
 
 # Re-pin every dependency (needs network); commit requirements.lock afterwards.
 lock: setup

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Api
+from warroom.alerts.routing import decide
+from warroom.playbook.schema import AlertRouting
 
 
 def _integration(api: Api, kind: str) -> str:
@@ -65,3 +67,10 @@ def test_a_worse_alert_joining_the_group_raises_the_incident(api: Api) -> None:
     )
     incident = api.client.get(f"/api/v1/incidents/{incident_id}", headers=api.viewer).json()
     assert incident["severity"] == "P0", "a milder alert never lowers the severity"
+
+
+def test_default_routing_bends_to_a_playbook_without_those_severities() -> None:
+    routing = AlertRouting()
+    assert decide(routing, {"severity": "critical"}, {"P1"}).severity == "P1"
+    assert decide(routing, {"severity": "warning"}, {"P1"}).severity is None
+    assert decide(routing, {}, {"P1", "P3"}).severity == "P3"

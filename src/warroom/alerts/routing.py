@@ -47,6 +47,8 @@ def decide(
         severity = routing.severity_labels[label.lower()]
     else:
         severity = routing.default_severity
+    if severity is not None and severity not in severities:  # a default the playbook lacks
+        severity = routing.default_severity if routing.default_severity in severities else None
     group_by = route.group_by if route and route.group_by is not None else routing.group_by
     name = route.name if route else DEFAULT_ROUTE
     group = ",".join(f"{key}={labels.get(key, '')}" for key in group_by)
