@@ -7,19 +7,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from warroom.db import MAX_ID, no_nul
+from warroom.db import MAX_ID
+from warroom.inputs import Input
 from warroom.playbook.duration import Duration
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [no_nul(v) for v in value]
-        return no_nul(value)
 
 
 class IntegrationCreate(Input):

@@ -204,19 +204,18 @@ def _attach(batch: _Batch, row: Alert, decision: routing.Decision) -> None:
     row.incident_id = incident.id
     batch.session.flush()
     batch.result.incidents.add(incident.id)
+    _record(batch, incident, row, "alert_attached", labels=row.labels, source=row.source)
+
+
+def _record(batch: _Batch, incident: Incident, row: Alert, kind: str, **extra: object) -> None:
+    """Put what happened to an alert on its incident's timeline."""
     timeline.append(
         session=batch.session,
         incident=incident,
         at=batch.clock.now(),
         actor=batch.actor,
-        kind="alert_attached",
-        data={
-            "alert_id": row.id,
-            "fingerprint": row.fingerprint,
-            "summary": row.summary,
-            "labels": row.labels,
-            "source": row.source,
-        },
+        kind=kind,
+        data={"alert_id": row.id, "fingerprint": row.fingerprint, "summary": row.summary, **extra},
     )
 
 
@@ -304,18 +303,7 @@ def _resolve(batch: _Batch, alert: NormalizedAlert) -> None:
         return
     incident = incidents.get(session=batch.session, incident_id=existing.incident_id, lock=True)
     batch.result.incidents.add(incident.id)
-    timeline.append(
-        session=batch.session,
-        incident=incident,
-        at=batch.clock.now(),
-        actor=batch.actor,
-        kind="alert_resolved",
-        data={
-            "alert_id": existing.id,
-            "fingerprint": existing.fingerprint,
-            "summary": existing.summary,
-        },
-    )
+    _record(batch, incident, existing, "alert_resolved")
     still_firing = (
         batch.session.scalar(
             select(func.count())

@@ -5,21 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from warroom.db import MAX_ID, no_nul
+from warroom.db import MAX_ID
 from warroom.incidents.lifecycle import Status
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [no_nul(v) for v in value]
-        return no_nul(value)
+from warroom.inputs import Input
 
 
 class IncidentCreate(Input):

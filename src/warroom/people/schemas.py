@@ -8,25 +8,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from warroom.db import no_nul
+from warroom.inputs import Input
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class PersonCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class PersonCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, description="E.164, e.g. +4930123456")
     chat_id: str | None = Field(default=None, max_length=100)
     timezone: str = "UTC"
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        return no_nul(value)
 
     @field_validator("email")
     @classmethod
