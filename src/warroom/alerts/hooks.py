@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from warroom.alerts import integrations, service
+from warroom.alerts.batch import IngestResult
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.alerts.sources import alertmanager, events_v2, generic
 from warroom.errors import NotFound, WarroomError
@@ -110,7 +111,7 @@ def bearer(request: Request) -> str | None:
 
 def _store(
     runtime: Runtime, key: str, kind: str, token: str | None, alerts: list[NormalizedAlert]
-) -> service.IngestResult:
+) -> IngestResult:
     with runtime.transaction() as session:
         integration = integrations.by_key(session=session, key=key, kind=kind, lock=True)
         integrations.check_auth(integration, token)
@@ -123,7 +124,7 @@ def _store(
         )
 
 
-def _answer(result: service.IngestResult) -> JSONResponse:
+def _answer(result: IngestResult) -> JSONResponse:
     return JSONResponse(
         {
             "status": "accepted",

@@ -6,53 +6,28 @@ integration one batch is ingested at a time and dedup is exact.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.alerts import routing, silences
-from warroom.alerts.models import Alert, Integration, Silence
+from warroom.alerts.batch import (
+    Batch,
+    IngestResult,
+    bounded,
+    firing,
+    firing_by_fingerprint,
+    group_key,
+    move,
+    record,
+)
+from warroom.alerts.models import Alert, Integration
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.clock import Clock
-from warroom.incidents import changes, lifecycle, timeline
+from warroom.incidents import changes, lifecycle
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentCreate, IncidentUpdate
 from warroom.playbook.schema import Playbook
-
-MAX_FINGERPRINT = 200
-MAX_GROUP_KEY = 400
-
-
-@dataclass
-class IngestResult:
-    accepted: int = 0
-    created: int = 0
-    deduplicated: int = 0
-    resolved: int = 0
-    silenced: int = 0
-    incidents: set[int] = field(default_factory=set)
-
-
-@dataclass
-class _Batch:
-    session: Session
-    playbook: Playbook
-    integration: Integration
-    clock: Clock
-    now: datetime
-    silences: Sequence[Silence]
-    result: IngestResult
-    open_alerts: dict[str, Alert] = field(default_factory=dict)
-    group_incidents: dict[str, Incident] = field(default_factory=dict)
-
-    @property
-    def actor(self) -> str:
-        return f"integration:{self.integration.name}"
 
 
 def ingest(
@@ -64,9 +39,9 @@ def ingest(
     clock: Clock,
 ) -> IngestResult:
     """Store every alert and apply it to the incidents; all in the caller's transaction."""
-    alerts = [_bounded(a) for a in alerts]
+    alerts = [bounded(a) for a in alerts]
     now = clock.now()
-    batch = _Batch(
+    batch = Batch(
         session=session,
         playbook=playbook,
         integration=integration,
@@ -74,9 +49,7 @@ def ingest(
         now=now,
         silences=silences.active(session=session, now=now),
         result=IngestResult(),
-        open_alerts=_firing_by_fingerprint(
-            session, integration.id, {a.fingerprint for a in alerts}
-        ),
+        open_alerts=firing_by_fingerprint(session, integration.id, {a.fingerprint for a in alerts}),
     )
     for alert in alerts:
         batch.result.accepted += 1
@@ -87,48 +60,7 @@ def ingest(
     return batch.result
 
 
-def _bounded(alert: NormalizedAlert) -> NormalizedAlert:
-    """Fit an alert to the columns: very long fingerprints are hashed, odd severities cut."""
-    fingerprint = alert.fingerprint
-    if len(fingerprint) > MAX_FINGERPRINT:
-        fingerprint = "sha256:" + hashlib.sha256(fingerprint.encode()).hexdigest()
-    hint = alert.severity_hint[:20] if alert.severity_hint else None
-    return replace(alert, fingerprint=fingerprint, severity_hint=hint)
-
-
-def _group_key(integration_id: int, key: str) -> str:
-    text = f"{integration_id}/{key}"
-    return (
-        text
-        if len(text) <= MAX_GROUP_KEY
-        else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-    )
-
-
-def firing(session: Session, integration_id: int, fingerprint: str) -> Alert | None:
-    """The open alert with this fingerprint, if any."""
-    return _firing_by_fingerprint(session, integration_id, {fingerprint}).get(fingerprint)
-
-
-def _firing_by_fingerprint(
-    session: Session, integration_id: int, fingerprints: set[str]
-) -> dict[str, Alert]:
-    """The open alerts of these fingerprints, read in a few queries for a whole batch."""
-    found: dict[str, Alert] = {}
-    ordered = sorted(fingerprints)
-    for start in range(0, len(ordered), 500):
-        rows = session.scalars(
-            select(Alert).where(
-                Alert.integration_id == integration_id,
-                Alert.status == "firing",
-                Alert.fingerprint.in_(ordered[start : start + 500]),
-            )
-        )
-        found.update((row.fingerprint, row) for row in rows)
-    return found
-
-
-def _fire(batch: _Batch, alert: NormalizedAlert) -> None:
+def _fire(batch: Batch, alert: NormalizedAlert) -> None:
     existing = batch.open_alerts.get(alert.fingerprint)
     if existing is not None:
         existing.count += 1
@@ -158,7 +90,7 @@ def _fire(batch: _Batch, alert: NormalizedAlert) -> None:
         last_seen_at=batch.now,
         count=1,
         route=decision.route,
-        group_key=_group_key(batch.integration.id, decision.group_key),
+        group_key=group_key(batch.integration.id, decision.group_key),
         severity=decision.severity,
     )
     batch.session.add(row)
@@ -176,7 +108,7 @@ def _fire(batch: _Batch, alert: NormalizedAlert) -> None:
     _attach(batch, row, decision)
 
 
-def _page_once_unsilenced(batch: _Batch, row: Alert) -> None:
+def _page_once_unsilenced(batch: Batch, row: Alert) -> None:
     """A silenced alert still firing after its silence ended opens its incident now."""
     if silences.silencing(batch.silences, row.labels) is not None:
         return
@@ -187,7 +119,7 @@ def _page_once_unsilenced(batch: _Batch, row: Alert) -> None:
         _attach(batch, row, decision)
 
 
-def _attach(batch: _Batch, row: Alert, decision: routing.Decision) -> None:
+def _attach(batch: Batch, row: Alert, decision: routing.Decision) -> None:
     incident = _incident_for(batch, row, decision)
     if _more_severe(batch.playbook, decision.severity, incident.severity):
         incident = changes.update(
@@ -204,19 +136,7 @@ def _attach(batch: _Batch, row: Alert, decision: routing.Decision) -> None:
     row.incident_id = incident.id
     batch.session.flush()
     batch.result.incidents.add(incident.id)
-    _record(batch, incident, row, "alert_attached", labels=row.labels, source=row.source)
-
-
-def _record(batch: _Batch, incident: Incident, row: Alert, kind: str, **extra: object) -> None:
-    """Put what happened to an alert on its incident's timeline."""
-    timeline.append(
-        session=batch.session,
-        incident=incident,
-        at=batch.clock.now(),
-        actor=batch.actor,
-        kind=kind,
-        data={"alert_id": row.id, "fingerprint": row.fingerprint, "summary": row.summary, **extra},
-    )
+    record(batch, incident, row, "alert_attached", labels=row.labels, source=row.source)
 
 
 def _more_severe(playbook: Playbook, candidate: str | None, current: str) -> bool:
@@ -225,7 +145,7 @@ def _more_severe(playbook: Playbook, candidate: str | None, current: str) -> boo
     return candidate in order and current in order and order.index(candidate) < order.index(current)
 
 
-def _incident_for(batch: _Batch, row: Alert, decision: routing.Decision) -> Incident:
+def _incident_for(batch: Batch, row: Alert, decision: routing.Decision) -> Incident:
     """The open incident of the alert's group, one resolved within the flap window
     (reopened), or a new one."""
     known = batch.group_incidents.get(row.group_key)
@@ -236,7 +156,7 @@ def _incident_for(batch: _Batch, row: Alert, decision: routing.Decision) -> Inci
     return incident
 
 
-def _find_or_open(batch: _Batch, row: Alert, decision: routing.Decision) -> Incident:
+def _find_or_open(batch: Batch, row: Alert, decision: routing.Decision) -> Incident:
     previous = batch.session.scalar(
         select(Alert.incident_id)
         .where(Alert.group_key == row.group_key, Alert.incident_id.is_not(None))
@@ -246,7 +166,7 @@ def _find_or_open(batch: _Batch, row: Alert, decision: routing.Decision) -> Inci
     if previous is not None:
         incident = incidents.get(session=batch.session, incident_id=previous, lock=True)
         if incident.status == "mitigated":
-            return _move(batch, incident, "retrigger", "an alert fired again")
+            return move(batch, incident, "retrigger", "an alert fired again")
         if lifecycle.is_open(incident.status):
             return incident
         window = batch.playbook.alert_routing.flap_window
@@ -255,7 +175,7 @@ def _find_or_open(batch: _Batch, row: Alert, decision: routing.Decision) -> Inci
             and incident.resolved_at is not None
             and incident.resolved_at >= batch.now - window
         ):
-            return _move(batch, incident, "reopen", "an alert fired again within the flap window")
+            return move(batch, incident, "reopen", "an alert fired again within the flap window")
     assert decision.severity is not None
     incident, _ = incidents.declare(
         session=batch.session,
@@ -278,19 +198,7 @@ def _describe(row: Alert) -> str:
     return f"{row.summary}\n\nLabels: {labels}" if labels else row.summary
 
 
-def _move(batch: _Batch, incident: Incident, action: lifecycle.Action, note: str) -> Incident:
-    return changes.transition(
-        session=batch.session,
-        playbook=batch.playbook,
-        incident_id=incident.id,
-        action=action,
-        actor=batch.actor,
-        clock=batch.clock,
-        note=note,
-    )
-
-
-def _resolve(batch: _Batch, alert: NormalizedAlert) -> None:
+def _resolve(batch: Batch, alert: NormalizedAlert) -> None:
     existing = batch.open_alerts.pop(alert.fingerprint, None)
     if existing is None:
         return  # never seen firing, or already resolved: nothing to do
@@ -303,7 +211,7 @@ def _resolve(batch: _Batch, alert: NormalizedAlert) -> None:
         return
     incident = incidents.get(session=batch.session, incident_id=existing.incident_id, lock=True)
     batch.result.incidents.add(incident.id)
-    _record(batch, incident, existing, "alert_resolved")
+    record(batch, incident, existing, "alert_resolved")
     still_firing = (
         batch.session.scalar(
             select(func.count())
@@ -318,7 +226,7 @@ def _resolve(batch: _Batch, alert: NormalizedAlert) -> None:
     decision = routing.decide(
         batch.playbook.alert_routing, existing.labels, severities, existing.fingerprint
     )
-    _move(
+    move(
         batch,
         incident,
         "resolve" if decision.auto_resolve else "mitigate",
