@@ -164,7 +164,7 @@ def _find_or_open(batch: Batch, row: Alert, decision: routing.Decision) -> Incid
         .limit(1)
     )
     if previous is not None:
-        incident = incidents.get(session=batch.session, incident_id=previous, lock=True)
+        incident = incidents.lock_row(session=batch.session, incident_id=previous)
         if incident.status == "mitigated":
             return move(batch, incident, "retrigger", "an alert fired again")
         if lifecycle.is_open(incident.status):
@@ -209,7 +209,7 @@ def _resolve(batch: Batch, alert: NormalizedAlert) -> None:
     batch.session.flush()
     if existing.incident_id is None:
         return
-    incident = incidents.get(session=batch.session, incident_id=existing.incident_id, lock=True)
+    incident = incidents.lock_row(session=batch.session, incident_id=existing.incident_id)
     batch.result.incidents.add(incident.id)
     record(batch, incident, existing, "alert_resolved")
     still_firing = (
@@ -246,7 +246,7 @@ def acknowledge(
     existing = firing(session, integration.id, fingerprint)
     if existing is None or existing.incident_id is None:
         return None
-    incident = incidents.get(session=session, incident_id=existing.incident_id, lock=True)
+    incident = incidents.lock_row(session=session, incident_id=existing.incident_id)
     if incident.status == "triggered":
         changes.transition(
             session=session,

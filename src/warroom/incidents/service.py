@@ -114,6 +114,20 @@ def add_planned(
     )
 
 
+def lock_row(*, session: Session, incident_id: int) -> Incident:
+    """Just the incident row, locked and re-read (enough to check status and add to the
+    timeline); NotFound otherwise."""
+    incident = session.scalar(
+        select(Incident)
+        .where(Incident.id == incident_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if incident is None:
+        raise NotFound(f"incident {incident_id} not found", details={"field": "incident_id"})
+    return incident
+
+
 def get(*, session: Session, incident_id: int, lock: bool = False) -> Incident:
     """The incident, locked for update when ``lock``; NotFound otherwise."""
     query = select(Incident).where(Incident.id == incident_id).options(*WITH_PLAN)
