@@ -38,11 +38,7 @@ def _drain(runtime: Runtime) -> None:
         pass
 
 
-def test_a_failing_channel_is_retried_then_the_failure_is_on_the_timeline(
-    runtime: Runtime, clock: FakeClock
-) -> None:
-    broken = BrokenChannel()
-    runtime.channels["console"] = broken
+def _declare_p1(runtime: Runtime, clock: FakeClock) -> int:
     with runtime.transaction() as session:
         incident, _ = service.declare(
             session=session,
@@ -51,6 +47,15 @@ def test_a_failing_channel_is_retried_then_the_failure_is_on_the_timeline(
             clock=clock,
             data=IncidentCreate(title="x", severity="P1"),
         )
+        return incident.id
+
+
+def test_a_failing_channel_is_retried_then_the_failure_is_on_the_timeline(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    broken = BrokenChannel()
+    runtime.channels["console"] = broken
+    incident_id = _declare_p1(runtime, clock)
     clock.advance(timedelta(minutes=16))
     _drain(runtime)
     assert broken.calls == 1
@@ -60,10 +65,10 @@ def test_a_failing_channel_is_retried_then_the_failure_is_on_the_timeline(
     assert broken.calls == MAX_ATTEMPTS
     with runtime.read() as session:
         (delivery,) = session.scalars(select(Delivery)).all()
-        kinds = [e.kind for e in timeline.entries(session=session, incident_id=incident.id)]
+        kinds = [e.kind for e in timeline.entries(session=session, incident_id=incident_id)]
         failed = [
             e
-            for e in timeline.entries(session=session, incident_id=incident.id)
+            for e in timeline.entries(session=session, incident_id=incident_id)
             if e.kind == "notification_failed"
         ]
     assert (delivery.status, delivery.attempts) == ("failed", MAX_ATTEMPTS)
@@ -75,14 +80,7 @@ def test_a_failing_channel_is_retried_then_the_failure_is_on_the_timeline(
 def test_a_channel_that_recovers_delivers_once(runtime: Runtime, clock: FakeClock) -> None:
     broken = BrokenChannel()
     runtime.channels["console"] = broken
-    with runtime.transaction() as session:
-        service.declare(
-            session=session,
-            playbook=runtime.playbook,
-            actor="t",
-            clock=clock,
-            data=IncidentCreate(title="x", severity="P1"),
-        )
+    _declare_p1(runtime, clock)
     clock.advance(timedelta(minutes=16))
     _drain(runtime)
     sent: list[Message] = []
@@ -226,18 +224,12 @@ def test_cli_refuses_an_overlong_actor(cli: Cli, monkeypatch: pytest.MonkeyPatch
 def test_a_deadline_passed_while_resolved_is_checked_on_reopen(
     runtime: Runtime, clock: FakeClock
 ) -> None:
+    incident_id = _declare_p1(runtime, clock)
     with runtime.transaction() as session:
-        incident, _ = service.declare(
-            session=session,
-            playbook=runtime.playbook,
-            actor="t",
-            clock=clock,
-            data=IncidentCreate(title="x", severity="P1"),
-        )
         changes.transition(
             session=session,
             playbook=runtime.playbook,
-            incident_id=incident.id,
+            incident_id=incident_id,
             action="resolve",
             actor="t",
             clock=clock,
@@ -249,7 +241,7 @@ def test_a_deadline_passed_while_resolved_is_checked_on_reopen(
         with runtime.read() as session:
             return [
                 e.data["phase"]
-                for e in timeline.entries(session=session, incident_id=incident.id)
+                for e in timeline.entries(session=session, incident_id=incident_id)
                 if e.kind == "phase_overdue"
             ]
 
@@ -258,7 +250,7 @@ def test_a_deadline_passed_while_resolved_is_checked_on_reopen(
         reopened = changes.transition(
             session=session,
             playbook=runtime.playbook,
-            incident_id=incident.id,
+            incident_id=incident_id,
             action="reopen",
             actor="t",
             clock=clock,

@@ -81,17 +81,9 @@ def list_alerts(
 @router.post("/silences", status_code=status.HTTP_201_CREATED, response_model=SilenceRead)
 def create_silence(body: SilenceCreate, caller: Responder, runtime: RuntimeDep) -> SilenceRead:
     """Silence matching alerts for a window (a maintenance window): recorded, not paged."""
-    now = runtime.clock.now()
-    starts, ends = body.window(now)
     with runtime.transaction() as session:
-        silence = silences.create(
-            session=session,
-            matchers=body.matchers,
-            starts_at=starts,
-            ends_at=ends,
-            comment=body.comment,
-            actor=caller.actor,
-            now=now,
+        silence = silences.create_from(
+            session=session, request=body, actor=caller.actor, now=runtime.clock.now()
         )
         return SilenceRead.model_validate(silence)
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Silence
+from warroom.alerts.schemas import SilenceCreate
 from warroom.errors import InvalidInput, NotFound
 from warroom.playbook.matchers import all_match, parse_matcher
 
@@ -44,6 +45,20 @@ def create(
     session.add(silence)
     session.flush()
     return silence
+
+
+def create_from(*, session: Session, request: SilenceCreate, actor: str, now: datetime) -> Silence:
+    """A silence as the API or CLI asked for it (a window, or a duration from now)."""
+    starts, ends = request.window(now)
+    return create(
+        session=session,
+        matchers=request.matchers,
+        starts_at=starts,
+        ends_at=ends,
+        comment=request.comment,
+        actor=actor,
+        now=now,
+    )
 
 
 def active(*, session: Session, now: datetime) -> Sequence[Silence]:

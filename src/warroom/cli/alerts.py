@@ -131,18 +131,11 @@ def create_silence(
     body = SilenceCreate.model_validate(
         {"matchers": matcher, "duration": duration, "comment": comment}
     )
-    starts, ends = body.window(rt.clock.now())
     with rt.transaction() as session:
-        silence = silences.create(
-            session=session,
-            matchers=body.matchers,
-            starts_at=starts,
-            ends_at=ends,
-            comment=body.comment,
-            actor=actor(),
-            now=rt.clock.now(),
+        silence = silences.create_from(
+            session=session, request=body, actor=actor(), now=rt.clock.now()
         )
-        silence_id = silence.id
+        silence_id, ends = silence.id, silence.ends_at
     out.print(f"silence {silence_id} until {when(ends)}", markup=False)
 
 
