@@ -1,4 +1,5 @@
-"""One ingest batch: its state, and the small steps every alert in it goes through."""
+"""One ingest batch (every submission of one group commit): its state, and the few Core
+statements that read and write its alerts."""
 
 from __future__ import annotations
 
@@ -6,19 +7,36 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert, Integration, Silence
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.clock import Clock
 from warroom.incidents import changes, lifecycle, timeline
+from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.playbook.schema import Playbook
 
 MAX_FINGERPRINT = 200
 MAX_GROUP_KEY = 400
+ALERTS: Table = Alert.__table__  # type: ignore[assignment]
+LIVE_COLUMNS = (
+    ALERTS.c.id,
+    ALERTS.c.integration_id,
+    ALERTS.c.fingerprint,
+    ALERTS.c.labels,
+    ALERTS.c.annotations,
+    ALERTS.c.summary,
+    ALERTS.c.source,
+    ALERTS.c.group_key,
+    ALERTS.c.incident_id,
+    ALERTS.c.silenced_by,
+    ALERTS.c.count,
+    ALERTS.c.last_seen_at,
+)
 
 
 @dataclass
@@ -32,20 +50,176 @@ class IngestResult:
 
 
 @dataclass
+class LiveAlert:
+    """What ingestion needs of a firing alert; changes are written when the batch ends."""
+
+    id: int
+    integration_id: int
+    fingerprint: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    summary: str
+    source: str
+    group_key: str
+    incident_id: int | None
+    silenced_by: int | None
+    count: int
+    last_seen_at: datetime
+    status: str = "firing"
+    ends_at: datetime | None = None
+
+
+@dataclass
 class Batch:
     session: Session
     playbook: Playbook
-    integration: Integration
     clock: Clock
     now: datetime
     silences: Sequence[Silence]
-    result: IngestResult
-    open_alerts: dict[str, Alert] = field(default_factory=dict)
+    live: dict[tuple[int, str], LiveAlert] = field(default_factory=dict)
+    changed: dict[int, LiveAlert] = field(default_factory=dict)
     group_incidents: dict[str, Incident] = field(default_factory=dict)
+    locked: dict[int, Incident] = field(default_factory=dict)
+    firing_counts: dict[int, int] = field(default_factory=dict)
+    entries: timeline.Staged = field(default_factory=timeline.Staged)
 
-    @property
-    def actor(self) -> str:
-        return f"integration:{self.integration.name}"
+    def load_firing(self, wanted: dict[int, set[str]]) -> None:
+        """Read the open alerts of these fingerprints (per integration id), a few queries
+        for the whole batch."""
+        for integration_id, fingerprints in wanted.items():
+            ordered = sorted(fingerprints)
+            for start in range(0, len(ordered), 500):
+                rows = self.session.execute(
+                    select(*LIVE_COLUMNS).where(
+                        ALERTS.c.integration_id == integration_id,
+                        ALERTS.c.status == "firing",
+                        ALERTS.c.fingerprint.in_(ordered[start : start + 500]),
+                    )
+                )
+                for row in rows:
+                    alert = LiveAlert(**row._asdict())
+                    self.live[(integration_id, alert.fingerprint)] = alert
+
+    def insert(self, values: dict[str, Any]) -> LiveAlert:
+        """Store a new firing alert now (its id goes on the timeline)."""
+        alert_id = self.session.execute(insert(ALERTS).values(values).returning(ALERTS.c.id))
+        alert = LiveAlert(
+            id=alert_id.scalar_one(),
+            **{column.name: values[column.name] for column in LIVE_COLUMNS[1:]},
+        )
+        self.live[(alert.integration_id, alert.fingerprint)] = alert
+        return alert
+
+    def touch(self, alert: LiveAlert) -> None:
+        self.changed[alert.id] = alert
+
+    def incident(self, incident_id: int) -> Incident:
+        """The incident row, locked once per batch."""
+        found = self.locked.get(incident_id)
+        if found is None:
+            found = incidents.lock_row(session=self.session, incident_id=incident_id)
+            self.locked[incident_id] = found
+        return found
+
+    def keep(self, incident: Incident) -> Incident:
+        self.locked[incident.id] = incident
+        return incident
+
+    def record(
+        self, incident: Incident, alert: LiveAlert, kind: str, actor: str, **extra: object
+    ) -> None:
+        """Put what happened to an alert on its incident's timeline."""
+        self.entries.add(
+            incident=incident,
+            at=self.now,
+            actor=actor,
+            kind=kind,
+            data={
+                "alert_id": alert.id,
+                "fingerprint": alert.fingerprint,
+                "summary": alert.summary,
+                **extra,
+            },
+        )
+
+    def write_changes(self) -> None:
+        """Write every changed alert with one statement."""
+        if not self.changed:
+            return
+        self.session.execute(
+            update(ALERTS)
+            .where(ALERTS.c.id == bindparam("alert_id"))
+            .values(
+                count=bindparam("count"),
+                last_seen_at=bindparam("last_seen_at"),
+                annotations=bindparam("annotations"),
+                status=bindparam("status"),
+                ends_at=bindparam("ends_at"),
+                silenced_by=bindparam("silenced_by"),
+                incident_id=bindparam("incident_id"),
+            ),
+            [
+                {
+                    "alert_id": a.id,
+                    "count": a.count,
+                    "last_seen_at": a.last_seen_at,
+                    "annotations": a.annotations,
+                    "status": a.status,
+                    "ends_at": a.ends_at,
+                    "silenced_by": a.silenced_by,
+                    "incident_id": a.incident_id,
+                }
+                for a in self.changed.values()
+            ],
+        )
+        self.changed = {}
+
+    def attached(self, incident_id: int) -> None:
+        if incident_id in self.firing_counts:
+            self.firing_counts[incident_id] += 1
+
+    def resolved(self, incident_id: int) -> int:
+        """How many alerts of the incident still fire, now that one of them resolved: read
+        once per incident and batch, then kept up to date in memory."""
+        if incident_id in self.firing_counts:
+            self.firing_counts[incident_id] -= 1
+        else:
+            self.write_changes()  # the resolved alert among them
+            self.firing_counts[incident_id] = (
+                self.session.scalar(
+                    select(func.count())
+                    .select_from(ALERTS)
+                    .where(ALERTS.c.incident_id == incident_id, ALERTS.c.status == "firing")
+                )
+                or 0
+            )
+        return self.firing_counts[incident_id]
+
+    def previous_incident(self, group: str) -> int | None:
+        """The incident the group's latest attached alert went to."""
+        return self.session.scalar(
+            select(ALERTS.c.incident_id)
+            .where(ALERTS.c.group_key == group, ALERTS.c.incident_id.is_not(None))
+            .order_by(ALERTS.c.id.desc())
+            .limit(1)
+        )
+
+    def move(self, incident: Incident, action: lifecycle.Action, actor: str, note: str) -> Incident:
+        return self.keep(
+            changes.transition(
+                session=self.session,
+                playbook=self.playbook,
+                incident_id=incident.id,
+                action=action,
+                actor=actor,
+                clock=self.clock,
+                note=note,
+            )
+        )
+
+
+def actor_of(integration: Integration) -> str:
+    return f"integration:{integration.name}"
 
 
 def bounded(alert: NormalizedAlert) -> NormalizedAlert:
@@ -54,6 +228,8 @@ def bounded(alert: NormalizedAlert) -> NormalizedAlert:
     if len(fingerprint) > MAX_FINGERPRINT:
         fingerprint = "sha256:" + hashlib.sha256(fingerprint.encode()).hexdigest()
     hint = alert.severity_hint[:20] if alert.severity_hint else None
+    if fingerprint == alert.fingerprint and hint == alert.severity_hint:
+        return alert
     return replace(alert, fingerprint=fingerprint, severity_hint=hint)
 
 
@@ -63,51 +239,4 @@ def group_key(integration_id: int, key: str) -> str:
         text
         if len(text) <= MAX_GROUP_KEY
         else "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-    )
-
-
-def firing(session: Session, integration_id: int, fingerprint: str) -> Alert | None:
-    """The open alert with this fingerprint, if any."""
-    return firing_by_fingerprint(session, integration_id, {fingerprint}).get(fingerprint)
-
-
-def firing_by_fingerprint(
-    session: Session, integration_id: int, fingerprints: set[str]
-) -> dict[str, Alert]:
-    """The open alerts of these fingerprints, read in a few queries for a whole batch."""
-    found: dict[str, Alert] = {}
-    ordered = sorted(fingerprints)
-    for start in range(0, len(ordered), 500):
-        rows = session.scalars(
-            select(Alert).where(
-                Alert.integration_id == integration_id,
-                Alert.status == "firing",
-                Alert.fingerprint.in_(ordered[start : start + 500]),
-            )
-        )
-        found.update((row.fingerprint, row) for row in rows)
-    return found
-
-
-def record(batch: Batch, incident: Incident, row: Alert, kind: str, **extra: object) -> None:
-    """Put what happened to an alert on its incident's timeline."""
-    timeline.append(
-        session=batch.session,
-        incident=incident,
-        at=batch.clock.now(),
-        actor=batch.actor,
-        kind=kind,
-        data={"alert_id": row.id, "fingerprint": row.fingerprint, "summary": row.summary, **extra},
-    )
-
-
-def move(batch: Batch, incident: Incident, action: lifecycle.Action, note: str) -> Incident:
-    return changes.transition(
-        session=batch.session,
-        playbook=batch.playbook,
-        incident_id=incident.id,
-        action=action,
-        actor=batch.actor,
-        clock=batch.clock,
-        note=note,
     )

@@ -68,13 +68,19 @@ def find(*, session: Session, ref: str) -> Integration:
     return integration
 
 
-def by_key(*, session: Session, key: str, kind: str, lock: bool = False) -> Integration:
-    """The integration a hook key belongs to, of the hook's kind; NotFound otherwise."""
-    query = select(Integration).where(Integration.key == key, Integration.kind == kind)
-    if lock:  # one ingest per integration at a time: dedup stays exact under concurrency
+def by_keys(*, session: Session, keys: set[str], lock: bool = False) -> dict[str, Integration]:
+    """The integrations these hook keys belong to, locked in id order when ``lock`` (one
+    ingest per integration at a time: dedup stays exact under concurrency)."""
+    query = select(Integration).where(Integration.key.in_(sorted(keys))).order_by(Integration.id)
+    if lock:
         query = query.with_for_update()
-    integration = session.scalar(query)
-    if integration is None:
+    return {integration.key: integration for integration in session.scalars(query)}
+
+
+def check(found: dict[str, Integration], key: str, kind: str) -> Integration:
+    """The integration of ``key`` if it is of the hook's kind; NotFound otherwise."""
+    integration = found.get(key)
+    if integration is None or integration.kind != kind:
         raise NotFound("unknown integration key", details={"field": "key"})
     return integration
 

@@ -1,33 +1,100 @@
 """Ingest normalised alerts: dedup, silence, route, group into incidents, resolve.
 
-The caller holds the transaction and has locked the integration row, so for one
-integration one batch is ingested at a time and dedup is exact.
+Many submissions (one per hook request) may be ingested in one transaction: a group
+commit. The integrations they name are locked first, so for one integration one batch is
+ingested at a time and dedup is exact. Alerts are read and written with a few Core
+statements per batch; incidents change through the incident services, whose every change
+goes on the timeline.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
-from warroom.alerts import routing, silences
+from warroom.alerts import integrations, routing, silences
 from warroom.alerts.batch import (
     Batch,
     IngestResult,
+    LiveAlert,
+    actor_of,
     bounded,
-    firing,
-    firing_by_fingerprint,
     group_key,
-    move,
-    record,
 )
-from warroom.alerts.models import Alert, Integration
+from warroom.alerts.models import Integration
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.clock import Clock
-from warroom.incidents import changes, lifecycle
+from warroom.errors import WarroomError
+from warroom.incidents import changes
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentCreate, IncidentUpdate
 from warroom.playbook.schema import Playbook
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What one hook request brings: alerts for the integration with this key, or (PagerDuty's
+    acknowledge event) the fingerprint whose incident to acknowledge."""
+
+    key: str
+    kind: str
+    token: str | None
+    alerts: Sequence[NormalizedAlert] = ()
+    acknowledge: str | None = None
+
+
+Outcome = IngestResult | WarroomError
+
+
+def ingest_many(
+    *, session: Session, playbook: Playbook, submissions: Sequence[Submission], clock: Clock
+) -> list[Outcome]:
+    """Ingest each submission in order, in the caller's transaction. A submission with an
+    unknown key or wrong token gets its error and changes nothing; the others go on."""
+    found = integrations.by_keys(session=session, keys={s.key for s in submissions}, lock=True)
+    now = clock.now()
+    batch = Batch(
+        session=session,
+        playbook=playbook,
+        clock=clock,
+        now=now,
+        silences=silences.active(session=session, now=now),
+    )
+    accepted: list[tuple[Integration, Submission, list[NormalizedAlert]]] = []
+    outcomes: list[Outcome] = []
+    for submission in submissions:
+        try:
+            integration = integrations.check(found, submission.key, submission.kind)
+            integrations.check_auth(integration, submission.token)
+        except WarroomError as exc:
+            outcomes.append(exc)
+            continue
+        alerts = [bounded(a) for a in submission.alerts]
+        accepted.append((integration, submission, alerts))
+        outcomes.append(IngestResult())
+    wanted: dict[int, set[str]] = {}
+    for integration, submission, alerts in accepted:
+        fingerprints = wanted.setdefault(integration.id, set())
+        fingerprints.update(a.fingerprint for a in alerts)
+        if submission.acknowledge is not None:
+            fingerprints.add(submission.acknowledge)
+    batch.load_firing(wanted)
+    results = iter(o for o in outcomes if isinstance(o, IngestResult))
+    for (integration, submission, alerts), result in zip(accepted, results, strict=True):
+        if submission.acknowledge is not None:
+            _acknowledge(batch, integration, submission.acknowledge, result)
+        for alert in alerts:
+            result.accepted += 1
+            if alert.status == "firing":
+                _fire(batch, integration, alert, result)
+            else:
+                _resolve(batch, integration, alert, result)
+    batch.write_changes()
+    batch.entries.insert(session)
+    return outcomes
 
 
 def ingest(
@@ -38,105 +105,127 @@ def ingest(
     alerts: list[NormalizedAlert],
     clock: Clock,
 ) -> IngestResult:
-    """Store every alert and apply it to the incidents; all in the caller's transaction."""
-    alerts = [bounded(a) for a in alerts]
-    now = clock.now()
-    batch = Batch(
-        session=session,
-        playbook=playbook,
-        integration=integration,
-        clock=clock,
-        now=now,
-        silences=silences.active(session=session, now=now),
-        result=IngestResult(),
-        open_alerts=firing_by_fingerprint(session, integration.id, {a.fingerprint for a in alerts}),
+    """Ingest alerts of an integration the caller already holds (customer reports)."""
+    submission = Submission(key=integration.key, kind=integration.kind, token=None, alerts=alerts)
+    [outcome] = ingest_many(
+        session=session, playbook=playbook, submissions=[submission], clock=clock
     )
-    for alert in alerts:
-        batch.result.accepted += 1
-        if alert.status == "firing":
-            _fire(batch, alert)
-        else:
-            _resolve(batch, alert)
-    return batch.result
+    if isinstance(outcome, WarroomError):
+        raise outcome
+    return outcome
 
 
-def _fire(batch: Batch, alert: NormalizedAlert) -> None:
-    existing = batch.open_alerts.get(alert.fingerprint)
+def _fire(
+    batch: Batch, integration: Integration, alert: NormalizedAlert, result: IngestResult
+) -> None:
+    existing = batch.live.get((integration.id, alert.fingerprint))
     if existing is not None:
         existing.count += 1
         existing.last_seen_at = batch.now
         existing.annotations = alert.annotations or existing.annotations
-        batch.result.deduplicated += 1
+        batch.touch(existing)
+        result.deduplicated += 1
         if existing.silenced_by is not None and existing.incident_id is None:
-            _page_once_unsilenced(batch, existing)
+            _page_once_unsilenced(batch, integration, existing, result)
         return
-    severities = {s.key for s in batch.playbook.severities}
-    decision = routing.decide(
-        batch.playbook.alert_routing, alert.labels, severities, alert.fingerprint
-    )
-    row = Alert(
-        integration_id=batch.integration.id,
-        fingerprint=alert.fingerprint,
-        status="firing",
-        source=alert.source,
-        summary=alert.summary or "(no summary)",
-        labels=alert.labels,
-        annotations=alert.annotations,
-        details=alert.details,
-        severity_hint=alert.severity_hint,
-        generator_url=alert.generator_url,
-        starts_at=alert.starts_at or batch.now,
-        first_seen_at=batch.now,
-        last_seen_at=batch.now,
-        count=1,
-        route=decision.route,
-        group_key=group_key(batch.integration.id, decision.group_key),
-        severity=decision.severity,
-    )
-    batch.session.add(row)
-    batch.open_alerts[row.fingerprint] = row
-    batch.result.created += 1
+    decision = _decide(batch, alert.labels, alert.fingerprint)
+    group = group_key(integration.id, decision.group_key)
+    summary = alert.summary or "(no summary)"
     silence = silences.silencing(batch.silences, alert.labels)
+    incident = None
+    if silence is None and decision.severity is not None:  # severity None: info, recorded
+        incident = _incident_for(batch, integration, group, summary, alert.labels, decision)
+    row = batch.insert(
+        {
+            "integration_id": integration.id,
+            "fingerprint": alert.fingerprint,
+            "status": "firing",
+            "source": alert.source,
+            "summary": summary,
+            "labels": alert.labels,
+            "annotations": alert.annotations,
+            "details": alert.details,
+            "severity_hint": alert.severity_hint,
+            "generator_url": alert.generator_url,
+            "starts_at": alert.starts_at or batch.now,
+            "first_seen_at": batch.now,
+            "last_seen_at": batch.now,
+            "count": 1,
+            "route": decision.route,
+            "group_key": group,
+            "severity": decision.severity,
+            "silenced_by": silence.id if silence is not None else None,
+            "incident_id": incident.id if incident is not None else None,
+        }
+    )
+    result.created += 1
     if silence is not None:
-        row.silenced_by = silence.id
-        batch.result.silenced += 1
-        batch.session.flush()
-        return
-    if decision.severity is None:  # e.g. severity=info: recorded, no incident
-        batch.session.flush()
-        return
-    _attach(batch, row, decision)
+        result.silenced += 1
+    if incident is not None:
+        _attached(batch, integration, incident, row, result)
 
 
-def _page_once_unsilenced(batch: Batch, row: Alert) -> None:
+def _decide(batch: Batch, labels: dict[str, str], fingerprint: str) -> routing.Decision:
+    severities = {s.key for s in batch.playbook.severities}
+    return routing.decide(batch.playbook.alert_routing, labels, severities, fingerprint)
+
+
+def _attached(
+    batch: Batch, integration: Integration, incident: Incident, row: LiveAlert, result: IngestResult
+) -> None:
+    result.incidents.add(incident.id)
+    batch.attached(incident.id)
+    batch.record(
+        incident, row, "alert_attached", actor_of(integration), labels=row.labels, source=row.source
+    )
+
+
+def _page_once_unsilenced(
+    batch: Batch, integration: Integration, row: LiveAlert, result: IngestResult
+) -> None:
     """A silenced alert still firing after its silence ended opens its incident now."""
     if silences.silencing(batch.silences, row.labels) is not None:
         return
     row.silenced_by = None
-    severities = {s.key for s in batch.playbook.severities}
-    decision = routing.decide(batch.playbook.alert_routing, row.labels, severities, row.fingerprint)
+    decision = _decide(batch, row.labels, row.fingerprint)
     if decision.severity is not None:
-        _attach(batch, row, decision)
-
-
-def _attach(batch: Batch, row: Alert, decision: routing.Decision) -> None:
-    incident = _incident_for(batch, row, decision)
-    if _more_severe(batch.playbook, decision.severity, incident.severity):
-        incident = changes.update(
-            session=batch.session,
-            playbook=batch.playbook,
-            incident_id=incident.id,
-            changes=IncidentUpdate(
-                severity=decision.severity,
-                reason=f"a {decision.severity} alert joined: {row.summary}",
-            ),
-            actor=batch.actor,
-            clock=batch.clock,
+        incident = _incident_for(
+            batch, integration, row.group_key, row.summary, row.labels, decision
         )
-    row.incident_id = incident.id
-    batch.session.flush()
-    batch.result.incidents.add(incident.id)
-    record(batch, incident, row, "alert_attached", labels=row.labels, source=row.source)
+        row.incident_id = incident.id
+        _attached(batch, integration, incident, row, result)
+
+
+def _incident_for(
+    batch: Batch,
+    integration: Integration,
+    group: str,
+    summary: str,
+    labels: dict[str, str],
+    decision: routing.Decision,
+) -> Incident:
+    """The open incident of the alert's group (made more severe when the alert is), one
+    resolved within the flap window (reopened), or a new one."""
+    known = batch.group_incidents.get(group)
+    if known is None or known.status not in ("triggered", "acknowledged"):
+        known = _find_or_open(batch, integration, group, summary, labels, decision)
+        batch.group_incidents[group] = known
+    if _more_severe(batch.playbook, decision.severity, known.severity):
+        known = batch.keep(
+            changes.update(
+                session=batch.session,
+                playbook=batch.playbook,
+                incident_id=known.id,
+                changes=IncidentUpdate(
+                    severity=decision.severity,
+                    reason=f"a {decision.severity} alert joined: {summary}",
+                ),
+                actor=actor_of(integration),
+                clock=batch.clock,
+            )
+        )
+        batch.group_incidents[group] = known
+    return known
 
 
 def _more_severe(playbook: Playbook, candidate: str | None, current: str) -> bool:
@@ -145,29 +234,21 @@ def _more_severe(playbook: Playbook, candidate: str | None, current: str) -> boo
     return candidate in order and current in order and order.index(candidate) < order.index(current)
 
 
-def _incident_for(batch: Batch, row: Alert, decision: routing.Decision) -> Incident:
-    """The open incident of the alert's group, one resolved within the flap window
-    (reopened), or a new one."""
-    known = batch.group_incidents.get(row.group_key)
-    if known is not None and known.status in ("triggered", "acknowledged"):
-        return known
-    incident = _find_or_open(batch, row, decision)
-    batch.group_incidents[row.group_key] = incident
-    return incident
-
-
-def _find_or_open(batch: Batch, row: Alert, decision: routing.Decision) -> Incident:
-    previous = batch.session.scalar(
-        select(Alert.incident_id)
-        .where(Alert.group_key == row.group_key, Alert.incident_id.is_not(None))
-        .order_by(Alert.id.desc())
-        .limit(1)
-    )
+def _find_or_open(
+    batch: Batch,
+    integration: Integration,
+    group: str,
+    summary: str,
+    labels: dict[str, str],
+    decision: routing.Decision,
+) -> Incident:
+    actor = actor_of(integration)
+    previous = batch.previous_incident(group)
     if previous is not None:
-        incident = incidents.lock_row(session=batch.session, incident_id=previous)
+        incident = batch.incident(previous)
         if incident.status == "mitigated":
-            return move(batch, incident, "retrigger", "an alert fired again")
-        if lifecycle.is_open(incident.status):
+            return batch.move(incident, "retrigger", actor, "an alert fired again")
+        if incident.status in ("triggered", "acknowledged"):
             return incident
         window = batch.playbook.alert_routing.flap_window
         if (
@@ -175,85 +256,67 @@ def _find_or_open(batch: Batch, row: Alert, decision: routing.Decision) -> Incid
             and incident.resolved_at is not None
             and incident.resolved_at >= batch.now - window
         ):
-            return move(batch, incident, "reopen", "an alert fired again within the flap window")
+            return batch.move(
+                incident, "reopen", actor, "an alert fired again within the flap window"
+            )
     assert decision.severity is not None
     incident, _ = incidents.declare(
         session=batch.session,
         playbook=batch.playbook,
-        actor=batch.actor,
+        actor=actor,
         clock=batch.clock,
         data=IncidentCreate(
-            title=row.summary,
+            title=summary,
             severity=decision.severity,
             type=decision.type,
-            summary=_describe(row),
-            source=batch.integration.kind,
+            summary=_describe(summary, labels),
+            source=integration.kind,
         ),
     )
-    return incident
+    return batch.keep(incident)
 
 
-def _describe(row: Alert) -> str:
-    labels = ", ".join(f"{k}={v}" for k, v in sorted(row.labels.items()))
-    return f"{row.summary}\n\nLabels: {labels}" if labels else row.summary
+def _describe(summary: str, labels: dict[str, str]) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    return f"{summary}\n\nLabels: {text}" if text else summary
 
 
-def _resolve(batch: Batch, alert: NormalizedAlert) -> None:
-    existing = batch.open_alerts.pop(alert.fingerprint, None)
+def _resolve(
+    batch: Batch, integration: Integration, alert: NormalizedAlert, result: IngestResult
+) -> None:
+    existing = batch.live.pop((integration.id, alert.fingerprint), None)
     if existing is None:
         return  # never seen firing, or already resolved: nothing to do
     existing.status = "resolved"
     existing.ends_at = alert.ends_at or batch.now
     existing.last_seen_at = batch.now
-    batch.result.resolved += 1
-    batch.session.flush()
+    batch.touch(existing)
+    result.resolved += 1
     if existing.incident_id is None:
         return
-    incident = incidents.lock_row(session=batch.session, incident_id=existing.incident_id)
-    batch.result.incidents.add(incident.id)
-    record(batch, incident, existing, "alert_resolved")
-    still_firing = (
-        batch.session.scalar(
-            select(func.count())
-            .select_from(Alert)
-            .where(Alert.incident_id == incident.id, Alert.status == "firing")
-        )
-        or 0
-    )
-    if still_firing or incident.status not in ("triggered", "acknowledged"):
+    incident = batch.incident(existing.incident_id)
+    result.incidents.add(incident.id)
+    actor = actor_of(integration)
+    batch.record(incident, existing, "alert_resolved", actor)
+    if batch.resolved(incident.id) or incident.status not in ("triggered", "acknowledged"):
         return
-    severities = {s.key for s in batch.playbook.severities}
-    decision = routing.decide(
-        batch.playbook.alert_routing, existing.labels, severities, existing.fingerprint
-    )
-    move(
-        batch,
+    decision = _decide(batch, existing.labels, existing.fingerprint)
+    batch.move(
         incident,
         "resolve" if decision.auto_resolve else "mitigate",
+        actor,
         "every alert of the incident resolved",
     )
 
 
-def acknowledge(
-    *,
-    session: Session,
-    playbook: Playbook,
-    integration: Integration,
-    fingerprint: str,
-    clock: Clock,
-) -> int | None:
+def _acknowledge(
+    batch: Batch, integration: Integration, fingerprint: str, result: IngestResult
+) -> None:
     """Acknowledge the incident of an open alert (PagerDuty's acknowledge event)."""
-    existing = firing(session, integration.id, fingerprint)
+    existing = batch.live.get((integration.id, fingerprint))
     if existing is None or existing.incident_id is None:
-        return None
-    incident = incidents.lock_row(session=session, incident_id=existing.incident_id)
+        return
+    incident = batch.incident(existing.incident_id)
+    result.incidents.add(incident.id)
     if incident.status == "triggered":
-        changes.transition(
-            session=session,
-            playbook=playbook,
-            incident_id=incident.id,
-            action="acknowledge",
-            actor=f"integration:{integration.name}",
-            clock=clock,
-        )
-    return incident.id
+        batch.move(incident, "acknowledge", actor_of(integration), "")

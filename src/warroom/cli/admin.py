@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Annotated
 
 import typer
@@ -44,7 +45,15 @@ def serve(
     app = create_app(rt, run_worker=with_worker and rt.settings.worker)
     bind_host, bind_port = host or rt.settings.host, port or rt.settings.port
     out.print(f"warroom serving on http://{bind_host}:{bind_port} (API docs at /docs)")
-    uvicorn.run(app, host=bind_host, port=bind_port, log_level="info")
+    uvicorn.run(
+        app,
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+        access_log=rt.settings.access_log,
+        http="httptools",
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+    )
 
 
 def bootstrap_admin(rt: Runtime) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident, TimelineEntry
@@ -59,33 +59,51 @@ def append(
     data: dict[str, Any] | None = None,
 ) -> TimelineEntry:
     """Add an entry; the caller holds the incident row lock."""
-    payload = data or {}
+    entry = TimelineEntry(**_chain(incident, at, actor, kind, data or {}))
+    session.add(entry)
+    return entry
+
+
+class Staged:
+    """Entries chained now (the incident's count and head move at once, so ``append`` may
+    follow) and inserted later with one statement: for code adding many entries."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(
+        self, *, incident: Incident, at: datetime, actor: str, kind: str, data: dict[str, Any]
+    ) -> None:
+        self.rows.append(_chain(incident, at, actor, kind, data))
+
+    def insert(self, session: Session) -> None:
+        if self.rows:
+            session.execute(insert(TimelineEntry), self.rows)
+            self.rows = []
+
+
+def _chain(
+    incident: Incident, at: datetime, actor: str, kind: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """The next entry's columns; moves the incident's count and head to it."""
     seq = incident.timeline_count + 1
     prev = incident.timeline_head or GENESIS
     digest = entry_hash(
-        prev_hash=prev,
-        incident_id=incident.id,
-        seq=seq,
-        at=at,
-        actor=actor,
-        kind=kind,
-        data=payload,
+        prev_hash=prev, incident_id=incident.id, seq=seq, at=at, actor=actor, kind=kind, data=data
     )
-    entry = TimelineEntry(
-        incident_id=incident.id,
-        seq=seq,
-        at=at,
-        actor=actor,
-        kind=kind,
-        data=payload,
-        prev_hash=prev,
-        hash=digest,
-    )
-    session.add(entry)
     incident.timeline_count = seq
     incident.timeline_head = digest
     incident.updated_at = at
-    return entry
+    return {
+        "incident_id": incident.id,
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "kind": kind,
+        "data": data,
+        "prev_hash": prev,
+        "hash": digest,
+    }
 
 
 def entries(*, session: Session, incident_id: int) -> Sequence[TimelineEntry]:

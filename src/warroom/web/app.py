@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from warroom import __version__
 from warroom.alerts import api as alerts_api
 from warroom.alerts import hooks, reports
+from warroom.alerts.intake import Intake
 from warroom.incidents.api import router as incidents_router
 from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.report_limiter = reports.RateLimiter()
+    app.state.intake = Intake(runtime)
     app.state.templates = Jinja2Templates(
         directory=str(resources.files("warroom.web") / "templates")
     )
