@@ -9,12 +9,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert, Integration, Silence
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.clock import Clock
+from warroom.db import table_of
 from warroom.incidents import changes, lifecycle, timeline
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
@@ -22,7 +23,7 @@ from warroom.playbook.schema import Playbook
 
 MAX_FINGERPRINT = 200
 MAX_GROUP_KEY = 400
-ALERTS: Table = Alert.__table__  # type: ignore[assignment]
+ALERTS = table_of(Alert)
 LIVE_COLUMNS = (
     ALERTS.c.id,
     ALERTS.c.integration_id,
@@ -37,6 +38,7 @@ LIVE_COLUMNS = (
     ALERTS.c.count,
     ALERTS.c.last_seen_at,
 )
+INSERT_ALERT = insert(ALERTS).returning(ALERTS.c.id)
 
 
 @dataclass
@@ -102,9 +104,8 @@ class Batch:
 
     def insert(self, values: dict[str, Any]) -> LiveAlert:
         """Store a new firing alert now (its id goes on the timeline)."""
-        alert_id = self.session.execute(insert(ALERTS).values(values).returning(ALERTS.c.id))
         alert = LiveAlert(
-            id=alert_id.scalar_one(),
+            id=self.session.execute(INSERT_ALERT, values).scalar_one(),
             **{column.name: values[column.name] for column in LIVE_COLUMNS[1:]},
         )
         self.live[(alert.integration_id, alert.fingerprint)] = alert

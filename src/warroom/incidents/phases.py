@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from warroom.db import table_of
 from warroom.incidents.models import Incident, Phase, Task
 from warroom.incidents.planning import PlannedPhase
 from warroom.jobs import service as jobs
 
 PHASE_DUE = "phase_due"
 TASK_DUE = "task_due"
+PHASES = table_of(Phase)
+TASKS = table_of(Task)
 
 
 def add_phases(
@@ -21,77 +25,103 @@ def add_phases(
     incident: Incident,
     planned: Sequence[PlannedPhase],
     now: datetime,
-) -> list[Phase]:
-    """Create phase and task rows and, in the same transaction, their deadline jobs."""
-    position = max((p.position for p in incident.phases), default=-1) + 1
-    created = []
-    for offset, plan in enumerate(planned):
-        phase = Phase(
-            key=plan.key,
-            name=plan.name,
-            stage=plan.stage,
-            position=position + offset,
-            starts_at=plan.starts_at,
-            due_at=plan.due_at,
-            active=True,
-        )
-        phase.tasks = [
-            Task(
-                incident_id=incident.id,
-                key=t.key,
-                title=t.title,
-                section=t.section,
-                runbook=t.runbook,
-                position=i,
-                status="open",
-                due_at=t.due_at,
-            )
-            for i, t in enumerate(plan.tasks)
-        ]
-        incident.phases.append(phase)
-        created.append(phase)
-    session.flush()
-    for phase in created:
-        _schedule_deadlines(session=session, phase=phase, now=now)
-    return created
+) -> None:
+    """Create phase and task rows and, in the same transaction, their deadline jobs: a few
+    statements for the whole plan."""
+    if not planned:
+        return
+    last = session.scalar(
+        select(func.max(PHASES.c.position)).where(PHASES.c.incident_id == incident.id)
+    )
+    first = 0 if last is None else last + 1
+    phase_ids = session.scalars(
+        insert(PHASES).returning(PHASES.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "incident_id": incident.id,
+                "key": plan.key,
+                "name": plan.name,
+                "stage": plan.stage,
+                "position": first + offset,
+                "starts_at": plan.starts_at,
+                "due_at": plan.due_at,
+                "active": True,
+            }
+            for offset, plan in enumerate(planned)
+        ],
+    ).all()
+    tasks = [
+        (phase_id, plan, position, task)
+        for phase_id, plan in zip(phase_ids, planned, strict=True)
+        for position, task in enumerate(plan.tasks)
+    ]
+    task_ids = (
+        session.scalars(
+            insert(TASKS).returning(TASKS.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "incident_id": incident.id,
+                    "phase_id": phase_id,
+                    "key": task.key,
+                    "title": task.title,
+                    "section": task.section,
+                    "runbook": task.runbook,
+                    "position": position,
+                    "status": "open",
+                    "due_at": task.due_at,
+                }
+                for phase_id, _, position, task in tasks
+            ],
+        ).all()
+        if tasks
+        else []
+    )
+    deadlines = [
+        phase_due_job(phase_id, plan.due_at)
+        for phase_id, plan in zip(phase_ids, planned, strict=True)
+        if plan.due_at is not None
+    ]
+    deadlines += [
+        task_due_job(task_id, task.due_at)
+        for task_id, (_, plan, _, task) in zip(task_ids, tasks, strict=True)
+        if task.due_at is not None and task.due_at != plan.due_at
+    ]
+    jobs.schedule_many(session=session, jobs=deadlines, now=now)
+    session.expire(incident, ["phases"])  # loaded again, with the new ones, when next read
 
 
-def _schedule_deadlines(*, session: Session, phase: Phase, now: datetime) -> None:
-    if phase.due_at is not None:
-        schedule_phase_due(session=session, phase=phase, due_at=phase.due_at, now=now)
-    for task in phase.tasks:
-        if task.due_at is not None and task.due_at != phase.due_at:
-            schedule_task_due(session=session, task=task, due_at=task.due_at, now=now)
+def phase_due_job(phase_id: int, due_at: datetime, again: str = "") -> jobs.NewJob:
+    return jobs.NewJob(
+        kind=PHASE_DUE,
+        subject=f"phase:{phase_id}",
+        key=f"{PHASE_DUE}:{phase_id}{again}",
+        due_at=due_at,
+        payload={"phase_id": phase_id},
+    )
+
+
+def task_due_job(task_id: int, due_at: datetime, again: str = "") -> jobs.NewJob:
+    return jobs.NewJob(
+        kind=TASK_DUE,
+        subject=f"task:{task_id}",
+        key=f"{TASK_DUE}:{task_id}{again}",
+        due_at=due_at,
+        payload={"task_id": task_id},
+    )
 
 
 def schedule_phase_due(
     *, session: Session, phase: Phase, due_at: datetime, now: datetime, again: str = ""
 ) -> None:
     """A job checking the phase at ``due_at``; ``again`` tells a later check apart."""
-    jobs.schedule(
-        session=session,
-        kind=PHASE_DUE,
-        subject=f"phase:{phase.id}",
-        key=f"{PHASE_DUE}:{phase.id}{again}",
-        due_at=due_at,
-        now=now,
-        payload={"phase_id": phase.id},
-    )
+    jobs.schedule_many(session=session, jobs=[phase_due_job(phase.id, due_at, again)], now=now)
 
 
 def schedule_task_due(
     *, session: Session, task: Task, due_at: datetime, now: datetime, again: str = ""
 ) -> None:
     """A job checking a task with its own deadline at ``due_at``."""
-    jobs.schedule(
-        session=session,
-        kind=TASK_DUE,
-        subject=f"task:{task.id}",
-        key=f"{TASK_DUE}:{task.id}{again}",
-        due_at=due_at,
-        now=now,
-        payload={"task_id": task.id},
-    )
+    jobs.schedule_many(session=session, jobs=[task_due_job(task.id, due_at, again)], now=now)
 
 
 def retire_phase(*, session: Session, phase: Phase, now: datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from warroom.db import table_of
 from warroom.jobs.models import CANCELLED, PENDING, Job
+
+
+@dataclass(frozen=True)
+class NewJob:
+    kind: str
+    subject: str
+    key: str
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
 def schedule(
@@ -25,20 +36,31 @@ def schedule(
     payload: dict[str, Any] | None = None,
 ) -> None:
     """Add a job unless one with the same key exists (one statement, no read first)."""
+    schedule_many(
+        session=session, jobs=[NewJob(kind, subject, key, due_at, payload or {})], now=now
+    )
+
+
+def schedule_many(*, session: Session, jobs: Sequence[NewJob], now: datetime) -> None:
+    """Add each job unless one with its key exists, with one statement."""
+    if not jobs:
+        return
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     session.execute(
-        insert(Job)
-        .values(
-            kind=kind,
-            subject=subject,
-            key=key,
-            due_at=due_at,
-            created_at=now,
-            payload=payload or {},
-            status=PENDING,
-            attempts=0,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
+        insert(table_of(Job)).on_conflict_do_nothing(index_elements=["key"]),
+        [
+            {
+                "kind": job.kind,
+                "subject": job.subject,
+                "key": job.key,
+                "due_at": job.due_at,
+                "created_at": now,
+                "payload": job.payload,
+                "status": PENDING,
+                "attempts": 0,
+            }
+            for job in jobs
+        ],
     )
 
 
