@@ -91,7 +91,7 @@ class Batch:
         for integration_id, fingerprints in wanted.items():
             ordered = sorted(fingerprints)
             for start in range(0, len(ordered), 500):
-                rows = self.session.execute(
+                rows = self.session.connection().execute(
                     select(*LIVE_COLUMNS).where(
                         ALERTS.c.integration_id == integration_id,
                         ALERTS.c.status == "firing",
@@ -105,7 +105,7 @@ class Batch:
     def insert(self, values: dict[str, Any]) -> LiveAlert:
         """Store a new firing alert now (its id goes on the timeline)."""
         alert = LiveAlert(
-            id=self.session.execute(INSERT_ALERT, values).scalar_one(),
+            id=self.session.connection().execute(INSERT_ALERT, values).scalar_one(),
             **{column.name: values[column.name] for column in LIVE_COLUMNS[1:]},
         )
         self.live[(alert.integration_id, alert.fingerprint)] = alert
@@ -198,7 +198,7 @@ class Batch:
 
     def previous_incident(self, group: str) -> int | None:
         """The incident the group's latest attached alert went to."""
-        return self.session.scalar(
+        return self.session.connection().scalar(
             select(ALERTS.c.incident_id)
             .where(ALERTS.c.group_key == group, ALERTS.c.incident_id.is_not(None))
             .order_by(ALERTS.c.id.desc())

@@ -30,11 +30,12 @@ def add_phases(
     statements for the whole plan."""
     if not planned:
         return
-    last = session.scalar(
+    run = session.connection()  # Core only: the ORM's pending changes need not go first
+    last = run.scalar(
         select(func.max(PHASES.c.position)).where(PHASES.c.incident_id == incident.id)
     )
     first = 0 if last is None else last + 1
-    phase_ids = session.scalars(
+    phase_ids = run.scalars(
         insert(PHASES).returning(PHASES.c.id, sort_by_parameter_order=True),
         [
             {
@@ -56,7 +57,7 @@ def add_phases(
         for position, task in enumerate(plan.tasks)
     ]
     task_ids = (
-        session.scalars(
+        run.scalars(
             insert(TASKS).returning(TASKS.c.id, sort_by_parameter_order=True),
             [
                 {
