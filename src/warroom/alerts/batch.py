@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert, Integration, Silence
@@ -39,6 +39,7 @@ LIVE_COLUMNS = (
     ALERTS.c.last_seen_at,
 )
 INSERT_ALERT = insert(ALERTS).returning(ALERTS.c.id)
+FIRING = ALERTS.c.status == literal("firing", literal_execute=True)
 
 
 @dataclass
@@ -94,7 +95,7 @@ class Batch:
                 rows = self.session.connection().execute(
                     select(*LIVE_COLUMNS).where(
                         ALERTS.c.integration_id == integration_id,
-                        ALERTS.c.status == "firing",
+                        FIRING,  # a literal: SQLite uses the partial index only then
                         ALERTS.c.fingerprint.in_(ordered[start : start + 500]),
                     )
                 )

@@ -46,7 +46,7 @@ def schedule_many(*, session: Session, jobs: Sequence[NewJob], now: datetime) ->
     if not jobs:
         return
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    session.execute(
+    session.connection().execute(  # Core only: the ORM's pending changes need not go first
         insert(table_of(Job)).on_conflict_do_nothing(index_elements=["key"]),
         [
             {
