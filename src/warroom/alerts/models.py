@@ -38,7 +38,6 @@ class Alert(Base):
             sqlite_where=text("status = 'firing'"),
         ),
         Index("ix_alerts_group_key_id", "group_key", "id"),
-        Index("ix_alerts_status_last_seen_at", "status", "last_seen_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

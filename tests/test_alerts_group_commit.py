@@ -1,0 +1,202 @@
+"""Group commit of alert hooks: requests that arrive together share a transaction, yet each
+is answered on its own, after the commit, and one bad request never fails another."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Api
+from tests.test_alerts_hooks import (
+    CLIENTS,
+    _at_once,
+    alerts,
+    am_alert,
+    am_payload,
+    create_integration,
+    incidents,
+    kinds,
+)
+from warroom.alerts import service
+from warroom.alerts.service import Submission
+from warroom.runtime import Runtime
+
+INCIDENTS = "/api/v1/incidents"
+
+
+def _numbered() -> Any:
+    counter = iter(range(10_000))
+    lock = threading.Lock()
+
+    def next_number() -> int:
+        with lock:
+            return next(counter)
+
+    return next_number
+
+
+@CLIENTS
+def test_good_and_bad_requests_at_once_are_each_answered_on_their_own(
+    api: Api, per_thread_client: bool
+) -> None:
+    open_key = create_integration(api, "prom", "alertmanager")["key"]
+    guarded_key = create_integration(api, "guarded", "alertmanager", "s3cret-token-0123456789")[
+        "key"
+    ]
+    number = _numbered()
+    expected: dict[int, int] = {}
+
+    def send(client: TestClient) -> Any:
+        n = number()
+        labels = {"alertname": "NodeDown", "service": f"svc{n % 3}", "instance": f"node-{n}"}
+        body = am_payload(am_alert(labels))
+        kind = n % 4
+        expected[n] = (202, 404, 401, 202)[kind]
+        if kind == 1:
+            return client.post("/hooks/alertmanager/no-such-key", json=body), n
+        if kind == 2:
+            return client.post(f"/hooks/alertmanager/{guarded_key}", json=body), n
+        if kind == 3:
+            return client.post(
+                f"/hooks/alertmanager/{guarded_key}",
+                json=body,
+                headers={"Authorization": "Bearer s3cret-token-0123456789"},
+            ), n
+        return client.post(f"/hooks/alertmanager/{open_key}", json=body), n
+
+    answers: list[tuple[int, int]] = []
+
+    def record(client: TestClient) -> Any:
+        response, n = send(client)
+        answers.append((n, response.status_code))
+        return response
+
+    _at_once(api, 24, per_thread_client, record)
+    assert sorted(answers) == sorted(expected.items())
+    stored = alerts(api)
+    assert len(stored) == 12  # the 6 open and the 6 authorised: nothing from the others
+    instances = sorted(int(a["labels"]["instance"].split("-")[1]) for a in stored)
+    assert instances == sorted(n for n, status in expected.items() if status == 202)
+    assert len(incidents(api)) == 6  # 3 services x 2 integrations
+
+
+@CLIENTS
+def test_alerts_written_together_keep_every_timeline_chain_whole(
+    api: Api, per_thread_client: bool
+) -> None:
+    key = create_integration(api, "prom", "alertmanager")["key"]
+    number = _numbered()
+
+    def send(client: TestClient) -> Any:
+        n = number()
+        firing = am_alert({"alertname": "Disk", "service": f"db{n % 2}", "instance": f"i{n}"})
+        resolved = {**firing, "status": "resolved", "endsAt": firing["startsAt"]}
+        both = am_payload(firing, resolved) if n % 5 == 0 else am_payload(firing)
+        return client.post(f"/hooks/alertmanager/{key}", json=both)
+
+    assert _at_once(api, 20, per_thread_client, send) == [202] * 20
+    opened = incidents(api)
+    assert len(opened) == 2
+    for one in opened:
+        verdict = api.client.get(f"{INCIDENTS}/{one['id']}/timeline/verify", headers=api.viewer)
+        assert verdict.status_code == 200, verdict.text
+        assert verdict.json()["ok"] is True, verdict.json()
+        assert kinds(api, one["id"]).count("alert_attached") == 10
+        assert kinds(api, one["id"]).count("alert_resolved") == 2
+
+
+def test_a_request_whose_shared_transaction_fails_is_retried_alone(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A submission that breaks its transaction gets a 500; those that shared the
+    transaction with it are written again on their own and answered 202."""
+    key = create_integration(api, "prom", "alertmanager")["key"]
+    real = service.ingest_many
+
+    def failing(**kwargs: Any) -> Any:
+        submissions: list[Submission] = kwargs["submissions"]
+        if any(a.labels.get("poison") for s in submissions for a in s.alerts):
+            real(**kwargs)  # writes, then breaks: the transaction must roll back
+            raise RuntimeError("injected failure")
+        return real(**kwargs)
+
+    monkeypatch.setattr(service, "ingest_many", failing)
+    number = _numbered()
+
+    def send(client: TestClient) -> Any:
+        n = number()
+        labels = {"alertname": "Load", "service": "api", "instance": f"i{n}"}
+        if n == 5:
+            labels["poison"] = "yes"
+        return client.post(f"/hooks/alertmanager/{key}", json=am_payload(am_alert(labels)))
+
+    codes = _at_once(api, 16, False, send)
+    assert sorted(codes) == [202] * 15 + [500]
+    stored = alerts(api)
+    assert len(stored) == 15
+    assert not [a for a in stored if a["labels"].get("poison")]
+    [opened] = incidents(api)
+    assert kinds(api, opened["id"]).count("alert_attached") == 15
+
+
+def test_one_transaction_takes_submissions_of_several_integrations(runtime: Runtime) -> None:
+    """ingest_many, as the writer calls it: each submission gets its own outcome; a repeat
+    within one transaction is a duplicate; an unknown key or wrong token changes nothing."""
+    from warroom.alerts import integrations
+    from warroom.alerts.normalize import NormalizedAlert
+    from warroom.errors import NotFound, Unauthorized
+
+    with runtime.transaction() as session:
+        first = integrations.create(
+            session=session, name="a", kind="alertmanager", auth_token=None, now=runtime.clock.now()
+        )
+        second = integrations.create(
+            session=session,
+            name="b",
+            kind="generic",
+            auth_token="b-token-0123456789abcdef",
+            now=runtime.clock.now(),
+        )
+        keys = (first.key, second.key)
+
+    def alert(fingerprint: str) -> NormalizedAlert:
+        labels = {"alertname": "X", "service": "s", "severity": "critical", "i": fingerprint}
+        return NormalizedAlert(
+            fingerprint=fingerprint, status="firing", summary="X", source="t", labels=labels
+        )
+
+    submissions = [
+        Submission(key=keys[0], kind="alertmanager", token=None, alerts=[alert("f1")]),
+        Submission(key="unknown", kind="alertmanager", token=None, alerts=[alert("f2")]),
+        Submission(key=keys[0], kind="alertmanager", token=None, alerts=[alert("f1")]),
+        Submission(key=keys[1], kind="generic", token="wrong", alerts=[alert("f3")]),
+        Submission(key=keys[1], kind="alertmanager", token=None, alerts=[alert("f4")]),
+        Submission(
+            key=keys[1], kind="generic", token="b-token-0123456789abcdef", alerts=[alert("f1")]
+        ),
+    ]
+    with runtime.transaction() as session:
+        outcomes = service.ingest_many(
+            session=session,
+            playbook=runtime.playbook,
+            submissions=submissions,
+            clock=runtime.clock,
+        )
+    assert [type(o).__name__ for o in outcomes] == [
+        "IngestResult",
+        NotFound.__name__,
+        "IngestResult",
+        Unauthorized.__name__,
+        NotFound.__name__,  # a key of another kind of integration is unknown here
+        "IngestResult",
+    ]
+    made, again, other = (o for o in outcomes if isinstance(o, service.IngestResult))
+    assert (made.created, made.deduplicated) == (1, 0)
+    assert (again.created, again.deduplicated) == (0, 1)
+    assert (other.created, other.deduplicated) == (1, 0)  # same fingerprint, other integration
+    assert made.incidents
+    assert other.incidents
+    assert made.incidents != other.incidents
