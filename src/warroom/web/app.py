@@ -52,13 +52,13 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         directory=str(resources.files("warroom.web") / "templates")
     )
     errors.install(app)
-    for router in (
+    for router in (  # the alert hooks first: routes are matched in order, and they are hot
+        hooks.router,
         health.router,
         incidents_router,
         people_router,
         playbook_router,
         alerts_api.router,
-        hooks.router,
         reports.router,
     ):
         app.include_router(router)
