@@ -13,6 +13,7 @@ from warroom.incidents.models import (
 )
 from warroom.jobs.models import Job
 from warroom.notify.models import Delivery
+from warroom.oncall.models import Schedule, ScheduleOverride
 from warroom.people.models import Person
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "Person",
     "Phase",
     "RoleAssignment",
+    "Schedule",
+    "ScheduleOverride",
     "Silence",
     "Task",
     "TimelineEntry",

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from warroom.cli import admin, alerts, incident, people, playbook
+from warroom.cli import admin, alerts, incident, oncall, people, playbook
 from warroom.cli.context import err, out
 from warroom.errors import WarroomError
 from warroom.playbook.loader import format_path
@@ -28,6 +28,8 @@ app.add_typer(incident.app, name="incident")
 app.add_typer(alerts.integration_app, name="integration")
 app.add_typer(alerts.alert_app, name="alert")
 app.add_typer(alerts.silence_app, name="silence")
+app.add_typer(oncall.schedule_app, name="schedule")
+app.add_typer(oncall.oncall_app, name="oncall")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,0 +1,209 @@
+"""Schedules and who is on call, under /api/v1/schedules and /api/v1/oncall."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.orm import Session
+
+from warroom.errors import InvalidInput
+from warroom.oncall import service
+from warroom.oncall.models import Schedule, ScheduleOverride
+from warroom.oncall.schemas import (
+    OnCallRead,
+    OverrideCreate,
+    OverrideRead,
+    ScheduleCreate,
+    ScheduleRead,
+    SpanRead,
+)
+from warroom.people import service as people
+from warroom.people.schemas import PersonRead
+from warroom.web.deps import Admin, IdPath, Responder, RuntimeDep, Viewer
+
+router = APIRouter(prefix="/api/v1", tags=["on-call"])
+At = Annotated[datetime | None, Query(description="An instant with its offset; default now.")]
+
+
+def _aware(at: datetime | None, now: datetime, field: str = "at") -> datetime:
+    if at is None:
+        return now
+    if at.tzinfo is None:
+        raise InvalidInput(field, "must include a time zone, e.g. 2027-01-01T09:00:00+01:00")
+    return at
+
+
+def _read(session: Session, schedule: Schedule, now: datetime) -> ScheduleRead:
+    return ScheduleRead(
+        id=schedule.id,
+        name=schedule.name,
+        timezone=schedule.timezone,
+        description=schedule.description,
+        layers=service.layers_of(schedule),
+        gaps=[
+            SpanRead(start=g.start, end=g.end, people=[], source="")
+            for g in service.gaps(session=session, schedule=schedule, now=now)
+        ],
+        created_at=schedule.created_at,
+        updated_at=schedule.updated_at,
+    )
+
+
+def _override(session: Session, row: ScheduleOverride) -> OverrideRead:
+    def person(person_id: int) -> PersonRead:
+        return PersonRead.model_validate(people.get(session=session, person_id=person_id))
+
+    return OverrideRead(
+        id=row.id,
+        person=person(row.person_id),
+        replaces=person(row.replaces_id) if row.replaces_id is not None else None,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        note=row.note,
+        created_by=row.created_by,
+    )
+
+
+@router.post("/schedules", status_code=status.HTTP_201_CREATED, response_model=ScheduleRead)
+def create_schedule(body: ScheduleCreate, caller: Admin, runtime: RuntimeDep) -> ScheduleRead:
+    """Create a schedule; the answer lists the gaps (nobody on call) of the next 4 weeks."""
+    now = runtime.clock.now()
+    with runtime.transaction() as session:
+        schedule = service.create(session=session, data=body, now=now)
+        return _read(session, schedule, now)
+
+
+@router.get("/schedules", response_model=list[ScheduleRead])
+def list_schedules(caller: Viewer, runtime: RuntimeDep) -> list[ScheduleRead]:
+    """Every schedule, by name."""
+    now = runtime.clock.now()
+    with runtime.read() as session:
+        return [_read(session, s, now) for s in service.list_schedules(session=session)]
+
+
+@router.get("/schedules/{schedule_id}", response_model=ScheduleRead)
+def get_schedule(schedule_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> ScheduleRead:
+    """One schedule with its gaps of the next 4 weeks."""
+    now = runtime.clock.now()
+    with runtime.read() as session:
+        return _read(session, service.get(session=session, schedule_id=schedule_id), now)
+
+
+@router.put("/schedules/{schedule_id}", response_model=ScheduleRead)
+def replace_schedule(
+    schedule_id: IdPath, body: ScheduleCreate, caller: Admin, runtime: RuntimeDep
+) -> ScheduleRead:
+    """Replace a schedule's definition (its overrides stay)."""
+    now = runtime.clock.now()
+    with runtime.transaction() as session:
+        schedule = service.get(session=session, schedule_id=schedule_id)
+        service.replace(session=session, schedule=schedule, data=body, now=now)
+        return _read(session, schedule, now)
+
+
+@router.get("/schedules/{schedule_id}/oncall", response_model=OnCallRead)
+def schedule_oncall(
+    schedule_id: IdPath, caller: Viewer, runtime: RuntimeDep, at: At = None
+) -> OnCallRead:
+    """Who is on call on this schedule at ``at`` (default now)."""
+    when = _aware(at, runtime.clock.now())
+    with runtime.read() as session:
+        schedule = service.get(session=session, schedule_id=schedule_id)
+        found, source = service.who(session=session, schedule=schedule, at=when)
+        return OnCallRead(
+            schedule=schedule.name,
+            at=when,
+            people=[PersonRead.model_validate(p) for p in found],
+            source=source,
+        )
+
+
+@router.get("/schedules/{schedule_id}/shifts", response_model=list[SpanRead])
+def schedule_shifts(
+    schedule_id: IdPath,
+    caller: Viewer,
+    runtime: RuntimeDep,
+    start: At = None,
+    end: At = None,
+) -> list[SpanRead]:
+    """Who is on call from ``start`` (default now) to ``end`` (default a week later, at
+    most 92 days), gaps included."""
+    since = _aware(start, runtime.clock.now(), "start")
+    until = _aware(end, since + timedelta(weeks=1), "end")
+    with runtime.read() as session:
+        schedule = service.get(session=session, schedule_id=schedule_id)
+        found = service.spans(session=session, schedule=schedule, start=since, end=until)
+        return [
+            SpanRead(
+                start=span.start,
+                end=span.end,
+                people=[PersonRead.model_validate(p) for p in who],
+                source=span.source,
+            )
+            for span, who in found
+        ]
+
+
+@router.post(
+    "/schedules/{schedule_id}/overrides",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OverrideRead,
+)
+def add_override(
+    schedule_id: IdPath, body: OverrideCreate, caller: Responder, runtime: RuntimeDep
+) -> OverrideRead:
+    """Put someone on call for a while: instead of everyone, or instead of ``replaces``."""
+    with runtime.transaction() as session:
+        schedule = service.get(session=session, schedule_id=schedule_id)
+        row = service.add_override(
+            session=session,
+            schedule=schedule,
+            data=body,
+            actor=caller.actor,
+            now=runtime.clock.now(),
+        )
+        return _override(session, row)
+
+
+@router.get("/schedules/{schedule_id}/overrides", response_model=list[OverrideRead])
+def list_overrides(schedule_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> list[OverrideRead]:
+    """The schedule's overrides, by start."""
+    with runtime.read() as session:
+        schedule = service.get(session=session, schedule_id=schedule_id)
+        return [
+            _override(session, o) for o in service.overrides(session=session, schedule=schedule)
+        ]
+
+
+@router.delete(
+    "/schedules/{schedule_id}/overrides/{override_id}", status_code=status.HTTP_204_NO_CONTENT
+)
+def remove_override(
+    schedule_id: IdPath, override_id: IdPath, caller: Responder, runtime: RuntimeDep
+) -> Response:
+    """Remove an override."""
+    with runtime.transaction() as session:
+        schedule = service.get(session=session, schedule_id=schedule_id)
+        service.remove_override(session=session, schedule=schedule, override_id=override_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/oncall", response_model=list[OnCallRead])
+def oncall(caller: Viewer, runtime: RuntimeDep, at: At = None) -> list[OnCallRead]:
+    """Who is on call on every schedule at ``at`` (default now)."""
+    when = _aware(at, runtime.clock.now())
+    with runtime.read() as session:
+        result = []
+        for schedule in service.list_schedules(session=session):
+            found, source = service.who(session=session, schedule=schedule, at=when)
+            result.append(
+                OnCallRead(
+                    schedule=schedule.name,
+                    at=when,
+                    people=[PersonRead.model_validate(p) for p in found],
+                    source=source,
+                )
+            )
+        return result
