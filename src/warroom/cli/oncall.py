@@ -132,7 +132,8 @@ def show(
     if as_json:
         print_json(rows)
         return
-    table = Table("From (UTC)", "To (UTC)", "On call", "Decided by", title=f"{escape(name)} ({zone})")
+    title = f"{escape(name)} ({zone})"
+    table = Table("From (UTC)", "To (UTC)", "On call", "Decided by", title=title)
     for row in rows:
         table.add_row(
             f"{row.start:%Y-%m-%d %H:%M}",
