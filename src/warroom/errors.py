@@ -8,6 +8,7 @@ WarroomError                 500  exit 1
 ├── Unauthorized             401  exit 5
 ├── Forbidden                403  exit 5
 ├── PlaybookError            422  exit 2   (``problems`` lists every bad field path)
+├── ChannelsError            422  exit 2   (the channels file; ``problems`` likewise)
 └── DatabaseNotReady         503  exit 6   (schema not current: run warroom db upgrade)
 """
 
@@ -65,6 +66,18 @@ class Forbidden(WarroomError):
     code = "forbidden"
     http_status = 403
     exit_code = 5
+
+
+class ChannelsError(WarroomError):
+    """The channels file (WARROOM_CHANNELS_FILE) is unreadable or invalid."""
+
+    code = "invalid_channels"
+    http_status = 422
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems), details={"problems": problems})
+        self.problems = problems
 
 
 class PlaybookError(WarroomError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,9 +21,13 @@ from warroom.db import (
 )
 from warroom.engine.handlers import Handler, build_handlers
 from warroom.engine.worker import Worker
-from warroom.errors import DatabaseNotReady, PlaybookError
+from warroom.errors import ChannelsError, DatabaseNotReady, PlaybookError
+from warroom.incidents import events
+from warroom.jobs import service as jobs
 from warroom.notify.base import Channel
+from warroom.notify.config import WebhookConfig, load_channels
 from warroom.notify.console import ConsoleChannel
+from warroom.notify.webhook import WebhookChannel
 from warroom.playbook.loader import load_playbook
 from warroom.playbook.schema import Playbook
 from warroom.settings import Settings
@@ -38,12 +43,19 @@ class Runtime:
     clock: Clock
     secret_key: str
     channels: dict[str, Channel] = field(default_factory=dict)
+    webhooks: list[WebhookConfig] = field(default_factory=list)
+    _wakers: list[threading.Event] = field(default_factory=list)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A unit of work that may write."""
+        """A unit of work that may write. When it committed a job that is due now, the
+        workers of this process are woken at once instead of at their next poll."""
         with transaction(self.factory) as session:
+            session.info[events.WANTED] = bool(self.webhooks)
             yield session
+        if session.info.get(jobs.DUE_NOW):
+            for waker in list(self._wakers):
+                waker.set()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -52,16 +64,23 @@ class Runtime:
             yield session
 
     def handlers(self) -> dict[str, Handler]:
-        return build_handlers(playbook=self.playbook, channels=self.channels)
+        return build_handlers(
+            playbook=self.playbook,
+            channels=self.channels,
+            webhooks=self.webhooks,
+            base_url=self.settings.resolved_base_url(),
+        )
 
     def worker(self) -> Worker:
-        return Worker(
+        worker = Worker(
             factory=self.factory,
             read_factory=self.read_factory,
             clock=self.clock,
             handlers=self.handlers(),
             poll_seconds=self.settings.worker_poll_seconds,
         )
+        self._wakers.append(worker.wakeup)
+        return worker
 
     def prepare_database(self) -> None:
         """Upgrade SQLite in place; refuse to run on an outdated PostgreSQL schema."""
@@ -75,11 +94,22 @@ class Runtime:
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     """Load the playbook and open the database described by the settings."""
     try:
+        configured = load_channels(settings.channels_file)
+    except ChannelsError as exc:
+        raise ChannelsError(
+            [
+                f"WARROOM_CHANNELS_FILE={settings.channels_file}: {p}"
+                for p in exc.details["problems"]
+            ]
+        ) from exc
+    try:
         playbook = load_playbook(settings.playbook)
     except PlaybookError as exc:  # name the file: the setting may be far from the reader
         raise PlaybookError(
             [f"WARROOM_PLAYBOOK={settings.playbook}: {p}" for p in exc.problems]
         ) from exc
+    channels: dict[str, Channel] = {"console": ConsoleChannel()}
+    channels.update((w.name, WebhookChannel(w)) for w in configured.webhooks)
     engine = create_db_engine(settings.resolved_database_url())
     return Runtime(
         settings=settings,
@@ -89,5 +119,6 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         playbook=playbook,
         clock=clock or SystemClock(),
         secret_key=settings.resolved_secret_key(),
-        channels={"console": ConsoleChannel()},
+        channels=channels,
+        webhooks=configured.webhooks,
     )

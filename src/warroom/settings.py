@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     worker: bool = Field(default=True, description="Run the job worker inside `serve`.")
     worker_poll_seconds: float = Field(default=0.5, gt=0, description="Worker idle poll period.")
     base_url: str = Field(default="", description="Public URL of this server, for links.")
+    channels_file: Path | None = Field(default=None, description="Channels YAML (webhooks).")
     access_log: bool = Field(default=False, description="Log every HTTP request `serve` answers.")
 
     def resolved_database_url(self) -> str:

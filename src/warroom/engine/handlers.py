@@ -8,17 +8,26 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from warroom.clock import Clock
+from warroom.engine import events
 from warroom.incidents import deadlines
+from warroom.incidents.events import INCIDENT_EVENT
 from warroom.incidents.phases import PHASE_DUE, TASK_DUE
 from warroom.notify import outbox
 from warroom.notify.base import Channel
+from warroom.notify.config import WebhookConfig
 from warroom.notify.models import FAILED
 from warroom.playbook.schema import Playbook
 
 Handler = Callable[[Session, dict[str, Any], Clock], None]
 
 
-def build_handlers(*, playbook: Playbook, channels: dict[str, Channel]) -> dict[str, Handler]:
+def build_handlers(
+    *,
+    playbook: Playbook,
+    channels: dict[str, Channel],
+    webhooks: list[WebhookConfig] | None = None,
+    base_url: str = "",
+) -> dict[str, Handler]:
     """The handler of every job kind, bound to the playbook and channels."""
 
     def phase_due(session: Session, payload: dict[str, Any], clock: Clock) -> None:
@@ -41,4 +50,18 @@ def build_handlers(*, playbook: Playbook, channels: dict[str, Channel]) -> dict[
         if delivery is not None and delivery.status == FAILED:
             deadlines.delivery_failed(session=session, delivery=delivery, clock=clock)
 
-    return {PHASE_DUE: phase_due, TASK_DUE: task_due, outbox.DELIVER: deliver}
+    def incident_event(session: Session, payload: dict[str, Any], clock: Clock) -> None:
+        events.fan_out(
+            session=session,
+            payload=payload,
+            webhooks=webhooks or [],
+            base_url=base_url,
+            now=clock.now(),
+        )
+
+    return {
+        PHASE_DUE: phase_due,
+        TASK_DUE: task_due,
+        outbox.DELIVER: deliver,
+        INCIDENT_EVENT: incident_event,
+    }

@@ -97,6 +97,7 @@ class Worker:
         self.clock, self.handlers = clock, handlers
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
+        self.wakeup = threading.Event()  # set when a job due now was committed, or to stop
         self.name = worker_name()
 
     def run_forever(self) -> None:
@@ -116,7 +117,8 @@ class Worker:
                 logger.exception("worker pass failed")
                 wait = self.poll_seconds
             if wait > 0:
-                self.stopping.wait(min(wait, self.poll_seconds))
+                self.wakeup.wait(min(wait, self.poll_seconds))
+            self.wakeup.clear()
         logger.info("worker %s stopped", self.name)
 
     def _seconds_until_due(self) -> float:
@@ -134,3 +136,4 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.wakeup.set()

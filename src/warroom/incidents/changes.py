@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from warroom.clock import Clock
-from warroom.incidents import lifecycle, planning, timeline
+from warroom.incidents import events, lifecycle, planning, timeline
 from warroom.incidents.models import Incident
 from warroom.incidents.phases import (
     active_phases,
@@ -75,6 +75,8 @@ def transition(
         kind=ACTION_KINDS[action],
         data=data,
     )
+    if ACTION_KINDS[action] in events.TYPES:
+        events.record(session=session, incident=incident, kind=ACTION_KINDS[action], at=now)
     if action == "resolve":
         _plan_post_incident(session=session, playbook=playbook, incident=incident, now=now)
     if action == "reopen":

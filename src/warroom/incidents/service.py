@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from warroom.clock import Clock
 from warroom.errors import InvalidInput, NotFound
-from warroom.incidents import idempotency, planning, timeline
+from warroom.incidents import events, idempotency, planning, timeline
 from warroom.incidents.models import Incident, Phase
 from warroom.incidents.phases import add_phases
 from warroom.incidents.schemas import IncidentCreate, IncidentFilter
@@ -74,6 +74,7 @@ def declare(
         kind="declared",
         data=data.model_dump(),
     )
+    events.record(session=session, incident=incident, kind="declared", at=now)
     planned = planning.plan(playbook.phases_for(data.type, data.severity), now)
     add_planned(session=session, incident=incident, planned=planned, now=now)
     if idempotency_key is not None:

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from warroom.db import table_of
 from warroom.jobs.models import CANCELLED, PENDING, Job
 
+DUE_NOW = "warroom_job_due_now"
+
 
 @dataclass(frozen=True)
 class NewJob:
@@ -45,6 +47,8 @@ def schedule_many(*, session: Session, jobs: Sequence[NewJob], now: datetime) ->
     """Add each job unless one with its key exists, with one statement."""
     if not jobs:
         return
+    if any(job.due_at <= now for job in jobs):
+        session.info[DUE_NOW] = True  # the caller's runtime wakes its workers after commit
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     session.connection().execute(  # Core only: the ORM's pending changes need not go first
         insert(table_of(Job)).on_conflict_do_nothing(index_elements=["key"]),

@@ -13,6 +13,11 @@ class Message:
     recipient: str
     subject: str
     body: str
+    key: str = ""  # the same on every try of one delivery: receivers drop repeats by it
+
+
+class PermanentError(Exception):
+    """The receiver refused the message for good: trying again would not help."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from warroom.jobs import service as jobs
-from warroom.notify.base import Channel, Message
+from warroom.notify.base import Channel, Message, PermanentError
 from warroom.notify.models import FAILED, QUEUED, SENT, Delivery
 
 DELIVER = "deliver"
@@ -61,13 +61,17 @@ def send(
         delivery.status = FAILED
         delivery.last_error = f"no channel named {delivery.channel!r} is configured"
         return delivery
+    message = Message(
+        recipient=delivery.recipient,
+        subject=delivery.subject,
+        body=delivery.body,
+        key=f"warroom-delivery-{delivery.id}",
+    )
     try:
-        channel.send(
-            Message(recipient=delivery.recipient, subject=delivery.subject, body=delivery.body)
-        )
+        channel.send(message)
     except Exception as exc:  # a channel may fail in any way; the outbox records and retries
         delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if delivery.attempts >= MAX_ATTEMPTS:
+        if isinstance(exc, PermanentError) or delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = FAILED
         else:
             jobs.schedule(

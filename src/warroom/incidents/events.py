@@ -1,0 +1,50 @@
+"""Incident events for outbound channels (webhooks): each is a job written in the
+transaction of the change, so an event is never lost and never sent for a change that
+rolled back. The engine turns it into one outbox delivery per subscribed channel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from warroom.incidents.models import Incident
+from warroom.jobs import service as jobs
+
+INCIDENT_EVENT = "incident_event"
+WANTED = "warroom_events_wanted"  # set in session.info when some channel subscribes to events
+TYPES = {  # timeline kind -> event type
+    "declared": "incident.triggered",
+    "acknowledged": "incident.acknowledged",
+    "mitigated": "incident.mitigated",
+    "resolved": "incident.resolved",
+    "closed": "incident.closed",
+    "reopened": "incident.reopened",
+    "retriggered": "incident.retriggered",
+}
+
+
+def record(*, session: Session, incident: Incident, kind: str, at: datetime) -> None:
+    """Queue the event of a timeline entry of ``kind`` just appended to the incident, when
+    some channel subscribes to events (nothing is queued for nobody)."""
+    if not session.info.get(WANTED):
+        return
+    event = TYPES[kind]
+    jobs.schedule_many(
+        session=session,
+        jobs=[
+            jobs.NewJob(
+                kind=INCIDENT_EVENT,
+                subject=f"incident:{incident.id}",
+                key=f"{INCIDENT_EVENT}:{incident.id}:{incident.timeline_count}",
+                due_at=at,
+                payload={
+                    "incident_id": incident.id,
+                    "type": event,
+                    "at": at.isoformat(),
+                    "seq": incident.timeline_count,
+                },
+            )
+        ],
+        now=at,
+    )

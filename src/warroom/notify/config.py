@@ -1,0 +1,91 @@
+"""The channels file (``WARROOM_CHANNELS_FILE``): where warroom sends what.
+
+```yaml
+webhooks:
+  - name: ops-events                # unique; deliveries name it
+    url: https://hooks.example.com/warroom
+    secret_env: OPS_EVENTS_SECRET   # or secret: whsec_... (Standard Webhooks secret)
+    events: [incident.triggered, incident.resolved]   # default: every event
+    timeout_seconds: 5
+```
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from warroom.errors import ChannelsError
+from warroom.playbook.loader import format_path, yaml_problem
+
+EventType = Literal[
+    "incident.triggered",
+    "incident.acknowledged",
+    "incident.mitigated",
+    "incident.resolved",
+    "incident.closed",
+    "incident.reopened",
+    "incident.retriggered",
+]
+EVENT_TYPES: tuple[EventType, ...] = EventType.__args__  # type: ignore[attr-defined]
+
+
+class WebhookConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    url: str = Field(pattern=r"^https?://\S+$", max_length=2000)
+    secret: SecretStr | None = None
+    secret_env: str | None = None
+    events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1)
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _secret(self) -> WebhookConfig:
+        if self.secret_env is not None:
+            value = os.environ.get(self.secret_env)
+            if not value:
+                raise ValueError(f"secret_env: the variable {self.secret_env} is not set")
+            self.secret = SecretStr(value)
+        if self.secret is None:
+            raise ValueError("secret or secret_env is required (receivers verify signatures)")
+        return self
+
+
+class ChannelsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ChannelsConfig:
+        names = [w.name for w in self.webhooks]
+        if len(set(names)) != len(names) or "console" in names:
+            raise ValueError("channel names must be unique and not 'console'")
+        return self
+
+
+def load_channels(path: Path | None) -> ChannelsConfig:
+    """The channels in ``path`` (none without one); ChannelsError lists every problem."""
+    if path is None:
+        return ChannelsConfig()
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+    except OSError as exc:
+        raise ChannelsError([f"cannot read the file: {exc.strerror}"]) from exc
+    except yaml.YAMLError as exc:
+        raise ChannelsError([yaml_problem(exc)]) from exc
+    try:
+        return ChannelsConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ChannelsError(
+            [
+                f"{format_path(tuple(e['loc'])) or '(top)'}: "
+                f"{str(e['msg']).removeprefix('Value error, ')}"
+                for e in exc.errors()
+            ]
+        ) from exc

@@ -1,0 +1,47 @@
+"""Outbound webhooks, signed the Standard Webhooks way (``webhook-id``,
+``webhook-timestamp``, ``webhook-signature``), so receivers can verify them with any
+Standard Webhooks library."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import httpx
+from standardwebhooks import Webhook
+
+from warroom.notify.base import Message, PermanentError, Receipt
+from warroom.notify.config import WebhookConfig
+
+
+class WebhookChannel:
+    """POSTs the message body (JSON) to one URL. 2xx is sent; 408, 429 and 5xx are retried
+    by the outbox; any other answer is a permanent failure."""
+
+    def __init__(self, config: WebhookConfig) -> None:
+        assert config.secret is not None
+        self.name = config.name
+        self.url = config.url
+        self._signer = Webhook(config.secret.get_secret_value())
+        self._client = httpx.Client(timeout=config.timeout_seconds)
+
+    def send(self, message: Message) -> Receipt:
+        sent_at = datetime.fromtimestamp(int(time.time()), tz=UTC)
+        signature = self._signer.sign(msg_id=message.key, timestamp=sent_at, data=message.body)
+        response = self._client.post(
+            self.url,
+            content=message.body.encode(),
+            headers={
+                "content-type": "application/json",
+                "user-agent": "warroom",
+                "webhook-id": message.key,
+                "webhook-timestamp": str(int(sent_at.timestamp())),
+                "webhook-signature": signature,
+            },
+        )
+        detail = f"HTTP {response.status_code}"
+        if response.is_success:
+            return Receipt(channel=self.name, detail=detail)
+        if response.status_code in (408, 429) or response.status_code >= 500:
+            raise RuntimeError(f"{self.url} answered {detail}")
+        raise PermanentError(f"{self.url} answered {detail}: {response.text[:200]}")
