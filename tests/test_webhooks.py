@@ -1,0 +1,312 @@
+"""Outbound webhooks: signed incident events sent to a real HTTP server on 127.0.0.1,
+retried on 5xx, failed at once on other 4xx, and bad channel files refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from tests.conftest import Cli
+from tests.procs import Server, wait_until, warroom_env
+from warroom.alerts import integrations
+from warroom.clock import FakeClock
+from warroom.engine.worker import run_due
+from warroom.errors import ChannelsError
+from warroom.incidents import changes, service
+from warroom.incidents.schemas import IncidentCreate
+from warroom.notify.models import Delivery
+from warroom.runtime import Runtime, build_runtime
+from warroom.settings import Settings
+
+SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+
+
+@dataclass
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records every request and answers from a script
+    of status codes (200 once the script runs out)."""
+
+    url: str
+    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    script: list[int] = field(default_factory=list)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, body in self.requests]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            status = state.script.pop(0) if state.script else 200
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/events"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def channels_file(tmp_path: Path, url: str, **extra: Any) -> Path:
+    hook = {"name": "ops-events", "url": url, "secret": SECRET, **extra}
+    path = tmp_path / "channels.yaml"
+    path.write_text(json.dumps({"webhooks": [hook]}))
+    return path
+
+
+@pytest.fixture
+def hooked(
+    settings: Settings, clock: FakeClock, receiver: Receiver, tmp_path: Path
+) -> Iterator[Runtime]:
+    configured = settings.model_copy(
+        update={"channels_file": channels_file(tmp_path, receiver.url)}
+    )
+    rt = build_runtime(configured, clock=clock)
+    rt.prepare_database()
+    yield rt
+    rt.engine.dispose()
+
+
+def drain(runtime: Runtime) -> None:
+    for _ in range(50):
+        if not run_due(factory=runtime.factory, clock=runtime.clock, handlers=runtime.handlers()):
+            return
+    raise AssertionError("jobs keep falling due")
+
+
+def declare(runtime: Runtime, title: str = "Checkout is down") -> int:
+    with runtime.transaction() as session:
+        incident, _ = service.declare(
+            session=session,
+            playbook=runtime.playbook,
+            actor="tester",
+            clock=runtime.clock,
+            data=IncidentCreate(title=title, severity="P1"),
+        )
+        return incident.id
+
+
+def move(runtime: Runtime, incident_id: int, action: str) -> None:
+    with runtime.transaction() as session:
+        changes.transition(
+            session=session,
+            playbook=runtime.playbook,
+            incident_id=incident_id,
+            action=action,  # type: ignore[arg-type]
+            actor="tester",
+            clock=runtime.clock,
+        )
+
+
+def test_incident_events_arrive_signed_and_verifiable(hooked: Runtime, receiver: Receiver) -> None:
+    incident_id = declare(hooked)
+    move(hooked, incident_id, "acknowledge")
+    move(hooked, incident_id, "resolve")
+    drain(hooked)
+    events = receiver.events()
+    assert [e["type"] for e in events] == [
+        "incident.triggered",
+        "incident.acknowledged",
+        "incident.resolved",
+    ]
+    first = events[0]["data"]["incident"]
+    assert (first["id"], first["title"], first["severity"]) == (
+        incident_id,
+        "Checkout is down",
+        "P1",
+    )
+    assert first["url"].endswith(f"/api/v1/incidents/{incident_id}")
+    verifier = Webhook(SECRET)
+    for headers, body in receiver.requests:
+        assert verifier.verify(body, headers)["type"].startswith("incident.")
+    headers, body = receiver.requests[0]
+    tampered = body.replace(b"Checkout", b"Checkin!")
+    with pytest.raises(WebhookVerificationError):
+        verifier.verify(tampered, headers)
+    assert len({h["webhook-id"] for h, _ in receiver.requests}) == 3
+
+
+def test_an_alert_opened_incident_carries_its_alerts(hooked: Runtime, receiver: Receiver) -> None:
+    from warroom.alerts import service as alerts
+    from warroom.alerts.normalize import NormalizedAlert
+
+    with hooked.transaction() as session:
+        source = integrations.create(
+            session=session,
+            name="prom",
+            kind="alertmanager",
+            auth_token=None,
+            now=hooked.clock.now(),
+        )
+        labels = {"alertname": "DiskFull", "service": "db", "severity": "critical"}
+        alerts.ingest(
+            session=session,
+            playbook=hooked.playbook,
+            integration=source,
+            alerts=[NormalizedAlert("fp1", "firing", "Disk full on db-1", "alertmanager", labels)],
+            clock=hooked.clock,
+        )
+    drain(hooked)
+    [event] = receiver.events()
+    assert event["type"] == "incident.triggered"
+    [alert] = event["data"]["alerts"]
+    assert (alert["summary"], alert["labels"]) == ("Disk full on db-1", labels)
+
+
+def test_a_5xx_is_retried_with_the_same_webhook_id(
+    hooked: Runtime, receiver: Receiver, clock: FakeClock
+) -> None:
+    receiver.script = [503]
+    declare(hooked)
+    drain(hooked)
+    assert len(receiver.requests) == 1
+    clock.advance(timedelta(seconds=11))
+    drain(hooked)
+    assert len(receiver.requests) == 2
+    assert receiver.requests[0][0]["webhook-id"] == receiver.requests[1][0]["webhook-id"]
+    with hooked.read() as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+        assert (delivery.status, delivery.attempts, delivery.channel) == ("sent", 2, "ops-events")
+
+
+def test_a_4xx_fails_at_once_and_the_timeline_says_so(
+    hooked: Runtime, receiver: Receiver, clock: FakeClock
+) -> None:
+    receiver.script = [410]
+    incident_id = declare(hooked)
+    drain(hooked)
+    clock.advance(timedelta(hours=1))
+    drain(hooked)
+    assert len(receiver.requests) == 1
+    with hooked.read() as session:
+        [delivery] = session.scalars(select(Delivery).where(Delivery.channel == "ops-events")).all()
+        assert (delivery.status, delivery.attempts) == ("failed", 1)
+        assert "HTTP 410" in (delivery.last_error or "")
+    kinds = [e.kind for e in _timeline(hooked, incident_id)]
+    assert "notification_failed" in kinds
+
+
+def _timeline(runtime: Runtime, incident_id: int) -> list[Any]:
+    from warroom.incidents import timeline
+
+    with runtime.read() as session:
+        return list(timeline.entries(session=session, incident_id=incident_id))
+
+
+def test_a_webhook_gets_only_the_events_it_subscribed_to(
+    settings: Settings, clock: FakeClock, receiver: Receiver, tmp_path: Path
+) -> None:
+    path = channels_file(tmp_path, receiver.url, events=["incident.resolved"])
+    rt = build_runtime(settings.model_copy(update={"channels_file": path}), clock=clock)
+    rt.prepare_database()
+    incident_id = declare(rt)
+    move(rt, incident_id, "acknowledge")
+    drain(rt)
+    assert receiver.requests == []
+    move(rt, incident_id, "resolve")
+    drain(rt)
+    assert [e["type"] for e in receiver.events()] == ["incident.resolved"]
+    rt.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("hook", "problem"),
+    [
+        (
+            {"name": "x", "url": "http://127.0.0.1:9/e"},
+            "webhooks[0]: secret or secret_env is required",
+        ),
+        ({"name": "x", "url": "ftp://h/e", "secret": SECRET}, "webhooks[0].url"),
+        ({"name": "Bad Name", "url": "http://h/e", "secret": SECRET}, "webhooks[0].name"),
+        (
+            {"name": "x", "url": "http://h/e", "secret": SECRET, "events": ["incident.exploded"]},
+            "webhooks[0].events[0]",
+        ),
+        (
+            {"name": "x", "url": "http://h/e", "secret_env": "WARROOM_TEST_NO_SUCH_VAR"},
+            "WARROOM_TEST_NO_SUCH_VAR is not set",
+        ),
+        ({"name": "console", "url": "http://h/e", "secret": SECRET}, "unique and not 'console'"),
+    ],
+)
+def test_a_bad_channels_file_is_refused_naming_the_problem(
+    settings: Settings, tmp_path: Path, hook: dict[str, Any], problem: str
+) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text(json.dumps({"webhooks": [hook]}))
+    with pytest.raises(ChannelsError) as caught:
+        build_runtime(settings.model_copy(update={"channels_file": path}))
+    assert f"WARROOM_CHANNELS_FILE={path}" in caught.value.message
+    assert problem in caught.value.message
+
+
+def test_the_cli_says_in_one_line_what_is_wrong_with_the_channels_file(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text("webhooks: [{name: x, url: 'http://h/e'}]\n")
+    monkeypatch.setenv("WARROOM_CHANNELS_FILE", str(path))
+    result = cli("incident", "list")
+    assert result.code == 2
+    assert result.err.count("\n") == 1
+    assert "secret or secret_env is required" in result.err
+
+
+@pytest.mark.slow
+def test_a_real_server_sends_the_event_of_an_alert_without_waiting_for_its_poll(
+    settings: Settings, receiver: Receiver, tmp_path: Path
+) -> None:
+    """The worker polls every 60 s here: the event arrives because the commit wakes it."""
+    env = warroom_env(
+        settings.resolved_database_url(),
+        settings.data_dir,
+        WARROOM_CHANNELS_FILE=str(channels_file(tmp_path, receiver.url)),
+        WARROOM_WORKER_POLL_SECONDS="60",
+    )
+    server = Server(env, tmp_path / "server.log")
+    try:
+        rt = build_runtime(settings)
+        with rt.transaction() as session:
+            key = integrations.create(
+                session=session,
+                name="prom",
+                kind="alertmanager",
+                auth_token=None,
+                now=rt.clock.now(),
+            ).key
+        rt.engine.dispose()
+        body = {
+            "version": "4",
+            "status": "firing",
+            "alerts": [{"status": "firing", "labels": {"alertname": "Down", "service": "api"}}],
+        }
+        answer = httpx.post(f"{server.url}/hooks/alertmanager/{key}", json=body, timeout=10)
+        assert answer.status_code == 202, answer.text
+        wait_until(lambda: len(receiver.requests) >= 1, what="the webhook", timeout=20)
+        assert receiver.events()[0]["data"]["alerts"][0]["labels"]["alertname"] == "Down"
+    finally:
+        server.kill()
