@@ -1,4 +1,4 @@
-"""The webhook sink Alertmanager notifies: records when each probe alert arrives."""
+"""The webhook sink Alertmanager and warroom notify: records when each probe alert arrives."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ async def _sink(port: int, conn: Connection) -> None:
                 stats["notifications"] += 1
                 stats["alerts"] += body.count(b'"fingerprint"')
                 if PROBE_LABEL.encode() in body:
-                    for alert in json.loads(body)["alerts"]:
+                    data = json.loads(body)  # Alertmanager's payload, or a warroom event
+                    for alert in data.get("alerts") or data["data"]["alerts"]:
                         if probe := alert["labels"].get(PROBE_LABEL):
                             conn.send((probe, arrived))
 
