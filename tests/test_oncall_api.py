@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Api, Cli
+from warroom.clock import FakeClock
 
 SCHEDULES = "/api/v1/schedules"
 PEOPLE = "/api/v1/people"
@@ -280,3 +282,84 @@ def test_the_cli_creates_shows_overrides_and_answers_who(
     unknown = cli("oncall", "who", "--schedule", "nope")
     assert unknown.code != 0
     assert "nope" in unknown.err
+
+
+def _feed(api: Api, url: str) -> Any:
+    from urllib.parse import urlsplit
+
+    from icalendar import Calendar
+
+    parts = urlsplit(url)
+    response = api.client.get(f"{parts.path}?{parts.query}")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/calendar")
+    return Calendar.from_ical(response.content)
+
+
+def test_calendar_feeds_show_the_shifts_across_the_clock_change(api: Api, clock: FakeClock) -> None:
+    ids = add_people(api)
+    clock.set(datetime(2026, 3, 26, 12, tzinfo=UTC))  # Berlin goes to summer time on 03-29
+    daily_only = {**DEVOPS, "layers": [DEVOPS["layers"][0]]}  # type: ignore[index]
+    sid = create(api, daily_only)["id"]
+    link = api.client.get(f"{SCHEDULES}/{sid}/calendar", headers=api.viewer).json()["url"]
+    assert "/ical/schedules/" in link
+    assert "token=" in link
+    events = sorted(_feed(api, link).walk("VEVENT"), key=lambda e: e.decoded("dtstart"))
+    by_start = {e.decoded("dtstart"): e for e in events}
+    saturday = by_start[datetime(2026, 3, 28, 8, tzinfo=UTC)]  # 09:00 CET
+    assert saturday.decoded("dtend") == datetime(2026, 3, 29, 7, tzinfo=UTC)  # 09:00 CEST
+    sunday = by_start[datetime(2026, 3, 29, 7, tzinfo=UTC)]
+    assert sunday.decoded("dtend") == datetime(2026, 3, 30, 7, tzinfo=UTC)
+    assert {str(saturday["summary"]), str(sunday["summary"])} == {
+        "On call: Ana (devops-lead)",
+        "On call: Ben (devops-lead)",
+    }
+    assert len({str(e["uid"]) for e in events}) == len(events)
+    first = min(by_start)
+    assert first <= datetime(2026, 3, 19, 12, tzinfo=UTC) + timedelta(days=1)  # a week back
+    person = api.client.get(f"/api/v1/people/{ids['ana']}/calendar", headers=api.viewer).json()
+    ana = list(_feed(api, person["url"]).walk("VEVENT"))
+    assert ana
+    assert all(str(e["summary"]) == "On call: devops-lead" for e in ana)
+    assert len(ana) * 2 in (len(events), len(events) + 1, len(events) - 1)  # every other day
+
+
+def test_a_calendar_feed_needs_its_own_token(api: Api) -> None:
+    ids = add_people(api)
+    sid = create(api)["id"]
+    link = api.client.get(f"{SCHEDULES}/{sid}/calendar", headers=api.viewer).json()["url"]
+    token = link.split("token=")[1]
+    for path in (
+        f"/ical/schedules/{sid}.ics",
+        f"/ical/schedules/{sid}.ics?token=wrong",
+        f"/ical/people/{ids['ana']}.ics?token={token}",  # a schedule's token, not Ana's
+        f"/ical/schedules/{sid + 1}.ics?token={token}",
+    ):
+        response = api.client.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["details"]["field"] == "token"
+    assert api.client.get(f"{SCHEDULES}/{sid}/calendar").status_code == 401
+
+
+def test_the_cli_prints_calendar_links_and_removes_overrides(
+    api: Api, cli: Cli, tmp_path: Path
+) -> None:
+    add_people(api)
+    sid = create(api)["id"]
+    printed = cli("oncall", "calendar", "--schedule", "devops-lead")
+    assert printed.code == 0, printed.err
+    expected = api.client.get(f"{SCHEDULES}/{sid}/calendar", headers=api.viewer).json()["url"]
+    assert printed.out.strip() == expected
+    assert cli("oncall", "calendar").code != 0
+    assert "exactly one" in cli("oncall", "calendar").err
+    added = cli(
+        "schedule", "override", "devops-lead", "--person", "dee@example.com",
+        "--start", "2030-01-01T00:00Z", "--end", "2030-01-02T00:00Z",
+    )  # fmt: skip
+    assert added.code == 0, added.err
+    override_id = added.out.split()[2]
+    removed = cli("schedule", "unoverride", "devops-lead", override_id)
+    assert removed.code == 0, removed.err
+    assert api.client.get(f"{SCHEDULES}/{sid}/overrides", headers=api.viewer).json() == []
+    missing = cli("schedule", "unoverride", "devops-lead", override_id)
+    assert missing.code != 0

@@ -1,4 +1,4 @@
-"""schedule create | list | show | override | unoverride, and oncall who."""
+"""schedule create | list | show | override | unoverride, and oncall who | calendar."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from warroom.cli.context import actor, fail, out, print_json, runtime
-from warroom.oncall import service
+from warroom.oncall import feeds, service
 from warroom.oncall.schemas import OnCallRead, OverrideCreate, ScheduleCreate, SpanRead
+from warroom.people import service as people
 from warroom.people.schemas import PersonRead
 from warroom.playbook.loader import yaml_problem
 
@@ -171,6 +172,19 @@ def override(
     out.print(f"added override {override_id} to {name}", markup=False)
 
 
+@schedule_app.command("unoverride")
+def unoverride(
+    name: Annotated[str, typer.Argument(help="Schedule name or id.")],
+    override_id: Annotated[int, typer.Argument(help="The override's id.", min=1)],
+) -> None:
+    """Remove an override."""
+    rt = runtime()
+    with rt.transaction() as session:
+        schedule = service.find(session=session, ref=name)
+        service.remove_override(session=session, schedule=schedule, override_id=override_id)
+    out.print(f"removed override {override_id} from {name}", markup=False)
+
+
 @oncall_app.command("who")
 def who(
     schedule: Annotated[str | None, typer.Option(help="Only this schedule (name or id).")] = None,
@@ -200,3 +214,26 @@ def who(
     for row in rows:
         contact = "; ".join(f"{p.name} <{p.email or p.phone or 'no contact'}>" for p in row.people)
         out.print(f"{row.schedule}: {contact or 'nobody'}", markup=False)
+
+
+@oncall_app.command("calendar")
+def calendar_link(
+    schedule: Annotated[str | None, typer.Option(help="A schedule (name or id).")] = None,
+    person: Annotated[str | None, typer.Option(help="A person (id, email or name).")] = None,
+) -> None:
+    """Print the secret iCalendar link of a schedule's or a person's shifts."""
+    if (schedule is None) == (person is None):
+        fail("give exactly one of --schedule and --person")
+    rt = runtime()
+    with rt.read() as session:
+        if schedule is not None:
+            kind, subject_id = "schedule", service.find(session=session, ref=schedule).id
+        else:
+            kind, subject_id = "person", people.find(session=session, ref=person or "").id
+    url = feeds.link(
+        base_url=rt.settings.resolved_base_url(),
+        secret_key=rt.secret_key,
+        kind=kind,
+        subject_id=subject_id,
+    )
+    out.print(url, markup=False)

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from warroom.errors import InvalidInput
-from warroom.oncall import service
+from warroom.errors import InvalidInput, NotFound
+from warroom.oncall import feeds, service
 from warroom.oncall.models import Schedule, ScheduleOverride
 from warroom.oncall.schemas import (
     OnCallRead,
@@ -21,9 +22,11 @@ from warroom.oncall.schemas import (
 )
 from warroom.people import service as people
 from warroom.people.schemas import PersonRead
+from warroom.runtime import Runtime
 from warroom.web.deps import Admin, IdPath, Responder, RuntimeDep, Viewer
 
 router = APIRouter(prefix="/api/v1", tags=["on-call"])
+feeds_router = APIRouter(tags=["calendar feeds"])
 At = Annotated[datetime | None, Query(description="An instant with its offset; default now.")]
 
 
@@ -207,3 +210,89 @@ def oncall(caller: Viewer, runtime: RuntimeDep, at: At = None) -> list[OnCallRea
                 )
             )
         return result
+
+
+class CalendarLink(BaseModel):
+    url: str = Field(description="Secret iCalendar link; anyone with it sees the shifts.")
+
+
+def _link(runtime: Runtime, kind: str, subject_id: int) -> CalendarLink:
+    return CalendarLink(
+        url=feeds.link(
+            base_url=runtime.settings.resolved_base_url(),
+            secret_key=runtime.secret_key,
+            kind=kind,
+            subject_id=subject_id,
+        )
+    )
+
+
+@router.get("/schedules/{schedule_id}/calendar", response_model=CalendarLink)
+def schedule_calendar(schedule_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> CalendarLink:
+    """The secret iCalendar link of the schedule's shifts."""
+    with runtime.read() as session:
+        service.get(session=session, schedule_id=schedule_id)
+    return _link(runtime, "schedule", schedule_id)
+
+
+@router.get("/people/{person_id}/calendar", response_model=CalendarLink)
+def person_calendar(person_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> CalendarLink:
+    """The secret iCalendar link of one person's shifts on every schedule."""
+    with runtime.read() as session:
+        people.get(session=session, person_id=person_id)
+    return _link(runtime, "person", person_id)
+
+
+def _ics(body: bytes) -> Response:
+    return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+def _check(runtime: Runtime, subject: str, given: str) -> None:
+    if not feeds.valid(runtime.secret_key, subject, given):
+        raise NotFound("unknown calendar feed", details={"field": "token"})
+
+
+@feeds_router.get("/ical/schedules/{schedule_id}.ics", response_class=Response)
+def schedule_feed(schedule_id: IdPath, runtime: RuntimeDep, token: str = "") -> Response:
+    """The schedule's shifts as iCalendar (a week back, 60 days ahead); needs the link's
+    token, an unknown or wrong one is a 404."""
+    _check(runtime, f"schedule:{schedule_id}", token)
+    now = runtime.clock.now()
+    start, end = feeds.window(now)
+    with runtime.read() as session:
+        schedule = service.get(session=session, schedule_id=schedule_id)
+        shifts = [
+            (
+                span.start,
+                span.end,
+                f"On call: {person.name} ({schedule.name})",
+                f"warroom-schedule-{schedule.id}-{int(span.start.timestamp())}-{person.id}",
+            )
+            for span, who in service.spans(session=session, schedule=schedule, start=start, end=end)
+            for person in who
+        ]
+        name = f"On call: {schedule.name}"
+    return _ics(feeds.calendar(name=name, shifts=shifts, now=now))
+
+
+@feeds_router.get("/ical/people/{person_id}.ics", response_class=Response)
+def person_feed(person_id: IdPath, runtime: RuntimeDep, token: str = "") -> Response:
+    """One person's shifts on every schedule as iCalendar; needs the link's token."""
+    _check(runtime, f"person:{person_id}", token)
+    now = runtime.clock.now()
+    start, end = feeds.window(now)
+    with runtime.read() as session:
+        person = people.get(session=session, person_id=person_id)
+        shifts = [
+            (
+                span.start,
+                span.end,
+                f"On call: {schedule.name}",
+                f"warroom-person-{person.id}-{schedule.id}-{int(span.start.timestamp())}",
+            )
+            for schedule in service.list_schedules(session=session)
+            for span, who in service.spans(session=session, schedule=schedule, start=start, end=end)
+            if any(p.id == person.id for p in who)
+        ]
+        name = f"On call: {person.name}"
+    return _ics(feeds.calendar(name=name, shifts=shifts, now=now))

@@ -16,6 +16,7 @@ from warroom.alerts import api as alerts_api
 from warroom.alerts import hooks, reports
 from warroom.alerts.intake import Intake
 from warroom.incidents.api import router as incidents_router
+from warroom.oncall.api import feeds_router
 from warroom.oncall.api import router as oncall_router
 from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
@@ -59,6 +60,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         incidents_router,
         people_router,
         oncall_router,
+        feeds_router,
         playbook_router,
         alerts_api.router,
         reports.router,
