@@ -41,6 +41,7 @@ class Receiver:
     url: str
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     script: list[int] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every scripted answer
 
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(body) for _, body in self.requests]
@@ -56,6 +57,8 @@ def receiver() -> Iterator[Receiver]:
             state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
             status = state.script.pop(0) if state.script else 200
             self.send_response(status)
+            for name, value in state.headers.items() if status != 200 else ():
+                self.send_header(name, value)
             self.send_header("content-length", "0")
             self.end_headers()
 
@@ -310,3 +313,77 @@ def test_a_real_server_sends_the_event_of_an_alert_without_waiting_for_its_poll(
         assert receiver.events()[0]["data"]["alerts"][0]["labels"]["alertname"] == "Down"
     finally:
         server.kill()
+
+
+def test_a_429_is_retried_no_sooner_than_retry_after_asks(
+    hooked: Runtime, receiver: Receiver, clock: FakeClock
+) -> None:
+    receiver.script = [429]
+    receiver.headers = {"Retry-After": "120"}
+    declare(hooked)
+    drain(hooked)
+    clock.advance(timedelta(seconds=60))  # past the 10 s backoff, not past Retry-After
+    drain(hooked)
+    assert len(receiver.requests) == 1
+    clock.advance(timedelta(seconds=61))
+    drain(hooked)
+    assert len(receiver.requests) == 2
+
+
+def test_deliveries_are_listed_with_their_status(
+    hooked: Runtime, receiver: Receiver, clock: FakeClock
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from warroom.auth import service as auth
+    from warroom.web.app import create_app
+
+    receiver.script = [500]
+    incident_id = declare(hooked)
+    drain(hooked)
+    with hooked.transaction() as session:
+        _, secret = auth.create_token(session=session, name="v", role="viewer", now=clock.now())
+    with TestClient(create_app(hooked, run_worker=False)) as client:
+        auth_header = {"Authorization": f"Bearer {secret}"}
+        page = client.get("/api/v1/deliveries", headers=auth_header).json()
+        [item] = page["items"]
+        assert (item["channel"], item["status"], item["attempts"]) == ("ops-events", "queued", 1)
+        assert "HTTP 500" in item["last_error"]
+        assert item["incident_id"] == incident_id
+        clock.advance(timedelta(seconds=11))
+        drain(hooked)
+        sent = client.get(
+            "/api/v1/deliveries", headers=auth_header, params={"status": "sent"}
+        ).json()
+        assert [d["id"] for d in sent["items"]] == [item["id"]]
+        assert (
+            client.get(
+                "/api/v1/deliveries", headers=auth_header, params={"status": "failed"}
+            ).json()["total"]
+            == 0
+        )
+        bad = client.get("/api/v1/deliveries", headers=auth_header, params={"status": "lost"})
+        assert bad.status_code == 422
+        assert bad.json()["error"]["details"]["field"] == "status"
+        assert client.get("/api/v1/deliveries").status_code == 401
+
+
+def test_channel_list_and_test_send_for_real(
+    cli: Cli, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WARROOM_CHANNELS_FILE", str(channels_file(tmp_path, receiver.url)))
+    listed = cli("channel", "list", "--json")
+    assert listed.code == 0, listed.err
+    assert [c["name"] for c in json.loads(listed.out)] == ["console", "ops-events"]
+    sent = cli("channel", "test", "ops-events")
+    assert sent.code == 0, sent.err
+    assert sent.out.strip() == "ops-events: sent (HTTP 200)"
+    [(headers, body)] = receiver.requests
+    assert Webhook(SECRET).verify(body, headers)["type"] == "warroom.test"
+    receiver.script = [404]
+    refused = cli("channel", "test", "ops-events")
+    assert refused.code == 1
+    assert "HTTP 404" in refused.err
+    unknown = cli("channel", "test", "pager")
+    assert unknown.code != 0
+    assert "no channel named 'pager'" in unknown.err

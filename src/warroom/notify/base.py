@@ -20,6 +20,14 @@ class PermanentError(Exception):
     """The receiver refused the message for good: trying again would not help."""
 
 
+class RetryLater(Exception):
+    """The receiver asked to be tried again no sooner than ``seconds`` from now."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
 @dataclass(frozen=True)
 class Receipt:
     """What the channel answered."""

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from warroom.jobs import service as jobs
-from warroom.notify.base import Channel, Message, PermanentError
+from warroom.notify.base import Channel, Message, PermanentError, RetryLater
 from warroom.notify.models import FAILED, QUEUED, SENT, Delivery
 
 DELIVER = "deliver"
@@ -79,7 +79,7 @@ def send(
                 kind=DELIVER,
                 subject=f"delivery:{delivery.id}",
                 key=f"deliver:{delivery.id}:{delivery.attempts}",
-                due_at=now + RETRY_BASE * 2 ** (delivery.attempts - 1),
+                due_at=now + _backoff(delivery.attempts, exc),
                 now=now,
                 payload={"delivery_id": delivery.id},
             )
@@ -88,3 +88,11 @@ def send(
     delivery.sent_at = now
     delivery.last_error = None
     return delivery
+
+
+def _backoff(attempts: int, error: Exception) -> timedelta:
+    """Exponential backoff, or longer when the receiver said when to come back."""
+    wait: timedelta = RETRY_BASE * 2 ** (attempts - 1)
+    if isinstance(error, RetryLater):
+        wait = max(wait, timedelta(seconds=error.seconds))
+    return wait

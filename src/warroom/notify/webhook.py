@@ -6,17 +6,37 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 from standardwebhooks import Webhook
 
-from warroom.notify.base import Message, PermanentError, Receipt
+from warroom.notify.base import Message, PermanentError, Receipt, RetryLater
 from warroom.notify.config import WebhookConfig
+
+MAX_RETRY_AFTER = 3600.0
+
+
+def retry_after(value: str) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), at most an hour."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_AFTER)
 
 
 class WebhookChannel:
     """POSTs the message body (JSON) to one URL. 2xx is sent; 408, 429 and 5xx are retried
-    by the outbox; any other answer is a permanent failure."""
+    by the outbox (no sooner than a Retry-After header asks); any other answer is a
+    permanent failure."""
 
     def __init__(self, config: WebhookConfig) -> None:
         assert config.secret is not None
@@ -43,5 +63,8 @@ class WebhookChannel:
         if response.is_success:
             return Receipt(channel=self.name, detail=detail)
         if response.status_code in (408, 429) or response.status_code >= 500:
+            wait = retry_after(response.headers.get("retry-after", ""))
+            if wait is not None:
+                raise RetryLater(f"{self.url} answered {detail}, retry after {wait:.0f} s", wait)
             raise RuntimeError(f"{self.url} answered {detail}")
         raise PermanentError(f"{self.url} answered {detail}: {response.text[:200]}")

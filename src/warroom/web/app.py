@@ -21,7 +21,7 @@ from warroom.oncall.api import router as oncall_router
 from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
 from warroom.runtime import Runtime
-from warroom.web import errors, health
+from warroom.web import deliveries, errors, health
 
 logger = logging.getLogger("warroom.web")
 
@@ -61,6 +61,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         people_router,
         oncall_router,
         feeds_router,
+        deliveries.router,
         playbook_router,
         alerts_api.router,
         reports.router,

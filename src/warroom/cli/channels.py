@@ -1,0 +1,66 @@
+"""channel list | test."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from warroom.cli.context import fail, out, print_json, runtime
+from warroom.notify.base import Message
+
+app = typer.Typer(help="Outbound channels (WARROOM_CHANNELS_FILE).", no_args_is_help=True)
+
+
+@app.command("list")
+def list_channels(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Every configured channel: its kind, where it sends and which events."""
+    rt = runtime()
+    rows = [
+        {"name": "console", "kind": "console", "target": "the warroom.notify log", "events": []}
+    ]
+    rows += [
+        {"name": w.name, "kind": "webhook", "target": w.url, "events": list(w.events)}
+        for w in rt.webhooks
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("Name", "Kind", "Sends to", "Events")
+    for row in rows:
+        events = ", ".join(row["events"]) if row["events"] else "-"
+        table.add_row(*(escape(str(v)) for v in (row["name"], row["kind"], row["target"], events)))
+    out.print(table)
+
+
+@app.command("test")
+def test(name: Annotated[str, typer.Argument(help="The channel's name.")]) -> None:
+    """Send a real test message now and show what the receiver answered."""
+    rt = runtime()
+    channel = rt.channels.get(name)
+    if channel is None:
+        known = ", ".join(sorted(rt.channels))
+        fail(f"no channel named {name!r}; configured: {known}")
+    target = next((w.url for w in rt.webhooks if w.name == name), "console")
+    body = json.dumps(
+        {
+            "id": f"test-{uuid.uuid4().hex[:12]}",
+            "type": "warroom.test",
+            "timestamp": rt.clock.now().isoformat(),
+            "data": {"message": "A test from warroom channel test: no action needed."},
+        }
+    )
+    message = Message(
+        recipient=target, subject="warroom.test", body=body, key=f"test-{uuid.uuid4()}"
+    )
+    try:
+        receipt = channel.send(message)
+    except Exception as exc:  # any failure of the provider is the answer we show
+        fail(f"{name}: {type(exc).__name__}: {exc}", code=1)
+    out.print(f"{name}: sent ({receipt.detail})", markup=False)
