@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.receivers import receiver  # noqa: F401  (a fixture for every test module)
 from warroom import migrate
 from warroom.auth import service as auth
 from warroom.cli import context as cli_context

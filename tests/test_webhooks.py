@@ -3,13 +3,9 @@ retried on 5xx, failed at once on other 4xx, and bad channel files refused."""
 
 from __future__ import annotations
 
-import base64
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,65 +16,15 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import Cli
 from tests.procs import Server, wait_until, warroom_env
+from tests.receivers import SECRET, Receiver, channels_file, drain
 from warroom.alerts import integrations
 from warroom.clock import FakeClock
-from warroom.engine.worker import run_due
 from warroom.errors import ChannelsError
 from warroom.incidents import changes, service
 from warroom.incidents.schemas import IncidentCreate
 from warroom.notify.models import Delivery
 from warroom.runtime import Runtime, build_runtime
 from warroom.settings import Settings
-
-SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
-
-
-@dataclass
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records every request and answers from a script
-    of status codes (200 once the script runs out)."""
-
-    url: str
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    script: list[int] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)  # sent with every scripted answer
-
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.requests]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["content-length"]))
-            state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            status = state.script.pop(0) if state.script else 200
-            self.send_response(status)
-            for name, value in state.headers.items() if status != 200 else ():
-                self.send_header(name, value)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/events"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-def channels_file(tmp_path: Path, url: str, **extra: Any) -> Path:
-    hook = {"name": "ops-events", "url": url, "secret": SECRET, **extra}
-    path = tmp_path / "channels.yaml"
-    path.write_text(json.dumps({"webhooks": [hook]}))
-    return path
 
 
 @pytest.fixture
@@ -92,13 +38,6 @@ def hooked(
     rt.prepare_database()
     yield rt
     rt.engine.dispose()
-
-
-def drain(runtime: Runtime) -> None:
-    for _ in range(50):
-        if not run_due(factory=runtime.factory, clock=runtime.clock, handlers=runtime.handlers()):
-            return
-    raise AssertionError("jobs keep falling due")
 
 
 def declare(runtime: Runtime, title: str = "Checkout is down") -> int:

@@ -28,6 +28,7 @@ from warroom.notify.base import Channel
 from warroom.notify.config import WebhookConfig, load_channels
 from warroom.notify.console import ConsoleChannel
 from warroom.notify.webhook import WebhookChannel
+from warroom.paging import escalation
 from warroom.playbook.loader import load_playbook
 from warroom.playbook.schema import Playbook
 from warroom.settings import Settings
@@ -81,6 +82,12 @@ class Runtime:
         )
         self._wakers.append(worker.wakeup)
         return worker
+
+    def start_auditor(self) -> None:
+        """Make sure the escalation auditor runs (every minute, from now on)."""
+        with self.transaction() as session:
+            now = self.clock.now()
+            escalation.schedule_audit(session=session, due=now, now=now)
 
     def prepare_database(self) -> None:
         """Upgrade SQLite in place; refuse to run on an outdated PostgreSQL schema."""

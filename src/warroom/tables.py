@@ -14,6 +14,7 @@ from warroom.incidents.models import (
 from warroom.jobs.models import Job
 from warroom.notify.models import Delivery
 from warroom.oncall.models import Schedule, ScheduleOverride
+from warroom.paging.models import Escalation, EscalationPolicy
 from warroom.people.models import Person
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "ApiToken",
     "Base",
     "Delivery",
+    "Escalation",
+    "EscalationPolicy",
     "IdempotencyKey",
     "Incident",
     "Integration",

@@ -9,6 +9,7 @@ goes on the timeline.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from warroom.incidents import changes
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentCreate, IncidentUpdate
+from warroom.paging import escalation
 from warroom.playbook.schema import Playbook
 
 
@@ -47,6 +49,7 @@ class Submission:
 
 
 Outcome = IngestResult | WarroomError
+logger = logging.getLogger("warroom.alerts")
 
 
 def ingest_many(
@@ -273,7 +276,27 @@ def _find_or_open(
             source=integration.kind,
         ),
     )
+    if decision.escalation:
+        _escalate(batch, incident, decision.escalation, actor)
     return batch.keep(incident)
+
+
+def _escalate(batch: Batch, incident: Incident, policy: str, actor: str) -> None:
+    """Page with the route's policy; a policy that does not exist (the routes live in the
+    playbook, the policies in the database) is said loudly on the timeline instead."""
+    try:
+        escalation.start(
+            session=batch.session, incident=incident, policy_ref=policy, actor=actor, now=batch.now
+        )
+    except WarroomError as exc:  # an unknown policy: the ingest goes on, loudly
+        logger.error("incident %s: cannot escalate: %s", incident.id, exc.message)
+        batch.entries.add(
+            incident=incident,
+            at=batch.now,
+            actor=actor,
+            kind="escalation_failed",
+            data={"policy": policy, "reason": exc.message},
+        )
 
 
 def _describe(summary: str, labels: dict[str, str]) -> str:

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from warroom.cli import admin, alerts, channels, incident, oncall, people, playbook
+from warroom.cli import admin, alerts, channels, incident, oncall, paging, people, playbook
 from warroom.cli.context import err, out
 from warroom.errors import WarroomError
 from warroom.playbook.loader import format_path
@@ -31,6 +31,8 @@ app.add_typer(alerts.silence_app, name="silence")
 app.add_typer(oncall.schedule_app, name="schedule")
 app.add_typer(oncall.oncall_app, name="oncall")
 app.add_typer(channels.app, name="channel")
+app.add_typer(paging.app, name="policy")
+incident.app.command("escalate")(paging.escalate)
 
 
 def run(argv: list[str] | None = None) -> int:

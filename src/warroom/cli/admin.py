@@ -85,6 +85,7 @@ def worker(
         out.print(f"ran {total} job(s)")
         return
     w = rt.worker()
+    rt.start_auditor()
     try:
         w.run_forever()
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from warroom.incidents.schemas import (
     IncidentUpdate,
     TimelineEntryRead,
 )
+from warroom.paging import escalation
 from warroom.people import service as people
 
 app = typer.Typer(help="Declare and work incidents.", no_args_is_help=True)
@@ -47,17 +48,34 @@ def declare(
     type_: Annotated[str, typer.Option("--type", help="operational or security.")] = "operational",
     summary: Annotated[str, typer.Option(help="What is known so far.")] = "",
     source: Annotated[str, typer.Option(help="Where it was detected.")] = "cli",
+    escalate: Annotated[
+        str | None, typer.Option(help="Page at once with this escalation policy.")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Declare an incident; its phases start their clocks now."""
     data = IncidentCreate(
-        title=title, severity=severity, type=type_, summary=summary, source=source
+        title=title,
+        severity=severity,
+        type=type_,
+        summary=summary,
+        source=source,
+        escalation_policy=escalate,
     )
     rt = runtime()
     with rt.transaction() as session:
         incident, _ = service.declare(
             session=session, playbook=rt.playbook, data=data, actor=actor(), clock=rt.clock
         )
+        if escalate:
+            escalation.start(
+                session=session,
+                incident=incident,
+                policy_ref=escalate,
+                actor=actor(),
+                now=rt.clock.now(),
+                field="escalation_policy",
+            )
         incident_id = incident.id
     if not as_json:
         out.print(f"declared incident {incident_id}", markup=False)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
+from warroom.incidents.events import describe
 from warroom.incidents.models import Incident
 from warroom.notify import outbox
 from warroom.notify.base import Message
@@ -30,17 +31,7 @@ def body(session: Session, payload: dict[str, Any], base_url: str) -> str | None
         "type": payload["type"],
         "timestamp": payload["at"],
         "data": {
-            "incident": {
-                "id": incident.id,
-                "title": incident.title,
-                "severity": incident.severity,
-                "type": incident.type,
-                "status": incident.status,
-                "summary": incident.summary,
-                "source": incident.source,
-                "created_at": incident.created_at.isoformat(),
-                "url": f"{base_url}/api/v1/incidents/{incident.id}",
-            },
+            "incident": describe(incident, base_url),
             "alerts": [
                 {
                     "id": a.id,

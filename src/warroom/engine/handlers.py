@@ -16,6 +16,7 @@ from warroom.notify import outbox
 from warroom.notify.base import Channel
 from warroom.notify.config import WebhookConfig
 from warroom.notify.models import FAILED
+from warroom.paging import escalation
 from warroom.playbook.schema import Playbook
 
 Handler = Callable[[Session, dict[str, Any], Clock], None]
@@ -59,7 +60,19 @@ def build_handlers(
             now=clock.now(),
         )
 
+    pagers = ["console"] + [w.name for w in webhooks or [] if escalation.PAGE_EVENT in w.events]
+
+    def escalate(session: Session, payload: dict[str, Any], clock: Clock) -> None:
+        escalation.step(
+            session=session, payload=payload, now=clock.now(), channels=pagers, base_url=base_url
+        )
+
+    def audit(session: Session, payload: dict[str, Any], clock: Clock) -> None:
+        escalation.audit(session=session, now=clock.now())
+
     return {
+        escalation.ESCALATE: escalate,
+        escalation.AUDIT: audit,
         PHASE_DUE: phase_due,
         TASK_DUE: task_due,
         outbox.DELIVER: deliver,

@@ -24,6 +24,7 @@ from warroom.incidents.schemas import (
     TransitionRequest,
     VerifyRead,
 )
+from warroom.paging import escalation
 from warroom.runtime import Runtime
 from warroom.web.deps import IdPath, Responder, RuntimeDep, Viewer
 
@@ -57,6 +58,15 @@ def declare(
                     clock=runtime.clock,
                     idempotency_key=key,
                 )
+                if created and body.escalation_policy:
+                    escalation.start(
+                        session=session,
+                        incident=incident,
+                        policy_ref=body.escalation_policy,
+                        actor=caller.actor,
+                        now=runtime.clock.now(),
+                        field="escalation_policy",
+                    )
                 read = _read(runtime, session, incident)
             break
         except IntegrityError:  # a concurrent request with the same key won the race

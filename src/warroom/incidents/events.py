@@ -5,6 +5,7 @@ rolled back. The engine turns it into one outbox delivery per subscribed channel
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -48,3 +49,18 @@ def record(*, session: Session, incident: Incident, kind: str, at: datetime) -> 
         ],
         now=at,
     )
+
+
+def describe(incident: Incident, base_url: str) -> dict[str, Any]:
+    """The incident as events and pages show it to receivers."""
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "severity": incident.severity,
+        "type": incident.type,
+        "status": incident.status,
+        "summary": incident.summary,
+        "source": incident.source,
+        "created_at": incident.created_at.isoformat(),
+        "url": f"{base_url}/api/v1/incidents/{incident.id}",
+    }

@@ -18,6 +18,9 @@ class IncidentCreate(Input):
     type: str = Field(default="operational", description="An incident type of the playbook.")
     summary: str = Field(default="", max_length=20_000)
     source: str = Field(default="manual", min_length=1, max_length=100)
+    escalation_policy: str | None = Field(
+        default=None, max_length=100, description="Page with this escalation policy at once."
+    )
 
 
 class IncidentUpdate(Input):

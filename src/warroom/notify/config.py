@@ -30,6 +30,7 @@ EventType = Literal[
     "incident.closed",
     "incident.reopened",
     "incident.retriggered",
+    "incident.page",
 ]
 EVENT_TYPES: tuple[EventType, ...] = EventType.__args__  # type: ignore[attr-defined]
 

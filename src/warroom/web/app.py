@@ -18,6 +18,7 @@ from warroom.alerts.intake import Intake
 from warroom.incidents.api import router as incidents_router
 from warroom.oncall.api import feeds_router
 from warroom.oncall.api import router as oncall_router
+from warroom.paging.api import router as paging_router
 from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
 from warroom.runtime import Runtime
@@ -34,6 +35,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         worker = runtime.worker() if with_worker else None
         if worker is not None:
+            runtime.start_auditor()
             worker.start_thread()
         try:
             yield
@@ -61,6 +63,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         people_router,
         oncall_router,
         feeds_router,
+        paging_router,
         deliveries.router,
         playbook_router,
         alerts_api.router,

@@ -1,0 +1,1 @@
+"""Escalation policies and paging: who is paged for an incident, and when."""
