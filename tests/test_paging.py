@@ -21,6 +21,7 @@ from warroom.alerts import service as alerts
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.auth import service as auth
 from warroom.clock import FakeClock
+from warroom.engine.worker import run_due
 from warroom.jobs.models import Job
 from warroom.paging import escalation
 from warroom.paging.models import Escalation
@@ -356,3 +357,21 @@ def test_the_cli_creates_policies_and_escalates(
     assert f"started for incident {incident_id} (devops)" in started.out
     again = cli("incident", "escalate", str(incident_id), "--policy", "devops")
     assert again.code == 4
+
+
+def test_a_page_queued_before_the_acknowledgement_is_not_sent_after_it(
+    paging: Setup, receiver: Receiver
+) -> None:
+    incident_id = paging.declare()
+    runtime = paging.runtime
+    for _ in range(10):  # run jobs one at a time until the page is queued, not yet sent
+        if paging.get(f"/deliveries?incident_id={incident_id}&status=queued")["total"]:
+            break
+        run_due(factory=runtime.factory, clock=runtime.clock, handlers=runtime.handlers(), limit=1)
+    assert paging.post(f"/incidents/{incident_id}/acknowledge", {}).status_code == 200
+    paging.run()
+    assert receiver.requests == []
+    queued = paging.get(f"/deliveries?incident_id={incident_id}&status=cancelled")
+    assert queued["total"] == 2  # the console and the webhook copy of the one page
+    assert {d["kind"] for d in queued["items"]} == {"page"}
+    assert "acknowledged first" in queued["items"][0]["last_error"]

@@ -42,6 +42,10 @@ def build_handlers(
         )
 
     def deliver(session: Session, payload: dict[str, Any], clock: Clock) -> None:
+        if escalation.cancel_stale_page(
+            session=session, delivery_id=int(payload["delivery_id"]), now=clock.now()
+        ):
+            return
         delivery = outbox.send(
             session=session,
             delivery_id=int(payload["delivery_id"]),

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.db import Base, UTCDateTime
 
-QUEUED, SENT, FAILED = "queued", "sent", "failed"
+QUEUED, SENT, FAILED, CANCELLED = "queued", "sent", "failed", "cancelled"
+MESSAGE, PAGE = "message", "page"
 
 
 class Delivery(Base):
@@ -22,6 +23,7 @@ class Delivery(Base):
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20), default=MESSAGE, server_default=MESSAGE)
     recipient: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from warroom.jobs import service as jobs
 from warroom.notify.base import Channel, Message, PermanentError, RetryLater
-from warroom.notify.models import FAILED, QUEUED, SENT, Delivery
+from warroom.notify.models import FAILED, MESSAGE, QUEUED, SENT, Delivery
 
 DELIVER = "deliver"
 MAX_ATTEMPTS = 5
@@ -22,10 +22,12 @@ def queue(
     message: Message,
     now: datetime,
     incident_id: int | None = None,
+    kind: str = MESSAGE,
 ) -> Delivery:
     """Write a delivery row and the job that sends it, in the caller's transaction."""
     delivery = Delivery(
         incident_id=incident_id,
+        kind=kind,
         channel=channel,
         recipient=message.recipient,
         subject=message.subject,

@@ -27,6 +27,7 @@ from warroom.jobs import service as jobs
 from warroom.jobs.models import PENDING, Job
 from warroom.notify import outbox
 from warroom.notify.base import Message
+from warroom.notify.models import CANCELLED, PAGE, QUEUED, Delivery
 from warroom.oncall import service as schedules
 from warroom.oncall.models import Schedule
 from warroom.paging import policies
@@ -206,6 +207,7 @@ def _page(
                 ),
                 now=now,
                 incident_id=incident.id,
+                kind=PAGE,
             )
     timeline.append(
         session=session,
@@ -314,3 +316,17 @@ def of_incident(*, session: Session, incident_id: int) -> Sequence[Escalation]:
     return session.scalars(
         select(Escalation).where(Escalation.incident_id == incident_id).order_by(Escalation.id)
     ).all()
+
+
+def cancel_stale_page(*, session: Session, delivery_id: int, now: datetime) -> bool:
+    """Cancel a queued page whose incident is no longer triggered (acknowledged or resolved
+    after the page was queued and before it went out); True when cancelled."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.kind != PAGE or delivery.status != QUEUED:
+        return False
+    incident = lock_row(session=session, incident_id=delivery.incident_id or 0)
+    if incident.status == "triggered":
+        return False
+    delivery.status = CANCELLED
+    delivery.last_error = f"not sent: the incident was {incident.status} first"
+    return True

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["deliveries"])
 
 class DeliveryFilter(Input):
     incident_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    status: Literal["queued", "sent", "failed"] | None = None
+    status: Literal["queued", "sent", "failed", "cancelled"] | None = None
     channel: str | None = Field(default=None, max_length=40)
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=MAX_ID)
@@ -31,6 +31,7 @@ class DeliveryRead(BaseModel):
     id: int
     incident_id: int | None
     channel: str
+    kind: str
     recipient: str
     subject: str
     status: str
