@@ -1,5 +1,6 @@
 """Fault injection for paging: many escalations at once, worker processes killed with
-SIGKILL at random moments and restarted, a real webhook receiver counting the pages.
+SIGKILL at random moments while they work and restarted, a real webhook receiver
+counting the pages.
 
 Used by tests/test_paging_faults.py (a short run) and bench/bench_paging_faults.py (the
 full one). Waits are skipped by moving pending escalation steps' due time to now, so a
@@ -11,18 +12,17 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
 
 from tests.procs import WARROOM, warroom_env
+from tests.receivers import SECRET, Receiver, start_receiver
 from warroom import migrate
 from warroom.clock import SystemClock
 from warroom.incidents import changes
@@ -38,7 +38,6 @@ from warroom.people.schemas import PersonCreate
 from warroom.runtime import Runtime, build_runtime
 from warroom.settings import Settings
 
-SECRET = "whsec_ZmF1bHQtaW5qZWN0aW9uLXNlY3JldC0wMTIzNDU="
 LEVELS = 3
 
 
@@ -63,32 +62,6 @@ class Result:
             f"{self.after_ack} after an acknowledgement, {self.unfinished} unfinished, "
             f"{self.seconds:.1f} s"
         )
-
-
-@dataclass
-class Receiver:
-    arrivals: list[tuple[str, float]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _receiver() -> tuple[Receiver, ThreadingHTTPServer]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["content-length"]))
-            with state.lock:
-                state.arrivals.append((json.loads(body)["id"], time.monotonic()))
-            self.send_response(200)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return state, server
 
 
 def _prepare(runtime: Runtime, count: int) -> list[tuple[int, int]]:
@@ -152,6 +125,13 @@ def _tick(runtime: Runtime, ack_after: dict[int, int], acked_at: dict[int, float
     return len(rows)
 
 
+def _done(runtime: Runtime) -> int:
+    with runtime.read() as session:
+        return int(
+            session.scalar(select(func.count()).select_from(Job).where(Job.status == "done")) or 0
+        )
+
+
 def _outstanding(runtime: Runtime) -> int:
     with runtime.read() as session:
         running = session.scalar(
@@ -171,14 +151,15 @@ def run(
     workers: int,
     seconds: float,
     seed: int = 1,
-    kill_every: tuple[float, float] = (0.8, 1.6),
+    kill_after: tuple[float, float] = (0.0, 0.2),
 ) -> Result:
-    """Run the escalations with ``workers`` worker processes killed at random moments."""
+    """Run the escalations with ``workers`` worker processes, one of them killed at a
+    random moment (``kill_after`` seconds) once the workers have finished a job since the
+    last kill: so every kill lands while they work, and the run always moves on."""
     rng = random.Random(seed)
-    state, server = _receiver()
+    state, server = start_receiver()
     channels = workdir / "channels.json"
-    url = f"http://127.0.0.1:{server.server_address[1]}/pages"
-    hook = {"name": "pager", "url": url, "secret": SECRET, "events": ["incident.page"]}
+    hook = {"name": "pager", "url": state.url, "secret": SECRET, "events": ["incident.page"]}
     channels.write_text(json.dumps({"webhooks": [hook]}))
     settings = Settings(
         database_url=database_url, data_dir=workdir / "data", channels_file=channels, worker=False
@@ -195,20 +176,23 @@ def run(
     procs = [_start(env, logs) for _ in range(workers)]
     result = Result(escalations=len(made))
     started = time.monotonic()
-    next_kill = started + rng.uniform(*kill_every)
+    done_before = _done(runtime)
+    kill_at: float | None = None
     try:
         while time.monotonic() - started < seconds:
             running = _tick(runtime, ack_after, acked_at)
             if not running and not _outstanding(runtime):
                 break
-            if time.monotonic() >= next_kill:
+            if kill_at is None and _done(runtime) > done_before:  # the workers are working
+                kill_at = time.monotonic() + rng.uniform(*kill_after)
+            if kill_at is not None and time.monotonic() >= kill_at:
                 victim = rng.randrange(len(procs))
                 procs[victim].kill()
                 procs[victim].wait()
                 procs[victim] = _start(env, logs)
                 result.kills += 1
-                next_kill = time.monotonic() + rng.uniform(*kill_every)
-            time.sleep(0.02)
+                done_before, kill_at = _done(runtime), None
+            time.sleep(0.01)
         result.unfinished = _outstanding(runtime)
     finally:
         for proc in procs:
@@ -234,8 +218,9 @@ def _count(
     acked_at: dict[int, float],
     state: Receiver,
 ) -> None:
-    receipts = Counter(page_id for page_id, _ in state.arrivals)
-    result.received = len(state.arrivals)
+    arrivals = [(event["id"], at) for event, at in zip(state.events(), state.arrived, strict=True)]
+    receipts = Counter(page_id for page_id, _ in arrivals)
+    result.received = len(arrivals)
     result.duplicates = sum(n - 1 for n in receipts.values())
     result.acknowledged = len(acked_at)
     for _, esc in made:
@@ -246,7 +231,7 @@ def _count(
             page = f"page-{esc}-0-{level}-{level + 1}"  # person ids 1, 2, 3 = levels 1, 2, 3
             if not receipts.get(page):
                 result.lost += 1
-    for page_id, arrived in state.arrivals:
+    for page_id, arrived in arrivals:
         esc = int(page_id.split("-")[1])
         if esc in acked_at and arrived > acked_at[esc]:
             result.after_ack += 1

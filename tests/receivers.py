@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,19 +29,23 @@ class Receiver:
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     script: list[int] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # sent with every scripted answer
+    arrived: list[float] = field(default_factory=list)  # time.monotonic() of each request
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(body) for _, body in self.requests]
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
+    """A receiver serving in a thread; shut the server down when done."""
     state = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
-            state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            with state.lock:
+                state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                state.arrived.append(time.monotonic())
             status = state.script.pop(0) if state.script else 200
             self.send_response(status)
             for name, value in state.headers.items() if status != 200 else ():
@@ -53,8 +58,13 @@ def receiver() -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}/events"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return state, server
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state, server = start_receiver()
     yield state
     server.shutdown()
     server.server_close()

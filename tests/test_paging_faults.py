@@ -1,6 +1,6 @@
-"""Paging survives workers killed with SIGKILL at random moments: no page lost, no page
-after an acknowledgement, duplicates only where a worker died between sending and
-recording (bench/bench_paging_faults.py runs the full 200)."""
+"""Paging survives workers killed with SIGKILL at random moments while they work: no page
+lost, no page after an acknowledgement, a repeat only where a worker died between sending
+and recording (bench/bench_paging_faults.py runs the full 200)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ def test_killed_workers_lose_no_page_and_page_nobody_after_an_acknowledgement(
 ) -> None:
     workers = 3 if database_url.startswith("postgresql") else 1
     result = faults.run(
-        database_url=database_url, workdir=tmp_path, escalations=30, workers=workers, seconds=90
+        database_url=database_url, workdir=tmp_path, escalations=60, workers=workers, seconds=120
     )
-    assert result.kills >= 2, result.line()
+    assert result.kills >= 3, result.line()
     assert result.unfinished == 0, result.line()
     assert result.lost == 0, result.line()
     assert result.after_ack == 0, result.line()
-    assert result.duplicates <= max(1, result.received // 100), result.line()
+    # at least once: a worker killed between sending a page and recording it sends it again
+    # (one job at a time, so at most one repeat per kill; the receiver sees one webhook-id)
+    assert result.duplicates <= result.kills, result.line()

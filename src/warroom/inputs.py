@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from warroom.db import no_nul
+from warroom.errors import Conflict
 
 
 class Input(BaseModel):
@@ -18,3 +23,14 @@ class Input(BaseModel):
         if isinstance(value, list):
             return [no_nul(v) for v in value]
         return no_nul(value)
+
+
+def refuse_taken_name(
+    session: Session, model: Any, name: str, *, what: str, other_than: int | None = None
+) -> None:
+    """Conflict (field ``name``) when another row of ``model`` already has this name."""
+    query = select(model.id).where(model.name == name)
+    if other_than is not None:
+        query = query.where(model.id != other_than)
+    if session.scalar(query) is not None:
+        raise Conflict(f"a {what} named {name!r} exists", details={"field": "name"})

@@ -7,11 +7,14 @@ import json
 import os
 import sys
 from functools import cache
+from pathlib import Path
 from typing import Any, NoReturn
 
+import yaml
 from pydantic import BaseModel
 from rich.console import Console
 
+from warroom.playbook.loader import yaml_problem
 from warroom.runtime import Runtime, build_runtime
 from warroom.settings import Settings
 
@@ -61,3 +64,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit."""
     err.print(f"error: {message}", markup=False)
     raise SystemExit(code)
+
+
+def read_yaml_mapping(path: Path, expected: str) -> dict[str, Any]:
+    """A YAML file holding a mapping; one clear line and exit 2 otherwise."""
+    try:
+        data: Any = yaml.safe_load(path.read_text("utf-8"))
+    except OSError as exc:
+        fail(f"{path}: cannot read: {exc.strerror}")
+    except yaml.YAMLError as exc:
+        fail(f"{path}: {yaml_problem(exc)}")
+    if not isinstance(data, dict):
+        fail(f"{path}: expected {expected}")
+    return data

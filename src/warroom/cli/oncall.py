@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from warroom.cli.context import actor, fail, out, print_json, runtime
+from warroom.cli.context import actor, fail, out, print_json, read_yaml_mapping, runtime
 from warroom.oncall import feeds, service
-from warroom.oncall.schemas import OnCallRead, OverrideCreate, ScheduleCreate, SpanRead
+from warroom.oncall.schemas import OverrideCreate, ScheduleCreate
 from warroom.people import service as people
 from warroom.people.schemas import PersonRead
-from warroom.playbook.loader import yaml_problem
 
 schedule_app = typer.Typer(help="On-call schedules.", no_args_is_help=True)
 oncall_app = typer.Typer(help="Who is on call.", no_args_is_help=True)
@@ -43,15 +41,9 @@ def required(text: str, option: str) -> datetime:
 
 
 def _definition(path: Path) -> ScheduleCreate:
-    try:
-        data: Any = yaml.safe_load(path.read_text("utf-8"))
-    except OSError as exc:
-        fail(f"{path}: cannot read: {exc.strerror}")
-    except yaml.YAMLError as exc:
-        fail(f"{path}: {yaml_problem(exc)}")
-    if not isinstance(data, dict):
-        fail(f"{path}: expected a mapping with name, timezone and layers")
-    return ScheduleCreate.model_validate(data)
+    return ScheduleCreate.model_validate(
+        read_yaml_mapping(path, "a mapping with name, timezone and layers")
+    )
 
 
 def _names(people: list[PersonRead]) -> str:
@@ -90,12 +82,11 @@ def list_schedules(as_json: JSON = False) -> None:
     """Every schedule and who is on call on it now."""
     rt = runtime()
     now = rt.clock.now()
-    rows = []
     with rt.read() as session:
-        for schedule in service.list_schedules(session=session):
-            found, source = service.who(session=session, schedule=schedule, at=now)
-            people = [PersonRead.model_validate(p) for p in found]
-            rows.append(OnCallRead(schedule=schedule.name, at=now, people=people, source=source))
+        rows = [
+            service.on_call_read(session=session, schedule=schedule, at=now)
+            for schedule in service.list_schedules(session=session)
+        ]
     if as_json:
         print_json(rows)
         return
@@ -117,18 +108,9 @@ def show(
     since = instant(start, "--start") or rt.clock.now()
     with rt.read() as session:
         schedule = service.find(session=session, ref=name)
-        found = service.spans(
+        rows = service.span_reads(
             session=session, schedule=schedule, start=since, end=since + timedelta(days=days)
         )
-        rows = [
-            SpanRead(
-                start=span.start,
-                end=span.end,
-                people=[PersonRead.model_validate(p) for p in who],
-                source=span.source,
-            )
-            for span, who in found
-        ]
         zone = schedule.timezone
     if as_json:
         print_json(rows)
@@ -194,17 +176,13 @@ def who(
     """Who is on call now, or at --at."""
     rt = runtime()
     when = instant(at, "--at") or rt.clock.now()
-    rows = []
     with rt.read() as session:
         chosen = (
             [service.find(session=session, ref=schedule)]
             if schedule
             else list(service.list_schedules(session=session))
         )
-        for item in chosen:
-            found, source = service.who(session=session, schedule=item, at=when)
-            people = [PersonRead.model_validate(p) for p in found]
-            rows.append(OnCallRead(schedule=item.name, at=when, people=people, source=source))
+        rows = [service.on_call_read(session=session, schedule=s, at=when) for s in chosen]
     if as_json:
         print_json(rows)
         return

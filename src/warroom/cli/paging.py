@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from warroom.cli.context import actor, fail, out, print_json, runtime
+from warroom.cli.context import actor, out, print_json, read_yaml_mapping, runtime
 from warroom.incidents.service import lock_row
 from warroom.paging import escalation, policies
 from warroom.paging.policies import PolicyCreate, PolicyRead
-from warroom.playbook.loader import yaml_problem
 
 app = typer.Typer(help="Escalation policies.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="JSON output.")]
 
 
 def _definition(path: Path) -> PolicyCreate:
-    try:
-        data: Any = yaml.safe_load(path.read_text("utf-8"))
-    except OSError as exc:
-        fail(f"{path}: cannot read: {exc.strerror}")
-    except yaml.YAMLError as exc:
-        fail(f"{path}: {yaml_problem(exc)}")
-    if not isinstance(data, dict):
-        fail(f"{path}: expected a mapping with name and levels")
-    return PolicyCreate.model_validate(data)
+    return PolicyCreate.model_validate(read_yaml_mapping(path, "a mapping with name and levels"))
 
 
 def _describe(policy: PolicyRead) -> str:

@@ -114,13 +114,7 @@ def schedule_oncall(
     when = _aware(at, runtime.clock.now())
     with runtime.read() as session:
         schedule = service.get(session=session, schedule_id=schedule_id)
-        found, source = service.who(session=session, schedule=schedule, at=when)
-        return OnCallRead(
-            schedule=schedule.name,
-            at=when,
-            people=[PersonRead.model_validate(p) for p in found],
-            source=source,
-        )
+        return service.on_call_read(session=session, schedule=schedule, at=when)
 
 
 @router.get("/schedules/{schedule_id}/shifts", response_model=list[SpanRead])
@@ -137,16 +131,7 @@ def schedule_shifts(
     until = _aware(end, since + timedelta(weeks=1), "end")
     with runtime.read() as session:
         schedule = service.get(session=session, schedule_id=schedule_id)
-        found = service.spans(session=session, schedule=schedule, start=since, end=until)
-        return [
-            SpanRead(
-                start=span.start,
-                end=span.end,
-                people=[PersonRead.model_validate(p) for p in who],
-                source=span.source,
-            )
-            for span, who in found
-        ]
+        return service.span_reads(session=session, schedule=schedule, start=since, end=until)
 
 
 @router.post(
@@ -198,18 +183,10 @@ def oncall(caller: Viewer, runtime: RuntimeDep, at: At = None) -> list[OnCallRea
     """Who is on call on every schedule at ``at`` (default now)."""
     when = _aware(at, runtime.clock.now())
     with runtime.read() as session:
-        result = []
-        for schedule in service.list_schedules(session=session):
-            found, source = service.who(session=session, schedule=schedule, at=when)
-            result.append(
-                OnCallRead(
-                    schedule=schedule.name,
-                    at=when,
-                    people=[PersonRead.model_validate(p) for p in found],
-                    source=source,
-                )
-            )
-        return result
+        return [
+            service.on_call_read(session=session, schedule=schedule, at=when)
+            for schedule in service.list_schedules(session=session)
+        ]
 
 
 class CalendarLink(BaseModel):

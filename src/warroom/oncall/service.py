@@ -11,11 +11,20 @@ from sqlalchemy.orm import Session
 
 from warroom.db import parse_id
 from warroom.errors import Conflict, InvalidInput, NotFound
+from warroom.inputs import refuse_taken_name
 from warroom.oncall import rotation
 from warroom.oncall.models import Schedule, ScheduleOverride
-from warroom.oncall.schemas import DAYS, LayerIn, OverrideCreate, ScheduleCreate
+from warroom.oncall.schemas import (
+    DAYS,
+    LayerIn,
+    OnCallRead,
+    OverrideCreate,
+    ScheduleCreate,
+    SpanRead,
+)
 from warroom.people import service as people
 from warroom.people.models import Person
+from warroom.people.schemas import PersonRead
 
 GAP_HORIZON = timedelta(weeks=4)
 MAX_RANGE = timedelta(days=92)
@@ -37,8 +46,7 @@ def _stored_layers(session: Session, data: ScheduleCreate) -> list[dict[str, obj
 
 
 def create(*, session: Session, data: ScheduleCreate, now: datetime) -> Schedule:
-    if session.scalar(select(Schedule.id).where(Schedule.name == data.name)) is not None:
-        raise Conflict(f"a schedule named {data.name!r} exists", details={"field": "name"})
+    refuse_taken_name(session, Schedule, data.name, what="schedule")
     schedule = Schedule(
         name=data.name,
         timezone=data.timezone,
@@ -54,11 +62,7 @@ def create(*, session: Session, data: ScheduleCreate, now: datetime) -> Schedule
 
 def replace(*, session: Session, schedule: Schedule, data: ScheduleCreate, now: datetime) -> None:
     """A new definition for the schedule (its overrides stay)."""
-    clash = session.scalar(
-        select(Schedule.id).where(Schedule.name == data.name, Schedule.id != schedule.id)
-    )
-    if clash is not None:
-        raise Conflict(f"a schedule named {data.name!r} exists", details={"field": "name"})
+    refuse_taken_name(session, Schedule, data.name, what="schedule", other_than=schedule.id)
     schedule.name = data.name
     schedule.timezone = data.timezone
     schedule.description = data.description
@@ -187,3 +191,25 @@ def spans(
 
 def gaps(*, session: Session, schedule: Schedule, now: datetime) -> list[rotation.Span[int]]:
     return rotation.gaps(plan(session=session, schedule=schedule), now, now + GAP_HORIZON)
+
+
+def on_call_read(*, session: Session, schedule: Schedule, at: datetime) -> OnCallRead:
+    """Who is on call at ``at``, as the API and CLI show it."""
+    found, source = who(session=session, schedule=schedule, at=at)
+    people_read = [PersonRead.model_validate(p) for p in found]
+    return OnCallRead(schedule=schedule.name, at=at, people=people_read, source=source)
+
+
+def span_reads(
+    *, session: Session, schedule: Schedule, start: datetime, end: datetime
+) -> list[SpanRead]:
+    """``spans`` as the API and CLI show them."""
+    return [
+        SpanRead(
+            start=span.start,
+            end=span.end,
+            people=[PersonRead.model_validate(p) for p in who],
+            source=span.source,
+        )
+        for span, who in spans(session=session, schedule=schedule, start=start, end=end)
+    ]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from warroom.db import parse_id
 from warroom.errors import Conflict, InvalidInput, NotFound
-from warroom.inputs import Input
+from warroom.inputs import Input, refuse_taken_name
 from warroom.oncall import service as schedules
 from warroom.paging.models import EscalationPolicy
 from warroom.people import service as people
@@ -94,8 +94,7 @@ def _stored_levels(session: Session, data: PolicyCreate) -> list[dict[str, Any]]
 
 
 def create(*, session: Session, data: PolicyCreate, now: datetime) -> EscalationPolicy:
-    if session.scalar(select(EscalationPolicy.id).where(EscalationPolicy.name == data.name)):
-        raise Conflict(f"a policy named {data.name!r} exists", details={"field": "name"})
+    refuse_taken_name(session, EscalationPolicy, data.name, what="policy")
     policy = EscalationPolicy(
         name=data.name,
         description=data.description,
@@ -113,13 +112,7 @@ def replace(
     *, session: Session, policy: EscalationPolicy, data: PolicyCreate, now: datetime
 ) -> None:
     """A new definition; escalations already running keep the one they started with."""
-    clash = session.scalar(
-        select(EscalationPolicy.id).where(
-            EscalationPolicy.name == data.name, EscalationPolicy.id != policy.id
-        )
-    )
-    if clash is not None:
-        raise Conflict(f"a policy named {data.name!r} exists", details={"field": "name"})
+    refuse_taken_name(session, EscalationPolicy, data.name, what="policy", other_than=policy.id)
     policy.name, policy.description, policy.repeat = data.name, data.description, data.repeat
     policy.levels = _stored_levels(session, data)
     policy.updated_at = now
