@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.db import no_nul
-from warroom.errors import Conflict
+from warroom.db import Base, no_nul, parse_id
+from warroom.errors import Conflict, NotFound
+
+M = TypeVar("M", bound=Base)
 
 
 class Input(BaseModel):
@@ -34,3 +36,15 @@ def refuse_taken_name(
         query = query.where(model.id != other_than)
     if session.scalar(query) is not None:
         raise Conflict(f"a {what} named {name!r} exists", details={"field": "name"})
+
+
+def named(session: Session, model: type[M], ref: str, *, what: str, field: str) -> M:
+    """A row of ``model`` by numeric id or by exact name; NotFound naming ``field``."""
+    if ref.isascii() and ref.isdigit() and (row_id := parse_id(ref)) is not None:
+        found = session.get(model, row_id)
+    else:
+        name: Any = getattr(model, "name")  # noqa: B009 (every named model has the column)
+        found = session.scalars(select(model).where(name == ref)).first()
+    if found is None:
+        raise NotFound(f"no {what} {ref!r}", details={"field": field})
+    return found

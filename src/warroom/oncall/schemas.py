@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from warroom.inputs import Input
-from warroom.people.schemas import PersonRead
+from warroom.people.schemas import PersonRead, check_zone
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-def check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r}") from exc
-    return value
 
 
 class WindowIn(Input):

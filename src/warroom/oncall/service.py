@@ -9,9 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.db import parse_id
 from warroom.errors import Conflict, InvalidInput, NotFound
-from warroom.inputs import refuse_taken_name
+from warroom.inputs import named, refuse_taken_name
 from warroom.oncall import rotation
 from warroom.oncall.models import Schedule, ScheduleOverride
 from warroom.oncall.schemas import (
@@ -79,12 +78,7 @@ def get(*, session: Session, schedule_id: int) -> Schedule:
 
 def find(*, session: Session, ref: str) -> Schedule:
     """A schedule by id or name."""
-    if ref.isascii() and ref.isdigit() and (schedule_id := parse_id(ref)) is not None:
-        return get(session=session, schedule_id=schedule_id)
-    schedule = session.scalar(select(Schedule).where(Schedule.name == ref))
-    if schedule is None:
-        raise NotFound(f"no schedule named {ref!r}", details={"field": "schedule"})
-    return schedule
+    return named(session, Schedule, ref, what="schedule", field="schedule")
 
 
 def list_schedules(*, session: Session) -> Sequence[Schedule]:

@@ -10,9 +10,8 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.db import parse_id
 from warroom.errors import Conflict, InvalidInput, NotFound
-from warroom.inputs import Input, refuse_taken_name
+from warroom.inputs import Input, named, refuse_taken_name
 from warroom.oncall import service as schedules
 from warroom.paging.models import EscalationPolicy
 from warroom.people import service as people
@@ -127,12 +126,7 @@ def get(*, session: Session, policy_id: int) -> EscalationPolicy:
 
 def find(*, session: Session, ref: str) -> EscalationPolicy:
     """A policy by id or name."""
-    if ref.isascii() and ref.isdigit() and (policy_id := parse_id(ref)) is not None:
-        return get(session=session, policy_id=policy_id)
-    policy = session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == ref))
-    if policy is None:
-        raise NotFound(f"no escalation policy named {ref!r}", details={"field": "policy"})
-    return policy
+    return named(session, EscalationPolicy, ref, what="escalation policy", field="policy")
 
 
 def list_policies(*, session: Session) -> Sequence[EscalationPolicy]:
