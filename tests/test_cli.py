@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cli, CliResult
+from warroom.cli import context as cli_context
 
 P0_PHASES = ["p0-immediate-response", "p0-assessment", "p0-recovery"]
 P1_PHASES = ["p1-assessment", "p1-mitigation", "p1-resolution"]
@@ -788,6 +789,30 @@ def test_people_import_yaml(cli: Cli, tmp_path: Path) -> None:
     assert listed["Ada Lovelace"]["timezone"] == "Europe/Berlin"
     assert listed["Grace Hopper"]["chat_id"] == "U42"
     assert listed["Grace Hopper"]["timezone"] == "UTC"
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "csv"])
+def test_people_export_reads_back_with_import(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    ok(cli("people", "add", "--name", "Ada Lovelace", "--email", "ada@example.com",
+           "--phone", "+4930123456", "--timezone", "Europe/Berlin"))  # fmt: skip
+    ok(cli("people", "add", "--name", "Grace, Hopper", "--chat-id", "U42"))
+    exported = ok(cli("people", "export", "--format", fmt)).out
+    before = [{k: v for k, v in p.items() if k not in ("id", "created_at")} for p in people(cli)]
+    path = tmp_path / f"people.{fmt}"
+    path.write_text(exported, encoding="utf-8")
+    cli_context.runtime().engine.dispose()  # a fresh database for the import
+    cli_context.runtime.cache_clear()
+    monkeypatch.setenv("WARROOM_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+    assert ok(cli("people", "import", str(path))).out.strip() == "imported 2 people"
+    after = [{k: v for k, v in p.items() if k not in ("id", "created_at")} for p in people(cli)]
+    cli_context.runtime().engine.dispose()
+    cli_context.runtime.cache_clear()
+    assert after == before
+    bad = cli("people", "export", "--format", "xml")
+    assert bad.code == 2
+    assert "--format" in bad.err
 
 
 def test_people_import_yaml_mapping_with_people_list(cli: Cli, tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
-"""people add | list | import."""
+"""people add | list | import | export."""
 
 from __future__ import annotations
 
 import csv
 import io
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,6 +77,28 @@ def import_people(
     with rt.transaction() as session:
         added = service.add_many(session=session, people=people, now=rt.clock.now())
     out.print(f"imported {len(added)} people", markup=False)
+
+
+FIELDS = ("name", "email", "phone", "chat_id", "timezone")
+
+
+@app.command("export")
+def export_people(
+    fmt: Annotated[str, typer.Option("--format", help="yaml or csv.")] = "yaml",
+) -> None:
+    """Print everyone as YAML or CSV, in the shape `people import` reads back."""
+    if fmt not in ("yaml", "csv"):
+        fail(f"--format: {fmt!r} is not yaml or csv")
+    rt = runtime()
+    with rt.read() as session:
+        records = [{f: getattr(p, f) for f in FIELDS} for p in service.list_people(session=session)]
+    if fmt == "yaml":
+        people = [{k: v for k, v in r.items() if v is not None} for r in records]
+        sys.stdout.write(yaml.safe_dump({"people": people}, sort_keys=False, allow_unicode=True))
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: v or "" for k, v in r.items()} for r in records)
 
 
 def _first_error(exc: ValueError) -> str:
