@@ -25,7 +25,7 @@ from warroom.errors import ChannelsError, DatabaseNotReady, PlaybookError
 from warroom.incidents import events
 from warroom.jobs import service as jobs
 from warroom.notify.base import Channel
-from warroom.notify.config import WebhookConfig, load_channels
+from warroom.notify.config import PageLimit, WebhookConfig, load_channels
 from warroom.notify.console import ConsoleChannel
 from warroom.notify.webhook import WebhookChannel
 from warroom.paging import escalation
@@ -45,6 +45,7 @@ class Runtime:
     secret_key: str
     channels: dict[str, Channel] = field(default_factory=dict)
     webhooks: list[WebhookConfig] = field(default_factory=list)
+    page_limits: list[PageLimit] = field(default_factory=list)
     _wakers: list[threading.Event] = field(default_factory=list)
 
     @contextmanager
@@ -70,6 +71,8 @@ class Runtime:
             channels=self.channels,
             webhooks=self.webhooks,
             base_url=self.settings.resolved_base_url(),
+            secret_key=self.secret_key,
+            page_limits=self.page_limits,
         )
 
     def worker(self) -> Worker:
@@ -128,4 +131,5 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         secret_key=settings.resolved_secret_key(),
         channels=channels,
         webhooks=configured.webhooks,
+        page_limits=configured.page_limits,
     )

@@ -15,10 +15,14 @@ from rich.table import Table
 
 from warroom.cli.context import fail, out, print_json, runtime
 from warroom.people import service
-from warroom.people.schemas import PersonCreate, PersonRead
+from warroom.people.schemas import NotificationRule, PersonCreate, PersonRead
 from warroom.playbook.loader import yaml_problem
 
 app = typer.Typer(help="The people directory.", no_args_is_help=True)
+RULE_OPTION = typer.Option(
+    "--rule",
+    help="How a page reaches them: CHANNEL or CHANNEL@DELAY (sms@2m); repeat for more.",
+)
 
 
 @app.command("add")
@@ -28,14 +32,22 @@ def add(
     phone: Annotated[str | None, typer.Option(help="Phone, E.164 (+4930123456).")] = None,
     chat_id: Annotated[str | None, typer.Option(help="Chat user id, e.g. Slack U123.")] = None,
     timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "UTC",
+    rule: Annotated[list[str] | None, RULE_OPTION] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Add a person."""
-    data = PersonCreate(name=name, email=email, phone=phone, chat_id=chat_id, timezone=timezone)
+    data = PersonCreate(
+        name=name,
+        email=email,
+        phone=phone,
+        chat_id=chat_id,
+        timezone=timezone,
+        notification_rules=rule or [],
+    )
     rt = runtime()
     with rt.transaction() as session:
         person = PersonRead.model_validate(
-            service.add(session=session, data=data, now=rt.clock.now())
+            service.add(session=session, data=data, now=rt.clock.now(), channels=rt.channels)
         )
     if as_json:
         print_json(person)
@@ -54,9 +66,10 @@ def list_people(
     if as_json:
         print_json(people)
         return
-    table = Table("ID", "Name", "Email", "Phone", "Chat", "Time zone")
+    table = Table("ID", "Name", "Email", "Phone", "Chat", "Time zone", "Paged by")
     for p in people:
-        cells = (p.name, p.email or "", p.phone or "", p.chat_id or "", p.timezone)
+        rules = ", ".join(r.shorthand() for r in p.notification_rules) or "every channel"
+        cells = (p.name, p.email or "", p.phone or "", p.chat_id or "", p.timezone, rules)
         table.add_row(str(p.id), *map(escape, cells))
     out.print(table)
 
@@ -75,11 +88,36 @@ def import_people(
             fail(f"{path}: record {i}: {_first_error(exc)}")
     rt = runtime()
     with rt.transaction() as session:
-        added = service.add_many(session=session, people=people, now=rt.clock.now())
+        added = service.add_many(
+            session=session, people=people, now=rt.clock.now(), channels=rt.channels
+        )
     out.print(f"imported {len(added)} people", markup=False)
 
 
-FIELDS = ("name", "email", "phone", "chat_id", "timezone")
+FIELDS = ("name", "email", "phone", "chat_id", "timezone", "notification_rules")
+
+
+@app.command("rules")
+def rules(
+    person: Annotated[str, typer.Argument(help="Id, email or exact name.")],
+    rule: Annotated[list[str] | None, RULE_OPTION] = None,
+    clear: Annotated[bool, typer.Option(help="Remove every rule (page on every channel).")] = False,
+) -> None:
+    """Show how pages reach a person, or replace it with the --rule options given."""
+    parsed: list[NotificationRule] = []
+    for i, text in enumerate(rule or []):
+        try:
+            parsed.append(NotificationRule.model_validate(text))
+        except ValueError as exc:
+            fail(f"--rule {i + 1} ({text!r}): {_first_error(exc)}")
+    rt = runtime()
+    with rt.transaction() as session:
+        found = service.find(session=session, ref=person)
+        if parsed or clear:
+            service.set_rules(person=found, rules=parsed, channels=rt.channels)
+        read = PersonRead.model_validate(found)
+    shown = [f"{r.channel} after {r.after_seconds}s" for r in read.notification_rules]
+    out.print(f"{read.name}: " + ("; ".join(shown) or "every paging channel at once"), markup=False)
 
 
 @app.command("export")
@@ -91,14 +129,22 @@ def export_people(
         fail(f"--format: {fmt!r} is not yaml or csv")
     rt = runtime()
     with rt.read() as session:
-        records = [{f: getattr(p, f) for f in FIELDS} for p in service.list_people(session=session)]
+        records = [
+            _record(PersonRead.model_validate(p)) for p in service.list_people(session=session)
+        ]
     if fmt == "yaml":
-        people = [{k: v for k, v in r.items() if v is not None} for r in records]
+        people = [{k: v for k, v in r.items() if v} for r in records]
         sys.stdout.write(yaml.safe_dump({"people": people}, sort_keys=False, allow_unicode=True))
         return
     writer = csv.DictWriter(sys.stdout, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: v or "" for k, v in r.items()} for r in records)
+
+
+def _record(person: PersonRead) -> dict[str, Any]:
+    record: dict[str, Any] = {f: getattr(person, f) for f in FIELDS[:-1]}
+    record["notification_rules"] = ";".join(r.shorthand() for r in person.notification_rules)
+    return record
 
 
 def _first_error(exc: ValueError) -> str:

@@ -14,9 +14,10 @@ from warroom.incidents.events import INCIDENT_EVENT
 from warroom.incidents.phases import PHASE_DUE, TASK_DUE
 from warroom.notify import outbox
 from warroom.notify.base import Channel
-from warroom.notify.config import WebhookConfig
+from warroom.notify.config import PageLimit, WebhookConfig
 from warroom.notify.models import FAILED
 from warroom.paging import escalation
+from warroom.paging.pager import DIGEST, PAGE_EVENT, Limit, Pager, send_digest
 from warroom.playbook.schema import Playbook
 
 Handler = Callable[[Session, dict[str, Any], Clock], None]
@@ -28,6 +29,8 @@ def build_handlers(
     channels: dict[str, Channel],
     webhooks: list[WebhookConfig] | None = None,
     base_url: str = "",
+    secret_key: str = "",
+    page_limits: list[PageLimit] | None = None,
 ) -> dict[str, Handler]:
     """The handler of every job kind, bound to the playbook and channels."""
 
@@ -64,12 +67,18 @@ def build_handlers(
             now=clock.now(),
         )
 
-    pagers = ["console"] + [w.name for w in webhooks or [] if escalation.PAGE_EVENT in w.events]
+    pager = Pager(
+        channels=["console"] + [w.name for w in webhooks or [] if PAGE_EVENT in w.events],
+        base_url=base_url,
+        secret_key=secret_key,
+        limits={x.channel: Limit(pages=x.pages, per=x.per) for x in page_limits or []},
+    )
 
     def escalate(session: Session, payload: dict[str, Any], clock: Clock) -> None:
-        escalation.step(
-            session=session, payload=payload, now=clock.now(), channels=pagers, base_url=base_url
-        )
+        escalation.step(session=session, payload=payload, now=clock.now(), pager=pager)
+
+    def digest(session: Session, payload: dict[str, Any], clock: Clock) -> None:
+        send_digest(session=session, payload=payload, now=clock.now())
 
     def audit(session: Session, payload: dict[str, Any], clock: Clock) -> None:
         escalation.audit(session=session, now=clock.now())
@@ -77,6 +86,7 @@ def build_handlers(
     return {
         escalation.ESCALATE: escalate,
         escalation.AUDIT: audit,
+        DIGEST: digest,
         PHASE_DUE: phase_due,
         TASK_DUE: task_due,
         outbox.DELIVER: deliver,

@@ -7,12 +7,15 @@ webhooks:
     secret_env: OPS_EVENTS_SECRET   # or secret: whsec_... (Standard Webhooks secret)
     events: [incident.triggered, incident.resolved]   # default: every event
     timeout_seconds: 5
+page_limits:                        # per person and channel; over it, pages wait for a digest
+  - {channel: ops-pager, pages: 5, per: 15m}
 ```
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from warroom.errors import ChannelsError
+from warroom.playbook.duration import Duration
 from warroom.playbook.loader import format_path, yaml_problem
 
 EventType = Literal[
@@ -57,16 +61,40 @@ class WebhookConfig(BaseModel):
         return self
 
 
+class PageLimit(BaseModel):
+    """At most ``pages`` pages to one person over one channel within ``per``; the pages
+    over it are held and sent as one digest when the window ends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str
+    pages: int = Field(ge=1, le=1000)
+    per: Duration
+
+    @model_validator(mode="after")
+    def _window(self) -> PageLimit:
+        if not timedelta(minutes=1) <= self.per <= timedelta(days=1):
+            raise ValueError("per: between 1m and 1d")
+        return self
+
+
 class ChannelsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     webhooks: list[WebhookConfig] = Field(default_factory=list)
+    page_limits: list[PageLimit] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> ChannelsConfig:
         names = [w.name for w in self.webhooks]
         if len(set(names)) != len(names) or "console" in names:
             raise ValueError("channel names must be unique and not 'console'")
+        limited = [limit.channel for limit in self.page_limits]
+        for index, name in enumerate(limited):
+            if name != "console" and name not in names:
+                raise ValueError(f"page_limits[{index}].channel: no channel named {name!r}")
+            if limited.count(name) > 1:
+                raise ValueError(f"page_limits[{index}].channel: {name!r} is limited twice")
         return self
 
 

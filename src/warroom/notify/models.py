@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from warroom.db import Base, UTCDateTime
 
 QUEUED, SENT, FAILED, CANCELLED = "queued", "sent", "failed", "cancelled"
-MESSAGE, PAGE = "message", "page"
+HELD = "held"  # over the person's page limit: summed up in a digest instead
+MESSAGE, PAGE, SUMMONS = "message", "page", "summons"  # summons: a role page
 
 
 class Delivery(Base):
@@ -24,6 +25,7 @@ class Delivery(Base):
     )
     channel: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(20), default=MESSAGE, server_default=MESSAGE)
+    person_id: Mapped[int | None] = mapped_column(index=True)  # whom a page is for
     recipient: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from warroom.jobs import service as jobs
 from warroom.notify.base import Channel, Message, PermanentError, RetryLater
-from warroom.notify.models import FAILED, MESSAGE, QUEUED, SENT, Delivery
+from warroom.notify.models import FAILED, HELD, MESSAGE, QUEUED, SENT, Delivery
 
 DELIVER = "deliver"
 MAX_ATTEMPTS = 5
@@ -23,11 +23,17 @@ def queue(
     now: datetime,
     incident_id: int | None = None,
     kind: str = MESSAGE,
+    person_id: int | None = None,
+    due_at: datetime | None = None,
+    held: bool = False,
 ) -> Delivery:
-    """Write a delivery row and the job that sends it, in the caller's transaction."""
+    """Write a delivery row and the job that sends it (at ``due_at``, default now), in the
+    caller's transaction; a ``held`` one gets no job (a digest will tell of it)."""
     delivery = Delivery(
         incident_id=incident_id,
         kind=kind,
+        person_id=person_id,
+        status=HELD if held else QUEUED,
         channel=channel,
         recipient=message.recipient,
         subject=message.subject,
@@ -37,12 +43,14 @@ def queue(
     )
     session.add(delivery)
     session.flush()
+    if held:
+        return delivery
     jobs.schedule(
         session=session,
         kind=DELIVER,
         subject=f"delivery:{delivery.id}",
         key=f"deliver:{delivery.id}",
-        due_at=now,
+        due_at=due_at or now,
         now=now,
         payload={"delivery_id": delivery.id},
     )

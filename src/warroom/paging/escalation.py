@@ -9,7 +9,6 @@ deliveries (the console and every webhook subscribed to ``incident.page``).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -20,25 +19,22 @@ from sqlalchemy.orm import Session
 
 from warroom.errors import Conflict, InvalidInput, NotFound
 from warroom.incidents import timeline
-from warroom.incidents.events import describe
 from warroom.incidents.models import Incident
 from warroom.incidents.service import lock_row
 from warroom.jobs import service as jobs
 from warroom.jobs.models import PENDING, Job
-from warroom.notify import outbox
-from warroom.notify.base import Message
-from warroom.notify.models import CANCELLED, PAGE, QUEUED, Delivery
+from warroom.notify.models import CANCELLED, PAGE, QUEUED, SUMMONS, Delivery
 from warroom.oncall import service as schedules
 from warroom.oncall.models import Schedule
 from warroom.paging import policies
 from warroom.paging.models import ACTIVE, Escalation
+from warroom.paging.pager import Pager
 from warroom.people.models import Person
 
 logger = logging.getLogger("warroom.paging")
 ESCALATE = "escalate"
 AUDIT = "escalation_audit"
 AUDIT_EVERY = timedelta(minutes=1)
-PAGE_EVENT = "incident.page"
 
 
 def start(
@@ -120,8 +116,7 @@ def step(
     session: Session,
     payload: dict[str, Any],
     now: datetime,
-    channels: Sequence[str],
-    base_url: str,
+    pager: Pager,
 ) -> None:
     """Run one step: page the level due, then schedule the next (or end)."""
     found = session.get(Escalation, int(payload["escalation_id"]))
@@ -147,7 +142,7 @@ def step(
         _exhausted(session, escalation, incident, now)
         return
     level = levels[escalation.level]
-    paged = _page(session, escalation, incident, level, now, channels, base_url)
+    paged = _page(session, escalation, incident, level, now, pager)
     if escalation.level + 1 < len(levels):
         escalation.level += 1
     elif escalation.round < int(escalation.policy["repeat"]):
@@ -165,50 +160,26 @@ def _page(
     incident: Incident,
     level: dict[str, Any],
     now: datetime,
-    channels: Sequence[str],
-    base_url: str,
+    pager: Pager,
 ) -> list[Person]:
-    """Queue a page for everyone the level targets now; put it on the timeline."""
+    """Page everyone the level targets now; put it on the timeline."""
     people = targets(session, level, now)
     for person in people:
-        body = json.dumps(
-            {
-                "id": f"page-{escalation.id}-{escalation.round}-{escalation.level}-{person.id}",
-                "type": PAGE_EVENT,
-                "timestamp": now.isoformat(),
-                "data": {
-                    "person": {
-                        "id": person.id,
-                        "name": person.name,
-                        "email": person.email,
-                        "phone": person.phone,
-                        "chat_id": person.chat_id,
-                    },
-                    "incident": describe(incident, base_url),
-                    "escalation": {
-                        "id": escalation.id,
-                        "policy": escalation.policy_name,
-                        "round": escalation.round,
-                        "level": escalation.level,
-                    },
-                    "acknowledge": f"{base_url}/api/v1/incidents/{incident.id}/acknowledge",
-                },
+        pager.page(
+            session,
+            person=person,
+            incident=incident,
+            now=now,
+            page_id=f"page-{escalation.id}-{escalation.round}-{escalation.level}-{person.id}",
+            about={
+                "escalation": {
+                    "id": escalation.id,
+                    "policy": escalation.policy_name,
+                    "round": escalation.round,
+                    "level": escalation.level,
+                }
             },
-            separators=(",", ":"),
         )
-        for channel in channels:
-            outbox.queue(
-                session=session,
-                channel=channel,
-                message=Message(
-                    recipient=person.email or person.phone or person.name,
-                    subject=f"[{incident.severity}] {incident.title}",
-                    body=body,
-                ),
-                now=now,
-                incident_id=incident.id,
-                kind=PAGE,
-            )
     timeline.append(
         session=session,
         incident=incident,
@@ -318,14 +289,20 @@ def of_incident(*, session: Session, incident_id: int) -> Sequence[Escalation]:
     ).all()
 
 
+PAGES = {  # delivery kind -> the incident states in which it still goes out
+    PAGE: ("triggered",),
+    SUMMONS: ("triggered", "acknowledged"),
+}
+
+
 def cancel_stale_page(*, session: Session, delivery_id: int, now: datetime) -> bool:
-    """Cancel a queued page whose incident is no longer triggered (acknowledged or resolved
-    after the page was queued and before it went out); True when cancelled."""
+    """Cancel a queued page whose incident moved on before it went out (a page once the
+    incident is acknowledged, a role summons once it is mitigated); True when cancelled."""
     delivery = session.get(Delivery, delivery_id)
-    if delivery is None or delivery.kind != PAGE or delivery.status != QUEUED:
+    if delivery is None or delivery.kind not in PAGES or delivery.status != QUEUED:
         return False
     incident = lock_row(session=session, incident_id=delivery.incident_id or 0)
-    if incident.status == "triggered":
+    if incident.status in PAGES[delivery.kind]:
         return False
     delivery.status = CANCELLED
     delivery.last_error = f"not sent: the incident was {incident.status} first"

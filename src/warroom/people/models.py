@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from warroom.db import Base, UTCDateTime
+from warroom.db import Base, JSONType, UTCDateTime
 
 
 class Person(Base):
@@ -19,4 +20,8 @@ class Person(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     chat_id: Mapped[str | None] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # [{"channel": name, "after_seconds": n}]; none: every paging channel at once
+    notification_rules: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONType, default=list, server_default="[]"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -2,20 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.db import parse_id
-from warroom.errors import Conflict, NotFound
+from warroom.errors import Conflict, InvalidInput, NotFound
 from warroom.people.models import Person
-from warroom.people.schemas import PersonCreate
+from warroom.people.schemas import NotificationRule, PersonCreate
 
 
-def add(*, session: Session, data: PersonCreate, now: datetime) -> Person:
-    """Add a person; an email already in the directory is a conflict."""
+def check_rules(rules: Sequence[NotificationRule], channels: Collection[str] | None) -> None:
+    """InvalidInput naming the first rule whose channel is not configured (``channels``
+    None: not checked)."""
+    if channels is None:
+        return
+    for index, rule in enumerate(rules):
+        if rule.channel not in channels:
+            known = ", ".join(sorted(channels))
+            raise InvalidInput(
+                f"notification_rules[{index}].channel",
+                f"no channel named {rule.channel!r} is configured; one of {known}",
+            )
+
+
+def set_rules(
+    *,
+    person: Person,
+    rules: Sequence[NotificationRule],
+    channels: Collection[str] | None,
+) -> Person:
+    """Replace how pages reach the person (no rules: every paging channel at once)."""
+    check_rules(rules, channels)
+    person.notification_rules = [rule.model_dump() for rule in rules]
+    return person
+
+
+def add(
+    *,
+    session: Session,
+    data: PersonCreate,
+    now: datetime,
+    channels: Collection[str] | None = None,
+) -> Person:
+    """Add a person; an email already in the directory is a conflict, a rule naming a
+    channel not in ``channels`` bad input."""
+    check_rules(data.notification_rules, channels)
     if data.email and session.scalar(select(Person).where(Person.email == data.email)):
         raise Conflict(
             f"email: {data.email} already belongs to someone", details={"field": "email"}
@@ -26,7 +60,13 @@ def add(*, session: Session, data: PersonCreate, now: datetime) -> Person:
     return person
 
 
-def add_many(*, session: Session, people: list[PersonCreate], now: datetime) -> list[Person]:
+def add_many(
+    *,
+    session: Session,
+    people: list[PersonCreate],
+    now: datetime,
+    channels: Collection[str] | None = None,
+) -> list[Person]:
     """Add several people at once, all or none."""
     emails = [p.email for p in people if p.email]
     duplicates = {e for e in emails if emails.count(e) > 1}
@@ -35,7 +75,7 @@ def add_many(*, session: Session, people: list[PersonCreate], now: datetime) -> 
             f"email: {sorted(duplicates)[0]} appears twice in the import",
             details={"field": "email"},
         )
-    return [add(session=session, data=p, now=now) for p in people]
+    return [add(session=session, data=p, now=now, channels=channels) for p in people]
 
 
 def get(*, session: Session, person_id: int) -> Person:
