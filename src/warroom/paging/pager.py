@@ -29,6 +29,7 @@ from warroom.paging import links
 from warroom.people.models import Person
 
 PAGE_EVENT = "incident.page"
+DIGEST_EVENT = "page.digest"
 DIGEST = "page_digest"
 DIGESTED = "digested"
 
@@ -159,22 +160,30 @@ def send_digest(*, session: Session, payload: dict[str, Any], now: datetime) -> 
     ).all()
     if person is None or not held:
         return None
-    lines = []
     for page in held:
         page.status = DIGESTED
         page.sent_at = now
-        lines.append(f"{page.created_at.isoformat()} incident {page.incident_id}: {page.subject}")
-    text = (
-        f"{len(held)} page(s) were held back while you were over this channel's page "
-        "limit:\n" + "\n".join(lines)
-    )
+    body = {
+        "id": f"digest-{held[0].id}",
+        "type": DIGEST_EVENT,
+        "timestamp": now.isoformat(),
+        "data": {
+            "person": {"id": person.id, "name": person.name},
+            "channel": channel,
+            "text": f"{len(held)} page(s) were held back: you were over this channel's limit",
+            "held": [
+                {"incident_id": p.incident_id, "subject": p.subject, "at": p.created_at.isoformat()}
+                for p in held
+            ],
+        },
+    }
     return outbox.queue(
         session=session,
         channel=channel,
         message=Message(
             recipient=person.email or person.phone or person.name,
             subject=f"warroom: {len(held)} page(s) held back",
-            body=text,
+            body=json.dumps(body, separators=(",", ":")),
         ),
         now=now,
         person_id=person.id,

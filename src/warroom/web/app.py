@@ -22,7 +22,7 @@ from warroom.paging.api import router as paging_router
 from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
 from warroom.runtime import Runtime
-from warroom.web import deliveries, errors, health
+from warroom.web import ack, deliveries, errors, health
 
 logger = logging.getLogger("warroom.web")
 
@@ -68,6 +68,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         playbook_router,
         alerts_api.router,
         reports.router,
+        ack.router,
     ):
         app.include_router(router)
 
