@@ -33,6 +33,7 @@ app.add_typer(oncall.oncall_app, name="oncall")
 app.add_typer(channels.app, name="channel")
 app.add_typer(paging.app, name="policy")
 incident.app.command("escalate")(paging.escalate)
+incident.app.command("page")(paging.page)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""policy create | list | show, and incident escalate."""
+"""policy create | list | show, incident escalate and incident page."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from warroom.cli.context import actor, out, print_json, read_yaml_mapping, runtime
-from warroom.incidents.service import lock_row
+from warroom.incidents import assembly
+from warroom.incidents.service import get, lock_row
 from warroom.paging import escalation, policies
 from warroom.paging.policies import PolicyCreate, PolicyRead
 
@@ -80,3 +81,19 @@ def escalate(
     out.print(
         f"escalation {escalation_id} started for incident {incident_id} ({name})", markup=False
     )
+
+
+def page(
+    incident_id: Annotated[int, typer.Argument(help="Incident id.", min=1)],
+    role: Annotated[str, typer.Option(help='Role key or name, e.g. "Database Administrator".')],
+) -> None:
+    """Page a response role: whoever holds it, or whoever is on call on its schedule."""
+    rt = runtime()
+    found = assembly.find_role(rt.playbook, role)
+    with rt.transaction() as session:
+        incident = get(session=session, incident_id=incident_id, lock=True)
+        person = assembly.page_role(
+            session=session, incident=incident, role=found, actor=actor(), now=rt.clock.now()
+        )
+        name = person.name
+    out.print(f"paging {name} as {found.name} for incident {incident_id}", markup=False)

@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 from warroom.clock import Clock
 from warroom.engine import events
 from warroom.incidents import deadlines
+from warroom.incidents.assembly import SUMMON
 from warroom.incidents.events import INCIDENT_EVENT
 from warroom.incidents.phases import PHASE_DUE, TASK_DUE
 from warroom.notify import outbox
 from warroom.notify.base import Channel
 from warroom.notify.config import PageLimit, WebhookConfig
 from warroom.notify.models import FAILED
-from warroom.paging import escalation
+from warroom.paging import escalation, summons
 from warroom.paging.pager import DIGEST, PAGE_EVENT, Limit, Pager, send_digest
 from warroom.playbook.schema import Playbook
 
@@ -77,6 +78,9 @@ def build_handlers(
     def escalate(session: Session, payload: dict[str, Any], clock: Clock) -> None:
         escalation.step(session=session, payload=payload, now=clock.now(), pager=pager)
 
+    def summon(session: Session, payload: dict[str, Any], clock: Clock) -> None:
+        summons.run(session=session, payload=payload, now=clock.now(), pager=pager)
+
     def digest(session: Session, payload: dict[str, Any], clock: Clock) -> None:
         send_digest(session=session, payload=payload, now=clock.now())
 
@@ -87,6 +91,7 @@ def build_handlers(
         escalation.ESCALATE: escalate,
         escalation.AUDIT: audit,
         DIGEST: digest,
+        SUMMON: summon,
         PHASE_DUE: phase_due,
         TASK_DUE: task_due,
         outbox.DELIVER: deliver,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from warroom.clock import Clock
 from warroom.errors import InvalidInput, NotFound
-from warroom.incidents import events, idempotency, planning, timeline
+from warroom.incidents import assembly, events, idempotency, planning, timeline
 from warroom.incidents.models import Incident, Phase
 from warroom.incidents.phases import add_phases
 from warroom.incidents.schemas import IncidentCreate, IncidentFilter
@@ -77,6 +77,7 @@ def declare(
     events.record(session=session, incident=incident, kind="declared", at=now)
     planned = planning.plan(playbook.phases_for(data.type, data.severity), now)
     add_planned(session=session, incident=incident, planned=planned, now=now)
+    assembly.assemble(session=session, playbook=playbook, incident=incident, now=now)
     if idempotency_key is not None:
         idempotency.remember(
             session=session, key=idempotency_key, data=data, incident_id=incident.id, now=now

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from warroom.clock import Clock
 from warroom.errors import Conflict, InvalidInput, NotFound
 from warroom.incidents import timeline
+from warroom.incidents.assembly import assignment_data
 from warroom.incidents.models import Incident, RoleAssignment, Task, TimelineEntry
 from warroom.incidents.phases import active_phases
 from warroom.incidents.service import get
@@ -35,12 +36,7 @@ def assign_role(
     current = next((a for a in incident.roles if a.role_key == role_key), None)
     if current is not None and current.person_id == person.id:
         return incident
-    data: dict[str, object] = {
-        "role": role.key,
-        "role_name": role.name,
-        "person_id": person.id,
-        "person": person.name,
-    }
+    data = assignment_data(role, person)
     if current is not None:
         data["replaced_person_id"] = current.person_id
         current.person_id, current.assigned_at, current.assigned_by = person.id, now, actor

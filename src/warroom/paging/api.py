@@ -8,11 +8,13 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from warroom.errors import NotFound
+from warroom.incidents import assembly
 from warroom.incidents.models import Incident
-from warroom.incidents.service import lock_row
+from warroom.incidents.service import get, lock_row
 from warroom.inputs import Input
 from warroom.paging import escalation, policies
 from warroom.paging.policies import PolicyCreate, PolicyRead
+from warroom.people.schemas import PersonRead
 from warroom.web.deps import Admin, IdPath, Responder, RuntimeDep, Viewer
 
 router = APIRouter(prefix="/api/v1", tags=["paging"])
@@ -20,6 +22,16 @@ router = APIRouter(prefix="/api/v1", tags=["paging"])
 
 class EscalateRequest(Input):
     policy: str = Field(min_length=1, max_length=100, description="Policy name or id.")
+
+
+class PageRequest(Input):
+    role: str = Field(min_length=1, max_length=100, description="Role key or name.")
+
+
+class PageRead(BaseModel):
+    role: str
+    role_name: str
+    person: PersonRead
 
 
 class EscalationRead(BaseModel):
@@ -102,3 +114,27 @@ def list_escalations(
             EscalationRead.model_validate(e)
             for e in escalation.of_incident(session=session, incident_id=incident_id)
         ]
+
+
+@router.post(
+    "/incidents/{incident_id}/page", status_code=status.HTTP_202_ACCEPTED, response_model=PageRead
+)
+def page_role(
+    incident_id: IdPath, body: PageRequest, caller: Responder, runtime: RuntimeDep
+) -> PageRead:
+    """Page a response role (an extended-team one such as the Database Administrator):
+    whoever holds it, or else whoever is on call on the role's schedule, who then holds it.
+    The page goes out over their notification rules."""
+    role = assembly.find_role(runtime.playbook, body.role)
+    with runtime.transaction() as session:
+        incident = get(session=session, incident_id=incident_id, lock=True)
+        person = assembly.page_role(
+            session=session,
+            incident=incident,
+            role=role,
+            actor=caller.actor,
+            now=runtime.clock.now(),
+        )
+        return PageRead(
+            role=role.key, role_name=role.name, person=PersonRead.model_validate(person)
+        )

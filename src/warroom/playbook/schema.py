@@ -57,6 +57,13 @@ class Role(Strict):
     team: Literal["core", "extended"]
     held_by: str = Field(default="", description="Who usually holds it, e.g. DevOps Lead.")
     required_for: list[str] = Field(default_factory=list)
+    schedule: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The on-call schedule that fills the role (by name): whoever is on call "
+        "when an incident that needs the role is declared, or when the role is paged.",
+    )
 
 
 class Task(Strict):
