@@ -10,7 +10,17 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
-from warroom.cli import admin, alerts, channels, incident, oncall, paging, people, playbook
+from warroom.cli import (
+    admin,
+    alerts,
+    channels,
+    incident,
+    oncall,
+    paging,
+    people,
+    playbook,
+    teams,
+)
 from warroom.cli.context import err, out
 from warroom.errors import WarroomError
 from warroom.playbook.loader import format_path
@@ -30,6 +40,7 @@ app.add_typer(alerts.alert_app, name="alert")
 app.add_typer(alerts.silence_app, name="silence")
 app.add_typer(oncall.schedule_app, name="schedule")
 app.add_typer(oncall.oncall_app, name="oncall")
+app.add_typer(teams.app, name="team")
 app.add_typer(channels.app, name="channel")
 app.add_typer(paging.app, name="policy")
 incident.app.command("escalate")(paging.escalate)

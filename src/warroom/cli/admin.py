@@ -41,9 +41,11 @@ def serve(
 
     logging.getLogger("warroom").setLevel(logging.INFO)
     rt = runtime()
+    bind_host, bind_port = host or rt.settings.host, port or rt.settings.port
+    # links in pages and events point at where this server listens (unless WARROOM_BASE_URL)
+    rt.settings = rt.settings.model_copy(update={"host": bind_host, "port": bind_port})
     bootstrap_admin(rt)
     app = create_app(rt, run_worker=with_worker and rt.settings.worker)
-    bind_host, bind_port = host or rt.settings.host, port or rt.settings.port
     out.print(f"warroom serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     uvicorn.run(
         app,

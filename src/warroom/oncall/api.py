@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from warroom.errors import InvalidInput, NotFound
-from warroom.oncall import feeds, service
+from warroom.oncall import feeds, service, teams
 from warroom.oncall.models import Schedule, ScheduleOverride
 from warroom.oncall.schemas import (
     OnCallRead,
@@ -273,3 +273,36 @@ def person_feed(person_id: IdPath, runtime: RuntimeDep, token: str = "") -> Resp
         ]
         name = f"On call: {person.name}"
     return _ics(feeds.calendar(name=name, shifts=shifts, now=now))
+
+
+@router.post("/teams", status_code=status.HTTP_201_CREATED, response_model=teams.TeamRead)
+def create_team(body: teams.TeamCreate, caller: Admin, runtime: RuntimeDep) -> teams.TeamRead:
+    """Create a team: members and, optionally, its on-call schedule."""
+    with runtime.transaction() as session:
+        team = teams.create(session=session, data=body, now=runtime.clock.now())
+        return teams.read(session=session, team=team)
+
+
+@router.get("/teams", response_model=list[teams.TeamRead])
+def list_teams(caller: Viewer, runtime: RuntimeDep) -> list[teams.TeamRead]:
+    """Every team, by name."""
+    with runtime.read() as session:
+        return [teams.read(session=session, team=t) for t in teams.list_teams(session=session)]
+
+
+@router.get("/teams/{team_id}", response_model=teams.TeamRead)
+def get_team(team_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> teams.TeamRead:
+    """One team."""
+    with runtime.read() as session:
+        return teams.read(session=session, team=teams.get(session=session, team_id=team_id))
+
+
+@router.put("/teams/{team_id}", response_model=teams.TeamRead)
+def replace_team(
+    team_id: IdPath, body: teams.TeamCreate, caller: Admin, runtime: RuntimeDep
+) -> teams.TeamRead:
+    """Replace a team's name, description, members and schedule."""
+    with runtime.transaction() as session:
+        team = teams.get(session=session, team_id=team_id)
+        teams.replace(session=session, team=team, data=body, now=runtime.clock.now())
+        return teams.read(session=session, team=team)

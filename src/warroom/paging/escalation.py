@@ -25,7 +25,8 @@ from warroom.jobs import service as jobs
 from warroom.jobs.models import PENDING, Job
 from warroom.notify.models import CANCELLED, PAGE, QUEUED, SUMMONS, Delivery
 from warroom.oncall import service as schedules
-from warroom.oncall.models import Schedule
+from warroom.oncall import teams
+from warroom.oncall.models import Schedule, Team
 from warroom.paging import policies
 from warroom.paging.models import ACTIVE, Escalation
 from warroom.paging.pager import Pager
@@ -199,19 +200,23 @@ def _page(
 
 
 def targets(session: Session, level: dict[str, Any], now: datetime) -> list[Person]:
-    """The people a level reaches now: its people, and whoever is on call on its schedules."""
+    """The people a level reaches now: its people, whoever is on call on its schedules, and
+    its teams (their schedule's on-call, or every member)."""
     found: dict[int, Person] = {}
     for target in level["targets"]:
+        reached: list[Person] = []
         if target["kind"] == "person":
             person = session.get(Person, int(target["id"]))
-            if person is not None:
-                found.setdefault(person.id, person)
-            continue
-        schedule = session.get(Schedule, int(target["id"]))
-        if schedule is None:
-            continue
-        on_call, _ = schedules.who(session=session, schedule=schedule, at=now)
-        for person in on_call:
+            reached = [person] if person is not None else []
+        elif target["kind"] == "schedule":
+            schedule = session.get(Schedule, int(target["id"]))
+            if schedule is not None:
+                reached, _ = schedules.who(session=session, schedule=schedule, at=now)
+        else:
+            team = session.get(Team, int(target["id"]))
+            if team is not None:
+                reached = teams.to_page(session=session, team=team, at=now)
+        for person in reached:
             found.setdefault(person.id, person)
     return list(found.values())
 

@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session
 from warroom.errors import Conflict, InvalidInput, NotFound
 from warroom.inputs import Input, named, refuse_taken_name
 from warroom.oncall import service as schedules
+from warroom.oncall import teams
+from warroom.oncall.models import Schedule, Team
 from warroom.paging.models import EscalationPolicy
 from warroom.people import service as people
+from warroom.people.models import Person
 from warroom.playbook.duration import parse_duration
 
 MIN_TIMEOUT = timedelta(seconds=30)
@@ -23,12 +26,22 @@ MIN_TIMEOUT = timedelta(seconds=30)
 class TargetIn(Input):
     person: str | None = Field(default=None, description="Id, email or name.")
     schedule: str | None = Field(default=None, description="Name or id: whoever is on call.")
+    team: str | None = Field(
+        default=None, description="Name or id: its schedule's on-call, or every member."
+    )
 
     @model_validator(mode="after")
     def _one(self) -> TargetIn:
-        if (self.person is None) == (self.schedule is None):
-            raise ValueError("give exactly one of person and schedule")
+        if [self.person, self.schedule, self.team].count(None) != 2:
+            raise ValueError("give exactly one of person, schedule and team")
         return self
+
+    def kind_and_ref(self) -> tuple[str, str]:
+        for kind in ("person", "schedule", "team"):
+            value = getattr(self, kind)
+            if value is not None:
+                return kind, value
+        raise AssertionError("validated: one is set")
 
 
 class LevelIn(Input):
@@ -71,22 +84,26 @@ class PolicyRead(BaseModel):
     updated_at: datetime
 
 
+def _find_target(session: Session, kind: str, ref: str) -> Person | Schedule | Team:
+    if kind == "person":
+        return people.find(session=session, ref=ref)
+    if kind == "schedule":
+        return schedules.find(session=session, ref=ref)
+    return teams.find(session=session, ref=ref)
+
+
 def _stored_levels(session: Session, data: PolicyCreate) -> list[dict[str, Any]]:
     """Levels with every target resolved to an id (and its name, for the snapshot)."""
     levels = []
     for i, level in enumerate(data.levels):
         targets = []
         for j, target in enumerate(level.targets):
+            kind, ref = target.kind_and_ref()
             try:
-                if target.person is not None:
-                    person = people.find(session=session, ref=target.person)
-                    targets.append({"kind": "person", "id": person.id, "name": person.name})
-                else:
-                    found = schedules.find(session=session, ref=target.schedule or "")
-                    targets.append({"kind": "schedule", "id": found.id, "name": found.name})
+                found = _find_target(session, kind, ref)
             except (NotFound, Conflict) as exc:
-                kind = "person" if target.person is not None else "schedule"
                 raise InvalidInput(f"levels[{i}].targets[{j}].{kind}", exc.message) from exc
+            targets.append({"kind": kind, "id": found.id, "name": found.name})
         seconds = int(parse_duration(level.timeout).total_seconds())
         levels.append({"targets": targets, "timeout_seconds": seconds})
     return levels
