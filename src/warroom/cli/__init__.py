@@ -14,6 +14,7 @@ from warroom.cli import (
     admin,
     alerts,
     channels,
+    contacts,
     incident,
     oncall,
     paging,
@@ -34,6 +35,7 @@ app = typer.Typer(
 admin.register(app)
 app.add_typer(playbook.app, name="playbook")
 app.add_typer(people.app, name="people")
+app.add_typer(contacts.app, name="contacts")
 app.add_typer(incident.app, name="incident")
 app.add_typer(alerts.integration_app, name="integration")
 app.add_typer(alerts.alert_app, name="alert")

@@ -79,13 +79,13 @@ def import_people(
     path: Annotated[Path, typer.Argument(help="A .yaml/.yml or .csv file.")],
 ) -> None:
     """Import people from YAML (a list of mappings) or CSV (a header row); all or nothing."""
-    records = _read_records(path)
+    records = read_records(path)
     people = []
     for i, record in enumerate(records, start=1):
         try:
             people.append(PersonCreate.model_validate(record))
         except ValueError as exc:
-            fail(f"{path}: record {i}: {_first_error(exc)}")
+            fail(f"{path}: record {i}: {first_error(exc)}")
     rt = runtime()
     with rt.transaction() as session:
         added = service.add_many(
@@ -109,7 +109,7 @@ def rules(
         try:
             parsed.append(NotificationRule.model_validate(text))
         except ValueError as exc:
-            fail(f"--rule {i + 1} ({text!r}): {_first_error(exc)}")
+            fail(f"--rule {i + 1} ({text!r}): {first_error(exc)}")
     rt = runtime()
     with rt.transaction() as session:
         found = service.find(session=session, ref=person)
@@ -147,7 +147,7 @@ def _record(person: PersonRead) -> dict[str, Any]:
     return record
 
 
-def _first_error(exc: ValueError) -> str:
+def first_error(exc: ValueError) -> str:
     errors = getattr(exc, "errors", None)
     if callable(errors):
         first = errors()[0]
@@ -156,7 +156,8 @@ def _first_error(exc: ValueError) -> str:
     return str(exc)
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
+def read_records(path: Path, key: str = "people") -> list[dict[str, Any]]:
+    """The records of a YAML (a list, or a mapping with a ``key`` list) or CSV file."""
     try:
         text = path.read_text("utf-8")
     except OSError as exc:
@@ -170,8 +171,8 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         fail(f"{path}: {yaml_problem(exc)}")
-    if isinstance(data, dict) and isinstance(data.get("people"), list):
-        data = data["people"]
+    if isinstance(data, dict) and isinstance(data.get(key), list):
+        data = data[key]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        fail(f"{path}: expected a list of people (or a mapping with a 'people' list)")
+        fail(f"{path}: expected a list of {key} (or a mapping with a '{key}' list)")
     return data

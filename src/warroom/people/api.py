@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 from pydantic import Field
 
 from warroom.inputs import Input
-from warroom.people import service
+from warroom.people import contacts, service
+from warroom.people.contacts import ContactCreate, ContactRead
 from warroom.people.schemas import NotificationRule, PersonCreate, PersonRead
-from warroom.web.deps import IdPath, Responder, RuntimeDep, Viewer
+from warroom.web.deps import Admin, IdPath, Responder, RuntimeDep, Viewer
 
 router = APIRouter(prefix="/api/v1/people", tags=["people"])
 
@@ -51,3 +54,49 @@ def set_notification_rules(
         person = service.get(session=session, person_id=person_id)
         service.set_rules(person=person, rules=body.rules, channels=runtime.channels)
         return PersonRead.model_validate(person)
+
+
+contacts_router = APIRouter(prefix="/api/v1/contacts", tags=["people"])
+
+
+@contacts_router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactRead)
+def add_contact(body: ContactCreate, caller: Admin, runtime: RuntimeDep) -> ContactRead:
+    """Add an external contact (support, incident-response firm, legal, PR...)."""
+    with runtime.transaction() as session:
+        [added] = contacts.add_many(session=session, contacts=[body], now=runtime.clock.now())
+        return ContactRead.model_validate(added)
+
+
+@contacts_router.get("", response_model=list[ContactRead])
+def list_contacts(
+    caller: Viewer, runtime: RuntimeDep, kind: Annotated[contacts.Kind | None, Query()] = None
+) -> list[ContactRead]:
+    """Every external contact, by kind and name (``kind`` filters)."""
+    with runtime.read() as session:
+        found = contacts.list_contacts(session=session, kind=kind)
+        return [ContactRead.model_validate(c) for c in found]
+
+
+@contacts_router.get("/{contact_id}", response_model=ContactRead)
+def get_contact(contact_id: IdPath, caller: Viewer, runtime: RuntimeDep) -> ContactRead:
+    """One contact."""
+    with runtime.read() as session:
+        return ContactRead.model_validate(contacts.get(session=session, contact_id=contact_id))
+
+
+@contacts_router.put("/{contact_id}", response_model=ContactRead)
+def replace_contact(
+    contact_id: IdPath, body: ContactCreate, caller: Admin, runtime: RuntimeDep
+) -> ContactRead:
+    """Replace a contact's details."""
+    with runtime.transaction() as session:
+        contact = contacts.get(session=session, contact_id=contact_id)
+        contacts.replace(session=session, contact=contact, data=body, now=runtime.clock.now())
+        return ContactRead.model_validate(contact)
+
+
+@contacts_router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_contact(contact_id: IdPath, caller: Admin, runtime: RuntimeDep) -> None:
+    """Remove a contact."""
+    with runtime.transaction() as session:
+        session.delete(contacts.get(session=session, contact_id=contact_id))

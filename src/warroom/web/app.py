@@ -19,6 +19,7 @@ from warroom.incidents.api import router as incidents_router
 from warroom.oncall.api import feeds_router
 from warroom.oncall.api import router as oncall_router
 from warroom.paging.api import router as paging_router
+from warroom.people.api import contacts_router
 from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
 from warroom.runtime import Runtime
@@ -61,6 +62,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         health.router,
         incidents_router,
         people_router,
+        contacts_router,
         oncall_router,
         feeds_router,
         paging_router,
