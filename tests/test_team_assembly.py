@@ -214,6 +214,8 @@ def test_a_summons_follows_the_rules_and_stops_once_the_incident_is_mitigated(
     by_incident = [e["data"]["incident"]["id"] for e in ana_pages]
     # acknowledged: still wanted in the role, so the 5-minute rule goes out; mitigated: not
     assert sorted(by_incident) == sorted([acknowledged["id"]] * 2 + [mitigated["id"]])
+    ids = [e["id"] for e in ana_pages if e["data"]["incident"]["id"] == acknowledged["id"]]
+    assert len(set(ids)) == 2  # the reminder on the same channel is an event of its own
 
 
 def test_the_cli_pages_a_role(cli: Cli, team: Team) -> None:

@@ -70,11 +70,12 @@ class Pager:
         rules = person.notification_rules or [
             {"channel": name, "after_seconds": 0} for name in self.channels
         ]
-        queued = []
+        queued: list[Delivery] = []
         for step, rule in enumerate(rules):
             channel = str(rule["channel"])
+            again = any(d.channel == channel for d in queued)  # a reminder on one channel
             body = {
-                "id": f"{page_id}-{step}" if step else page_id,
+                "id": f"{page_id}-{step}" if again else page_id,
                 "type": PAGE_EVENT,
                 "timestamp": now.isoformat(),
                 "data": {
