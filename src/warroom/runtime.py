@@ -25,8 +25,9 @@ from warroom.errors import ChannelsError, DatabaseNotReady, PlaybookError
 from warroom.incidents import events
 from warroom.jobs import service as jobs
 from warroom.notify.base import Channel
-from warroom.notify.config import PageLimit, WebhookConfig, load_channels
+from warroom.notify.config import EmailConfig, PageLimit, WebhookConfig, load_channels
 from warroom.notify.console import ConsoleChannel
+from warroom.notify.email import EmailChannel
 from warroom.notify.webhook import WebhookChannel
 from warroom.paging import escalation
 from warroom.playbook.loader import load_playbook
@@ -46,6 +47,7 @@ class Runtime:
     channels: dict[str, Channel] = field(default_factory=dict)
     webhooks: list[WebhookConfig] = field(default_factory=list)
     page_limits: list[PageLimit] = field(default_factory=list)
+    emails: list[EmailConfig] = field(default_factory=list)
     _wakers: list[threading.Event] = field(default_factory=list)
 
     @contextmanager
@@ -73,6 +75,7 @@ class Runtime:
             base_url=self.settings.resolved_base_url(),
             secret_key=self.secret_key,
             page_limits=self.page_limits,
+            email_channels=[e.name for e in self.emails],
         )
 
     def worker(self) -> Worker:
@@ -120,6 +123,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         ) from exc
     channels: dict[str, Channel] = {"console": ConsoleChannel()}
     channels.update((w.name, WebhookChannel(w)) for w in configured.webhooks)
+    channels.update((e.name, EmailChannel(e)) for e in configured.email)
     engine = create_db_engine(settings.resolved_database_url())
     return Runtime(
         settings=settings,
@@ -132,4 +136,5 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         channels=channels,
         webhooks=configured.webhooks,
         page_limits=configured.page_limits,
+        emails=configured.email,
     )

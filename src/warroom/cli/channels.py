@@ -29,6 +29,15 @@ def list_channels(
         {"name": w.name, "kind": "webhook", "target": w.url, "events": list(w.events)}
         for w in rt.webhooks
     ]
+    rows += [
+        {
+            "name": e.name,
+            "kind": "email",
+            "target": f"smtp://{e.host}:{e.port} ({e.security}) as {e.sender}",
+            "events": [],
+        }
+        for e in rt.emails
+    ]
     if as_json:
         print_json(rows)
         return
@@ -40,7 +49,10 @@ def list_channels(
 
 
 @app.command("test")
-def test(name: Annotated[str, typer.Argument(help="The channel's name.")]) -> None:
+def send_test(
+    name: Annotated[str, typer.Argument(help="The channel's name.")],
+    to: Annotated[str | None, typer.Option(help="Email channels: the address to send to.")] = None,
+) -> None:
     """Send a real test message now and show what the receiver answered."""
     rt = runtime()
     channel = rt.channels.get(name)
@@ -48,6 +60,10 @@ def test(name: Annotated[str, typer.Argument(help="The channel's name.")]) -> No
         known = ", ".join(sorted(rt.channels))
         fail(f"no channel named {name!r}; configured: {known}")
     target = next((w.url for w in rt.webhooks if w.name == name), "console")
+    if any(e.name == name for e in rt.emails):
+        if not to:
+            fail(f"--to: {name} is an email channel; say which address to send the test to")
+        target = to
     body = json.dumps(
         {
             "id": f"test-{uuid.uuid4().hex[:12]}",

@@ -32,6 +32,7 @@ def build_handlers(
     base_url: str = "",
     secret_key: str = "",
     page_limits: list[PageLimit] | None = None,
+    email_channels: list[str] | None = None,
 ) -> dict[str, Handler]:
     """The handler of every job kind, bound to the playbook and channels."""
 
@@ -69,7 +70,10 @@ def build_handlers(
         )
 
     pager = Pager(
-        channels=["console"] + [w.name for w in webhooks or [] if PAGE_EVENT in w.events],
+        channels=["console"]
+        + [w.name for w in webhooks or [] if PAGE_EVENT in w.events]
+        + list(email_channels or []),
+        email_channels=frozenset(email_channels or []),
         base_url=base_url,
         secret_key=secret_key,
         limits={x.channel: Limit(pages=x.pages, per=x.per) for x in page_limits or []},

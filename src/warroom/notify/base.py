@@ -14,6 +14,7 @@ class Message:
     subject: str
     body: str
     key: str = ""  # the same on every try of one delivery: receivers drop repeats by it
+    thread: str = ""  # what the message is about ("incident-42"): mail threads by it
 
 
 class PermanentError(Exception):

@@ -7,6 +7,14 @@ webhooks:
     secret_env: OPS_EVENTS_SECRET   # or secret: whsec_... (Standard Webhooks secret)
     events: [incident.triggered, incident.resolved]   # default: every event
     timeout_seconds: 5
+email:
+  - name: ops-mail                  # pages and messages to each person's email address
+    host: smtp.example.com
+    port: 587
+    security: starttls              # starttls (default), tls, or none
+    username: warroom
+    password_env: SMTP_PASSWORD     # or password: ...
+    sender: "warroom <warroom@example.com>"
 page_limits:                        # per person and channel; over it, pages wait for a digest
   - {channel: ops-pager, pages: 5, per: 15m}
 ```
@@ -61,6 +69,34 @@ class WebhookConfig(BaseModel):
         return self
 
 
+class EmailConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = None
+    sender: str = Field(min_length=3, max_length=320, description="The From address.")
+    ca_file: Path | None = Field(default=None, description="CA bundle for a private CA.")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _password(self) -> EmailConfig:
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env)
+            if not value:
+                raise ValueError(f"password_env: the variable {self.password_env} is not set")
+            self.password = SecretStr(value)
+        if self.username is not None and self.password is None:
+            raise ValueError("username needs password or password_env")
+        if "@" not in self.sender:
+            raise ValueError("sender: not an email address")
+        return self
+
+
 class PageLimit(BaseModel):
     """At most ``pages`` pages to one person over one channel within ``per``; the pages
     over it are held and sent as one digest when the window ends."""
@@ -82,11 +118,12 @@ class ChannelsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     webhooks: list[WebhookConfig] = Field(default_factory=list)
+    email: list[EmailConfig] = Field(default_factory=list)
     page_limits: list[PageLimit] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> ChannelsConfig:
-        names = [w.name for w in self.webhooks]
+        names = [w.name for w in self.webhooks] + [e.name for e in self.email]
         if len(set(names)) != len(names) or "console" in names:
             raise ValueError("channel names must be unique and not 'console'")
         limited = [limit.channel for limit in self.page_limits]

@@ -76,6 +76,7 @@ def send(
         subject=delivery.subject,
         body=delivery.body,
         key=f"warroom-delivery-{delivery.id}",
+        thread=f"incident-{delivery.incident_id}" if delivery.incident_id else "",
     )
     try:
         channel.send(message)

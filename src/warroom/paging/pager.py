@@ -48,6 +48,7 @@ class Pager:
     base_url: str
     secret_key: str
     limits: Mapping[str, Limit] = field(default_factory=dict)
+    email_channels: frozenset[str] = frozenset()  # by default only for people with an email
 
     def page(
         self,
@@ -68,7 +69,9 @@ class Pager:
             person_id=person.id,
         )
         rules = person.notification_rules or [
-            {"channel": name, "after_seconds": 0} for name in self.channels
+            {"channel": name, "after_seconds": 0}
+            for name in self.channels
+            if person.email or name not in self.email_channels
         ]
         queued: list[Delivery] = []
         for step, rule in enumerate(rules):
@@ -97,7 +100,7 @@ class Pager:
                     session=session,
                     channel=channel,
                     message=Message(
-                        recipient=person.email or person.phone or person.name,
+                        recipient=_address(person, channel in self.email_channels),
                         subject=f"[{incident.severity}] {incident.title}",
                         body=json.dumps(body, separators=(",", ":")),
                     ),
@@ -146,6 +149,14 @@ class Pager:
             now=now,
             payload={"person_id": person.id, "channel": channel},
         )
+
+
+def _address(person: Person, email: bool) -> str:
+    """Where a delivery goes: the email address for an email channel (none: the name, and
+    the channel fails it loudly), else the most specific contact detail."""
+    if email:
+        return person.email or person.name
+    return person.email or person.phone or person.name
 
 
 def send_digest(*, session: Session, payload: dict[str, Any], now: datetime) -> Delivery | None:
