@@ -25,9 +25,10 @@ from warroom.errors import ChannelsError, DatabaseNotReady, PlaybookError
 from warroom.incidents import events
 from warroom.jobs import service as jobs
 from warroom.notify.base import Channel
-from warroom.notify.config import EmailConfig, PageLimit, WebhookConfig, load_channels
+from warroom.notify.config import ChannelsConfig, load_channels
 from warroom.notify.console import ConsoleChannel
 from warroom.notify.email import EmailChannel
+from warroom.notify.slack import SlackChannel
 from warroom.notify.webhook import WebhookChannel
 from warroom.paging import escalation
 from warroom.playbook.loader import load_playbook
@@ -45,9 +46,7 @@ class Runtime:
     clock: Clock
     secret_key: str
     channels: dict[str, Channel] = field(default_factory=dict)
-    webhooks: list[WebhookConfig] = field(default_factory=list)
-    page_limits: list[PageLimit] = field(default_factory=list)
-    emails: list[EmailConfig] = field(default_factory=list)
+    configured: ChannelsConfig = field(default_factory=ChannelsConfig)
     _wakers: list[threading.Event] = field(default_factory=list)
 
     @contextmanager
@@ -55,7 +54,7 @@ class Runtime:
         """A unit of work that may write. When it committed a job that is due now, the
         workers of this process are woken at once instead of at their next poll."""
         with transaction(self.factory) as session:
-            session.info[events.WANTED] = bool(self.webhooks)
+            session.info[events.WANTED] = bool(self.configured.webhooks or self.configured.slack)
             yield session
         if session.info.get(jobs.DUE_NOW):
             for waker in list(self._wakers):
@@ -71,11 +70,9 @@ class Runtime:
         return build_handlers(
             playbook=self.playbook,
             channels=self.channels,
-            webhooks=self.webhooks,
+            configured=self.configured,
             base_url=self.settings.resolved_base_url(),
             secret_key=self.secret_key,
-            page_limits=self.page_limits,
-            email_channels=[e.name for e in self.emails],
         )
 
     def worker(self) -> Worker:
@@ -124,6 +121,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     channels: dict[str, Channel] = {"console": ConsoleChannel()}
     channels.update((w.name, WebhookChannel(w)) for w in configured.webhooks)
     channels.update((e.name, EmailChannel(e)) for e in configured.email)
+    channels.update((s.name, SlackChannel(s)) for s in configured.slack)
     engine = create_db_engine(settings.resolved_database_url())
     return Runtime(
         settings=settings,
@@ -134,7 +132,5 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         clock=clock or SystemClock(),
         secret_key=settings.resolved_secret_key(),
         channels=channels,
-        webhooks=configured.webhooks,
-        page_limits=configured.page_limits,
-        emails=configured.email,
+        configured=configured,
     )

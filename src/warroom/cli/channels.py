@@ -27,7 +27,7 @@ def list_channels(
     ]
     rows += [
         {"name": w.name, "kind": "webhook", "target": w.url, "events": list(w.events)}
-        for w in rt.webhooks
+        for w in rt.configured.webhooks
     ]
     rows += [
         {
@@ -36,7 +36,16 @@ def list_channels(
             "target": f"smtp://{e.host}:{e.port} ({e.security}) as {e.sender}",
             "events": [],
         }
-        for e in rt.emails
+        for e in rt.configured.email
+    ]
+    rows += [
+        {
+            "name": s.name,
+            "kind": "slack",
+            "target": s.incidents_channel + (" (bot)" if s.bot_token else " (incoming webhook)"),
+            "events": list(s.events),
+        }
+        for s in rt.configured.slack
     ]
     if as_json:
         print_json(rows)
@@ -59,8 +68,8 @@ def send_test(
     if channel is None:
         known = ", ".join(sorted(rt.channels))
         fail(f"no channel named {name!r}; configured: {known}")
-    target = next((w.url for w in rt.webhooks if w.name == name), "console")
-    if any(e.name == name for e in rt.emails):
+    target = next((w.url for w in rt.configured.webhooks if w.name == name), "console")
+    if any(e.name == name for e in rt.configured.email):
         if not to:
             fail(f"--to: {name} is an email channel; say which address to send the test to")
         target = to

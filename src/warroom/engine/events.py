@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -10,15 +12,18 @@ from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
 from warroom.incidents.events import describe
-from warroom.incidents.models import Incident
+from warroom.incidents.models import Incident, RoleAssignment
 from warroom.notify import outbox
 from warroom.notify.base import Message
-from warroom.notify.config import WebhookConfig
+from warroom.people.models import Person
+from warroom.playbook.schema import Playbook
 
 MAX_ALERTS = 20  # alerts described in one event; the API lists all
 
 
-def body(session: Session, payload: dict[str, Any], base_url: str) -> str | None:
+def body(
+    session: Session, payload: dict[str, Any], base_url: str, playbook: Playbook
+) -> str | None:
     """The event as receivers get it (JSON), or None when the incident is gone."""
     incident = session.get(Incident, int(payload["incident_id"]))
     if incident is None:
@@ -32,6 +37,7 @@ def body(session: Session, payload: dict[str, Any], base_url: str) -> str | None
         "timestamp": payload["at"],
         "data": {
             "incident": describe(incident, base_url),
+            "roles": roles(session, incident, playbook),
             "alerts": [
                 {
                     "id": a.id,
@@ -49,26 +55,55 @@ def body(session: Session, payload: dict[str, Any], base_url: str) -> str | None
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class Subscriber:
+    """A channel that wants some incident events, and where they go on it."""
+
+    name: str
+    events: Sequence[str]
+    recipient: str
+
+
+def roles(session: Session, incident: Incident, playbook: Playbook) -> list[dict[str, Any]]:
+    """Who holds which role: chat channels invite them."""
+    rows = session.execute(
+        select(RoleAssignment.role_key, Person.name, Person.chat_id)
+        .join(Person, Person.id == RoleAssignment.person_id)
+        .where(RoleAssignment.incident_id == incident.id)
+        .order_by(RoleAssignment.id)
+    )
+    return [
+        {"role": key, "role_name": _role_name(playbook, key), "person": name, "chat_id": chat}
+        for key, name, chat in rows
+    ]
+
+
+def _role_name(playbook: Playbook, key: str) -> str:
+    role = playbook.role(key)
+    return role.name if role is not None else key
+
+
 def fan_out(
     *,
     session: Session,
     payload: dict[str, Any],
-    webhooks: list[WebhookConfig],
+    subscribers: Sequence[Subscriber],
     base_url: str,
+    playbook: Playbook,
     now: Any,
 ) -> int:
-    """Queue the event for every webhook that wants it; returns how many."""
-    targets = [w for w in webhooks if payload["type"] in w.events]
+    """Queue the event for every channel that wants it; returns how many."""
+    targets = [s for s in subscribers if payload["type"] in s.events]
     if not targets:
         return 0
-    text = body(session, payload, base_url)
+    text = body(session, payload, base_url, playbook)
     if text is None:
         return 0
-    for webhook in targets:
+    for target in targets:
         outbox.queue(
             session=session,
-            channel=webhook.name,
-            message=Message(recipient=webhook.url, subject=str(payload["type"]), body=text),
+            channel=target.name,
+            message=Message(recipient=target.recipient, subject=str(payload["type"]), body=text),
             now=now,
             incident_id=int(payload["incident_id"]),
         )

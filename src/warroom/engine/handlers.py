@@ -15,7 +15,7 @@ from warroom.incidents.events import INCIDENT_EVENT
 from warroom.incidents.phases import PHASE_DUE, TASK_DUE
 from warroom.notify import outbox
 from warroom.notify.base import Channel
-from warroom.notify.config import PageLimit, WebhookConfig
+from warroom.notify.config import ChannelsConfig
 from warroom.notify.models import FAILED
 from warroom.paging import escalation, summons
 from warroom.paging.pager import DIGEST, PAGE_EVENT, Limit, Pager, send_digest
@@ -28,13 +28,14 @@ def build_handlers(
     *,
     playbook: Playbook,
     channels: dict[str, Channel],
-    webhooks: list[WebhookConfig] | None = None,
+    configured: ChannelsConfig | None = None,
     base_url: str = "",
     secret_key: str = "",
-    page_limits: list[PageLimit] | None = None,
-    email_channels: list[str] | None = None,
 ) -> dict[str, Handler]:
     """The handler of every job kind, bound to the playbook and channels."""
+    config = configured or ChannelsConfig()
+    subscribers = [events.Subscriber(w.name, w.events, w.url) for w in config.webhooks]
+    subscribers += [events.Subscriber(s.name, s.events, s.incidents_channel) for s in config.slack]
 
     def phase_due(session: Session, payload: dict[str, Any], clock: Clock) -> None:
         deadlines.phase_due(
@@ -64,19 +65,21 @@ def build_handlers(
         events.fan_out(
             session=session,
             payload=payload,
-            webhooks=webhooks or [],
+            subscribers=subscribers,
+            playbook=playbook,
             base_url=base_url,
             now=clock.now(),
         )
 
     pager = Pager(
         channels=["console"]
-        + [w.name for w in webhooks or [] if PAGE_EVENT in w.events]
-        + list(email_channels or []),
-        email_channels=frozenset(email_channels or []),
+        + [w.name for w in config.webhooks if PAGE_EVENT in w.events]
+        + [e.name for e in config.email]
+        + [s.name for s in config.slack],
+        addresses={e.name: "email" for e in config.email} | {s.name: "chat" for s in config.slack},
         base_url=base_url,
         secret_key=secret_key,
-        limits={x.channel: Limit(pages=x.pages, per=x.per) for x in page_limits or []},
+        limits={x.channel: Limit(pages=x.pages, per=x.per) for x in config.page_limits},
     )
 
     def escalate(session: Session, payload: dict[str, Any], clock: Clock) -> None:

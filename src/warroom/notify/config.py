@@ -7,6 +7,11 @@ webhooks:
     secret_env: OPS_EVENTS_SECRET   # or secret: whsec_... (Standard Webhooks secret)
     events: [incident.triggered, incident.resolved]   # default: every event
     timeout_seconds: 5
+slack:
+  - name: slack                     # a bot token (DMs, incident channels) or a webhook_url
+    bot_token_env: SLACK_BOT_TOKEN
+    signing_secret_env: SLACK_SIGNING_SECRET   # for /warroom and the buttons
+    incidents_channel: "#incidents"
 email:
   - name: ops-mail                  # pages and messages to each person's email address
     host: smtp.example.com
@@ -69,6 +74,59 @@ class WebhookConfig(BaseModel):
         return self
 
 
+def _secret_from_env(value: SecretStr | None, variable: str | None, field: str) -> SecretStr | None:
+    """The secret itself, or read from the environment variable named."""
+    if variable is None:
+        return value
+    found = os.environ.get(variable)
+    if not found:
+        raise ValueError(f"{field}_env: the variable {variable} is not set")
+    return SecretStr(found)
+
+
+DEFAULT_SLACK_EVENTS: list[EventType] = [
+    "incident.triggered",
+    "incident.acknowledged",
+    "incident.mitigated",
+    "incident.resolved",
+    "incident.closed",
+    "incident.reopened",
+]
+
+
+class SlackConfig(BaseModel):
+    """A Slack workspace: a bot token (posts, DMs, incident channels), or only an incoming
+    webhook URL (posts to one channel); a signing secret enables /warroom and buttons."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="slack", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    bot_token: SecretStr | None = None
+    bot_token_env: str | None = None
+    webhook_url: SecretStr | None = None
+    webhook_url_env: str | None = None
+    signing_secret: SecretStr | None = None
+    signing_secret_env: str | None = None
+    incidents_channel: str = Field(default="#incidents", min_length=1, max_length=100)
+    events: list[EventType] = Field(default_factory=lambda: list(DEFAULT_SLACK_EVENTS))
+    incident_channels: bool = Field(
+        default=True, description="Open inc-<id>-<slug> for each incident (bot token only)."
+    )
+    api_url: str = Field(default="https://slack.com/api/", pattern=r"^https?://\S+/$")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _secrets(self) -> SlackConfig:
+        self.bot_token = _secret_from_env(self.bot_token, self.bot_token_env, "bot_token")
+        self.webhook_url = _secret_from_env(self.webhook_url, self.webhook_url_env, "webhook_url")
+        self.signing_secret = _secret_from_env(
+            self.signing_secret, self.signing_secret_env, "signing_secret"
+        )
+        if self.bot_token is None and self.webhook_url is None:
+            raise ValueError("bot_token (or bot_token_env) or webhook_url is required")
+        return self
+
+
 class EmailConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -119,11 +177,13 @@ class ChannelsConfig(BaseModel):
 
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     email: list[EmailConfig] = Field(default_factory=list)
+    slack: list[SlackConfig] = Field(default_factory=list, max_length=1)
     page_limits: list[PageLimit] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> ChannelsConfig:
         names = [w.name for w in self.webhooks] + [e.name for e in self.email]
+        names += [s.name for s in self.slack]
         if len(set(names)) != len(names) or "console" in names:
             raise ValueError("channel names must be unique and not 'console'")
         limited = [limit.channel for limit in self.page_limits]

@@ -51,12 +51,7 @@ def for_people(message: Message) -> Rendered:
 def _page(data: dict[str, Any]) -> Rendered:
     incident = data["incident"]
     head = f"[{incident['severity']}] {incident['title']}"
-    why = "You are paged"
-    if "role" in data:
-        why = f"You are called in as {data['role']['name']}"
-    elif "escalation" in data:
-        level = int(data["escalation"]["level"]) + 1
-        why = f"You are paged (level {level} of {data['escalation']['policy']})"
+    why = page_reason(data)
     lines = [
         f"{why} for incident {incident['id']}, now {incident['status']}.",
         incident.get("summary") or "",
@@ -68,6 +63,16 @@ def _page(data: dict[str, Any]) -> Rendered:
         link=data.get("acknowledge_link"),
         link_text="Acknowledge",
     )
+
+
+def page_reason(data: dict[str, Any]) -> str:
+    """Why this page reaches the person: a level of a policy, or a role."""
+    if "role" in data:
+        return f"You are called in as {data['role']['name']}"
+    if "escalation" in data:
+        level = int(data["escalation"]["level"]) + 1
+        return f"You are paged (level {level} of {data['escalation']['policy']})"
+    return "You are paged"
 
 
 def _build(

@@ -48,7 +48,8 @@ class Pager:
     base_url: str
     secret_key: str
     limits: Mapping[str, Limit] = field(default_factory=dict)
-    email_channels: frozenset[str] = frozenset()  # by default only for people with an email
+    # channel -> what it needs of a person ("email", "chat"): without it, not by default
+    addresses: Mapping[str, str] = field(default_factory=dict)
 
     def page(
         self,
@@ -71,7 +72,7 @@ class Pager:
         rules = person.notification_rules or [
             {"channel": name, "after_seconds": 0}
             for name in self.channels
-            if person.email or name not in self.email_channels
+            if _address(person, self.addresses.get(name)) is not None
         ]
         queued: list[Delivery] = []
         for step, rule in enumerate(rules):
@@ -100,7 +101,7 @@ class Pager:
                     session=session,
                     channel=channel,
                     message=Message(
-                        recipient=_address(person, channel in self.email_channels),
+                        recipient=_address(person, self.addresses.get(channel)) or person.name,
                         subject=f"[{incident.severity}] {incident.title}",
                         body=json.dumps(body, separators=(",", ":")),
                     ),
@@ -151,11 +152,13 @@ class Pager:
         )
 
 
-def _address(person: Person, email: bool) -> str:
-    """Where a delivery goes: the email address for an email channel (none: the name, and
-    the channel fails it loudly), else the most specific contact detail."""
-    if email:
-        return person.email or person.name
+def _address(person: Person, needs: str | None) -> str | None:
+    """Where a delivery goes: the email address for an email channel, the chat user id for
+    a chat channel (None when the person has none), else the most specific contact."""
+    if needs == "email":
+        return person.email
+    if needs == "chat":
+        return person.chat_id
     return person.email or person.phone or person.name
 
 
