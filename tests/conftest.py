@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.receivers import receiver  # noqa: F401  (a fixture for every test module)
+from tests.slack_fake import fake_slack  # noqa: F401  (a fixture for every test module)
 from warroom import migrate
 from warroom.auth import service as auth
 from warroom.cli import context as cli_context

@@ -214,11 +214,8 @@ def _page(runtime: Runtime, session: Session, person: Person, rest: str, channel
 def _status(session: Session, incident_id: int) -> str:
     incident = service.get(session=session, incident_id=incident_id)
     ids = [r.person_id for r in incident.roles]
-    names = (
-        dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))))
-        if ids
-        else {}
-    )
+    query = select(Person.id, Person.name).where(Person.id.in_(ids))
+    names = dict(session.execute(query).all())
     roles = ", ".join(f"{r.role_key}: {names.get(r.person_id, '?')}" for r in incident.roles)
     return f"incident {incident.id} [{incident.severity}] {incident.title}: {incident.status}; " + (
         roles or "no roles assigned"
