@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -12,6 +13,8 @@ from warroom.db import Base, no_nul, parse_id
 from warroom.errors import Conflict, NotFound
 
 M = TypeVar("M", bound=Base)
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")  # an international phone number: +4930123456
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class Input(BaseModel):

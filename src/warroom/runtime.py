@@ -29,6 +29,7 @@ from warroom.notify.config import ChannelsConfig, load_channels
 from warroom.notify.console import ConsoleChannel
 from warroom.notify.email import EmailChannel
 from warroom.notify.slack import SlackChannel
+from warroom.notify.twilio import TwilioChannel
 from warroom.notify.webhook import WebhookChannel
 from warroom.paging import escalation
 from warroom.playbook.loader import load_playbook
@@ -122,6 +123,10 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     channels.update((w.name, WebhookChannel(w)) for w in configured.webhooks)
     channels.update((e.name, EmailChannel(e)) for e in configured.email)
     channels.update((s.name, SlackChannel(s)) for s in configured.slack)
+    if (twilio := configured.twilio) is not None:
+        for kind, name in (("sms", twilio.sms_channel), ("voice", twilio.voice_channel)):
+            if name:
+                channels[name] = TwilioChannel(twilio, kind, name, settings.resolved_base_url())
     engine = create_db_engine(settings.resolved_database_url())
     return Runtime(
         settings=settings,

@@ -76,10 +76,12 @@ def build_handlers(
         + [w.name for w in config.webhooks if PAGE_EVENT in w.events]
         + [e.name for e in config.email]
         + [s.name for s in config.slack],
-        addresses={e.name: "email" for e in config.email} | {s.name: "chat" for s in config.slack},
+        addresses={e.name: "email" for e in config.email}
+        | {s.name: "chat" for s in config.slack}
+        | dict.fromkeys(config.twilio.names() if config.twilio else [], "phone"),
         base_url=base_url,
         secret_key=secret_key,
-        limits={x.channel: Limit(pages=x.pages, per=x.per) for x in config.page_limits},
+        limits={x.channel: Limit(pages=x.pages, per=x.per) for x in config.limits()},
     )
 
     def escalate(session: Session, payload: dict[str, Any], clock: Clock) -> None:

@@ -12,6 +12,12 @@ slack:
     bot_token_env: SLACK_BOT_TOKEN
     signing_secret_env: SLACK_SIGNING_SECRET   # for /warroom and the buttons
     incidents_channel: "#incidents"
+twilio:                             # SMS and voice; page limits default to 5 SMS, 3 calls / 15m
+  account_sid: AC0123456789abcdef0123456789abcdef
+  auth_token_env: TWILIO_AUTH_TOKEN
+  from_number: "+15005550006"
+  sms_channel: sms                  # channel names rules use (null: none)
+  voice_channel: voice
 email:
   - name: ops-mail                  # pages and messages to each person's email address
     host: smtp.example.com
@@ -127,6 +133,33 @@ class SlackConfig(BaseModel):
         return self
 
 
+class TwilioConfig(BaseModel):
+    """SMS and voice calls through Twilio's REST API; replies come back to /twilio/..."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_sid: str = Field(pattern=r"^AC[0-9a-zA-Z]{10,40}$")
+    auth_token: SecretStr | None = None
+    auth_token_env: str | None = None
+    from_number: str = Field(pattern=r"^\+[1-9]\d{6,14}$", description="E.164, yours.")
+    sms_channel: str | None = Field(default="sms", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    voice_channel: str | None = Field(default="voice", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    api_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://\S+[^/]$")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _token(self) -> TwilioConfig:
+        self.auth_token = _secret_from_env(self.auth_token, self.auth_token_env, "auth_token")
+        if self.auth_token is None:
+            raise ValueError("auth_token or auth_token_env is required")
+        if self.sms_channel is None and self.voice_channel is None:
+            raise ValueError("name an sms_channel, a voice_channel or both")
+        return self
+
+    def names(self) -> list[str]:
+        return [n for n in (self.sms_channel, self.voice_channel) if n is not None]
+
+
 class EmailConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -178,12 +211,14 @@ class ChannelsConfig(BaseModel):
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     email: list[EmailConfig] = Field(default_factory=list)
     slack: list[SlackConfig] = Field(default_factory=list, max_length=1)
+    twilio: TwilioConfig | None = None
     page_limits: list[PageLimit] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> ChannelsConfig:
         names = [w.name for w in self.webhooks] + [e.name for e in self.email]
         names += [s.name for s in self.slack]
+        names += self.twilio.names() if self.twilio else []
         if len(set(names)) != len(names) or "console" in names:
             raise ValueError("channel names must be unique and not 'console'")
         limited = [limit.channel for limit in self.page_limits]
@@ -193,6 +228,17 @@ class ChannelsConfig(BaseModel):
             if limited.count(name) > 1:
                 raise ValueError(f"page_limits[{index}].channel: {name!r} is limited twice")
         return self
+
+    def limits(self) -> list[PageLimit]:
+        """The page limits, with Twilio's defaults (5 SMS, 3 calls per 15 minutes) for its
+        channels unless set."""
+        found = list(self.page_limits)
+        limited = {x.channel for x in found}
+        if self.twilio is not None:
+            for name, pages in ((self.twilio.sms_channel, 5), (self.twilio.voice_channel, 3)):
+                if name is not None and name not in limited:
+                    found.append(PageLimit(channel=name, pages=pages, per=timedelta(minutes=15)))
+        return found
 
 
 def load_channels(path: Path | None) -> ChannelsConfig:

@@ -153,12 +153,14 @@ class Pager:
 
 
 def _address(person: Person, needs: str | None) -> str | None:
-    """Where a delivery goes: the email address for an email channel, the chat user id for
-    a chat channel (None when the person has none), else the most specific contact."""
+    """Where a delivery goes: the email address, chat user id or phone number the channel
+    needs (None when the person has none), else the most specific contact."""
     if needs == "email":
         return person.email
     if needs == "chat":
         return person.chat_id
+    if needs == "phone":
+        return person.phone
     return person.email or person.phone or person.name
 
 

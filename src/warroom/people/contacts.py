@@ -12,9 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.errors import Conflict, NotFound
-from warroom.inputs import Input, named
+from warroom.inputs import E164, EMAIL, Input, named
 from warroom.people.models import Contact
-from warroom.people.schemas import E164, EMAIL
 
 Kind = Literal["support", "incident-response", "legal", "pr", "vendor", "regulator", "other"]
 FIELDS = ("name", "kind", "organisation", "phone", "email", "url", "notes")

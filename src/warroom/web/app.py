@@ -23,7 +23,8 @@ from warroom.people.api import contacts_router
 from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
 from warroom.runtime import Runtime
-from warroom.web import ack, deliveries, errors, health, slack
+from warroom.web import ack, deliveries, errors, health, slack, twilio
+from warroom.web.replays import SeenSignatures
 
 logger = logging.getLogger("warroom.web")
 
@@ -53,7 +54,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.report_limiter = reports.RateLimiter()
     app.state.intake = Intake(runtime)
-    app.state.slack_seen = slack.SeenSignatures()
+    app.state.seen_signatures = SeenSignatures()
     app.state.templates = Jinja2Templates(
         directory=str(resources.files("warroom.web") / "templates")
     )
@@ -73,6 +74,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         reports.router,
         ack.router,
         slack.router,
+        twilio.router,
     ):
         app.include_router(router)
 

@@ -65,7 +65,7 @@ def press(runtime: Runtime, chat_user: str, action: Action, incident_id: int) ->
     try:
         with runtime.transaction() as session:
             person = person_of(session, chat_user)
-            return _move(runtime, session, person, action, incident_id)
+            return move(runtime, session, person, action, incident_id)
     except WarroomError as exc:
         return f"error: {exc.message}"
 
@@ -102,8 +102,8 @@ def person_of(session: Session, chat_user: str) -> Person:
     return person
 
 
-def _actor(person: Person) -> str:
-    return f"slack:{person.name}"
+def _actor(person: Person, via: str = "slack") -> str:
+    return f"{via}:{person.name}"
 
 
 def _dispatch(
@@ -113,7 +113,7 @@ def _dispatch(
         return _declare(runtime, session, person, rest)
     if verb in TRANSITIONS:
         incident_id, _ = _incident(channel, rest)
-        return _move(runtime, session, person, TRANSITIONS[verb], incident_id)
+        return move(runtime, session, person, TRANSITIONS[verb], incident_id)
     if verb == "assign":
         return _assign(runtime, session, person, rest, channel)
     if verb == "severity":
@@ -166,15 +166,23 @@ def _declare(runtime: Runtime, session: Session, person: Person, rest: str) -> s
     return f"incident {incident.id} declared: [{severity}] {incident.title}"
 
 
-def _move(runtime: Runtime, session: Session, person: Person, action: Action, iid: int) -> str:
+def move(
+    runtime: Runtime,
+    session: Session,
+    person: Person,
+    action: Action,
+    iid: int,
+    via: str = "slack",
+) -> str:
+    """Acknowledge, resolve... the incident as the person, from ``via`` (slack, sms, voice)."""
     incident = changes.transition(
         session=session,
         playbook=runtime.playbook,
         incident_id=iid,
         action=action,
-        actor=_actor(person),
+        actor=_actor(person, via),
         clock=runtime.clock,
-        note="from chat",
+        note=f"from {via}",
     )
     return f"incident {iid} is now {incident.status} ({person.name})"
 

@@ -10,8 +10,6 @@ one gets a 401 and nothing is done. Without a Slack signing secret these routes 
 from __future__ import annotations
 
 import json
-import threading
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -26,32 +24,12 @@ from warroom.notify.slack import ACKNOWLEDGE, RESOLVE
 from warroom.runtime import Runtime
 from warroom.web import chatops
 from warroom.web.errors import error_body
+from warroom.web.replays import SeenSignatures
 
 router = APIRouter(prefix="/slack", include_in_schema=True, tags=["slack"])
 MAX_BODY = 64 * 1024
 SHORTCUT = "warroom_add_to_timeline"
-REPLAY_WINDOW = 5 * 60
 BUTTONS: dict[str, Action] = {ACKNOWLEDGE: "acknowledge", RESOLVE: "resolve"}
-
-
-class SeenSignatures:
-    """Signatures of the last five minutes (older ones fail the timestamp check anyway)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def first_time(self, signature: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._seen) > 10_000 or any(
-                t < now - REPLAY_WINDOW for t in self._seen.values()
-            ):
-                self._seen = {s: t for s, t in self._seen.items() if t >= now - REPLAY_WINDOW}
-            if signature in self._seen:
-                return False
-            self._seen[signature] = now
-            return True
 
 
 async def _verified(request: Request) -> tuple[Runtime, dict[str, str]]:
@@ -68,7 +46,7 @@ async def _verified(request: Request) -> tuple[Runtime, dict[str, str]]:
     verifier = SignatureVerifier(secrets[0].get_secret_value())
     if not signature or not verifier.is_valid(body, timestamp, signature):
         raise Unauthorized("bad or stale Slack signature")
-    seen: SeenSignatures = request.app.state.slack_seen
+    seen: SeenSignatures = request.app.state.seen_signatures
     if not seen.first_time(signature):
         raise Unauthorized("this Slack request was already received (a replay)")
     fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
