@@ -76,6 +76,14 @@ class Runtime:
             secret_key=self.secret_key,
         )
 
+    def fixed_recipients(self) -> dict[str, str]:
+        """Channels that send to one place whoever a message is for (the others, email and
+        SMS, need recipients)."""
+        fixed = {"console": "console"}
+        fixed |= {w.name: w.url for w in self.configured.webhooks}
+        fixed |= {s.name: s.incidents_channel for s in self.configured.slack}
+        return fixed
+
     def worker(self) -> Worker:
         worker = Worker(
             factory=self.factory,

@@ -16,6 +16,7 @@ from warroom.cli import (
     channels,
     contacts,
     incident,
+    messages,
     oncall,
     paging,
     people,
@@ -47,6 +48,7 @@ app.add_typer(channels.app, name="channel")
 app.add_typer(paging.app, name="policy")
 incident.app.command("escalate")(paging.escalate)
 incident.app.command("page")(paging.page)
+incident.app.command("message")(messages.message)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -42,6 +42,10 @@ def for_people(message: Message) -> Rendered:
     data: dict[str, Any] = event.get("data") or {}
     if event["type"] == "incident.page":
         return _page(data)
+    if event["type"] == "incident.message":
+        incident = data["incident"]
+        lines = [*str(data["text"]).split("\n\n"), f"Incident: {incident['url']}"]
+        return _build(str(data["subject"]), lines)
     if event["type"] == "page.digest":
         held = [f"incident {h['incident_id']}: {h['subject']} ({h['at']})" for h in data["held"]]
         return _build(message.subject, [str(data.get("text", "")), *held])

@@ -77,6 +77,9 @@ class SlackChannel:
             return self._post(message.recipient, text, blocks, direct=True)
         if kind == "page.digest":
             return self._post(message.recipient, str(data.get("text", "")), None, direct=True)
+        if kind == "incident.message":
+            text = f"*{_escape(str(data['subject']))}*\n{_escape(str(data['text']))}"
+            return self._post(self.config.incidents_channel, text, [_section(text)], direct=False)
         if kind.startswith("incident.") and "incident" in data:
             text, blocks = event_message(kind, data)
             receipt = self._post(self.config.incidents_channel, text, blocks, direct=False)

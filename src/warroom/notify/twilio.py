@@ -29,6 +29,9 @@ def sms_text(message: Message) -> str:
             text = f"warroom: {event['data'].get('text', message.subject)}"
         return _fit(text, "")
     incident = event["data"]["incident"]
+    if event.get("type") == "incident.message":
+        data = event["data"]
+        return _fit(f"{data['subject']}: {data['text']}".replace("\n", " "), "")
     head = f"warroom #{incident['id']} [{incident['severity']}] "
     tail = f" - reply ACK {incident['id']} to acknowledge"
     return _fit(head + str(incident["title"]), tail)
@@ -39,6 +42,8 @@ def speech(message: Message) -> str:
     if event is None or "incident" not in event.get("data", {}):
         return f"This is warroom. {message.subject}."
     incident = event["data"]["incident"]
+    if event.get("type") == "incident.message":
+        return f"This is warroom. {event['data']['subject']}. {event['data']['text']}"
     severity = " ".join(str(incident["severity"]))  # "P 1" is read out letter by letter
     return (
         f"This is warroom. Incident {incident['id']}, severity {severity}: "

@@ -23,7 +23,7 @@ from warroom.people.api import contacts_router
 from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
 from warroom.runtime import Runtime
-from warroom.web import ack, deliveries, errors, health, slack, twilio
+from warroom.web import ack, deliveries, errors, health, messages, slack, twilio
 from warroom.web.replays import SeenSignatures
 
 logger = logging.getLogger("warroom.web")
@@ -69,6 +69,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         feeds_router,
         paging_router,
         deliveries.router,
+        messages.router,
         playbook_router,
         alerts_api.router,
         reports.router,
