@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from tests.fake_api import Answer, FakeApi, serve
+from tests.fake_api import serve
 from tests.receivers import drain
+from tests.twilio_fake import OURS, SID, TOKEN, FakeTwilio
 from warroom.auth import service as auth
 from warroom.clock import FakeClock
 from warroom.notify.base import Message
@@ -27,21 +27,8 @@ from warroom.runtime import Runtime, build_runtime
 from warroom.settings import Settings
 from warroom.web.app import create_app
 
-SID = "AC0123456789abcdef0123456789abcdef"
-TOKEN = "twilio-auth-token-for-tests"
-OURS = "+15005550006"
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 BASE = "https://wr.test"
-
-
-@dataclass
-class FakeTwilio(FakeApi):
-    def key(self, path: str) -> str:
-        return path.rsplit("/", 1)[-1].removesuffix(".json")  # Messages or Calls
-
-    def answer(self, key: str, params: dict[str, Any]) -> Answer:
-        sid = ("SM" if key == "Messages" else "CA") + f"{len(self.calls):032d}"
-        return 201, {"sid": sid, "status": "queued", "to": params.get("To")}, {}
 
 
 class Phone:

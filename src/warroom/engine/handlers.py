@@ -60,6 +60,7 @@ def build_handlers(
         )
         if delivery is not None and delivery.status == FAILED:
             deadlines.delivery_failed(session=session, delivery=delivery, clock=clock)
+            pager.fall_back(session, delivery, clock.now())
 
     def incident_event(session: Session, payload: dict[str, Any], clock: Clock) -> None:
         events.fan_out(
@@ -82,6 +83,7 @@ def build_handlers(
         base_url=base_url,
         secret_key=secret_key,
         limits={x.channel: Limit(pages=x.pages, per=x.per) for x in config.limits()},
+        fallbacks=config.fallbacks(),
     )
 
     def escalate(session: Session, payload: dict[str, Any], clock: Clock) -> None:

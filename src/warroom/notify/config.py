@@ -67,6 +67,9 @@ class WebhookConfig(BaseModel):
     secret_env: str | None = None
     events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1)
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    fallback: str | None = Field(
+        default=None, description="Channel for a person's page when this one fails for good."
+    )
 
     @model_validator(mode="after")
     def _secret(self) -> WebhookConfig:
@@ -120,6 +123,9 @@ class SlackConfig(BaseModel):
     )
     api_url: str = Field(default="https://slack.com/api/", pattern=r"^https?://\S+/$")
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    fallback: str | None = Field(
+        default=None, description="Channel for a person's page when this one fails for good."
+    )
 
     @model_validator(mode="after")
     def _secrets(self) -> SlackConfig:
@@ -142,6 +148,7 @@ class TwilioConfig(BaseModel):
     auth_token: SecretStr | None = None
     auth_token_env: str | None = None
     from_number: str = Field(pattern=r"^\+[1-9]\d{6,14}$", description="E.164, yours.")
+    sms_fallback: str | None = Field(default=None, description="When an SMS fails for good.")
     sms_channel: str | None = Field(default="sms", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     voice_channel: str | None = Field(default="voice", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     api_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://\S+[^/]$")
@@ -173,6 +180,9 @@ class EmailConfig(BaseModel):
     sender: str = Field(min_length=3, max_length=320, description="The From address.")
     ca_file: Path | None = Field(default=None, description="CA bundle for a private CA.")
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    fallback: str | None = Field(
+        default=None, description="Channel for a person's page when this one fails for good."
+    )
 
     @model_validator(mode="after")
     def _password(self) -> EmailConfig:
@@ -221,6 +231,16 @@ class ChannelsConfig(BaseModel):
         names += self.twilio.names() if self.twilio else []
         if len(set(names)) != len(names) or "console" in names:
             raise ValueError("channel names must be unique and not 'console'")
+        for name, fallback in self.fallbacks().items():
+            if fallback not in names and fallback != "console":
+                raise ValueError(f"{name}: fallback: no channel named {fallback!r}")
+            seen = {name}
+            step: str | None = fallback
+            while step is not None:
+                if step in seen:
+                    raise ValueError(f"{name}: fallback: channels fall back in a circle")
+                seen.add(step)
+                step = self.fallbacks().get(step)
         limited = [limit.channel for limit in self.page_limits]
         for index, name in enumerate(limited):
             if name != "console" and name not in names:
@@ -228,6 +248,15 @@ class ChannelsConfig(BaseModel):
             if limited.count(name) > 1:
                 raise ValueError(f"page_limits[{index}].channel: {name!r} is limited twice")
         return self
+
+    def fallbacks(self) -> dict[str, str]:
+        """Channel -> the channel a person's failed page goes to next."""
+        found = {w.name: w.fallback for w in self.webhooks}
+        found |= {c.name: c.fallback for c in self.slack}
+        found |= {e.name: e.fallback for e in self.email}
+        if self.twilio is not None and self.twilio.sms_channel:
+            found[self.twilio.sms_channel] = self.twilio.sms_fallback
+        return {name: to for name, to in found.items() if to is not None}
 
     def limits(self) -> list[PageLimit]:
         """The page limits, with Twilio's defaults (5 SMS, 3 calls per 15 minutes) for its

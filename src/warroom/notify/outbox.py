@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -102,8 +103,10 @@ def send(
 
 
 def _backoff(attempts: int, error: Exception) -> timedelta:
-    """Exponential backoff, or longer when the receiver said when to come back."""
-    wait: timedelta = RETRY_BASE * 2 ** (attempts - 1)
+    """Exponential backoff with jitter (each wait cut by a random 0-50%, so deliveries that
+    failed together do not all come back together), or longer when the receiver said when
+    to come back."""
+    wait: timedelta = RETRY_BASE * 2 ** (attempts - 1) * random.uniform(0.5, 1.0)
     if isinstance(error, RetryLater):
         wait = max(wait, timedelta(seconds=error.seconds))
     return wait

@@ -19,8 +19,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from warroom.incidents import timeline
 from warroom.incidents.events import describe
 from warroom.incidents.models import Incident
+from warroom.incidents.service import lock_row
 from warroom.jobs import service as jobs
 from warroom.notify import outbox
 from warroom.notify.base import Message
@@ -50,6 +52,7 @@ class Pager:
     limits: Mapping[str, Limit] = field(default_factory=dict)
     # channel -> what it needs of a person ("email", "chat"): without it, not by default
     addresses: Mapping[str, str] = field(default_factory=dict)
+    fallbacks: Mapping[str, str] = field(default_factory=dict)  # channel -> the next one
 
     def page(
         self,
@@ -116,6 +119,42 @@ class Pager:
             if queued[-1].status == HELD:
                 self._digest_later(session, person, channel, queued[-1], now)
         return queued
+
+    def fall_back(self, session: Session, failed: Delivery, now: datetime) -> Delivery | None:
+        """A person's page that failed for good goes out again on its channel's fallback
+        (e.g. SMS when Slack fails), and the timeline says so."""
+        to = self.fallbacks.get(failed.channel)
+        if to is None or failed.person_id is None or failed.kind == MESSAGE:
+            return None
+        person = session.get(Person, failed.person_id)
+        address = _address(person, self.addresses.get(to)) if person is not None else None
+        if person is None or address is None or failed.incident_id is None:
+            return None
+        incident = lock_row(session=session, incident_id=failed.incident_id)
+        again = outbox.queue(
+            session=session,
+            channel=to,
+            message=Message(recipient=address, subject=failed.subject, body=failed.body),
+            now=now,
+            incident_id=failed.incident_id,
+            kind=failed.kind,
+            person_id=person.id,
+        )
+        timeline.append(
+            session=session,
+            incident=incident,
+            at=now,
+            actor="warroom",
+            kind="notification_fallback",
+            data={
+                "failed_delivery_id": failed.id,
+                "from": failed.channel,
+                "to": to,
+                "delivery_id": again.id,
+                "person": person.name,
+            },
+        )
+        return again
 
     def _over_limit(self, session: Session, person: Person, channel: str, now: datetime) -> bool:
         limit = self.limits.get(channel)
