@@ -29,6 +29,7 @@ from warroom.notify.config import ChannelsConfig, load_channels
 from warroom.notify.console import ConsoleChannel
 from warroom.notify.email import EmailChannel
 from warroom.notify.slack import SlackChannel
+from warroom.notify.teams import TeamsChannel
 from warroom.notify.twilio import TwilioChannel
 from warroom.notify.webhook import WebhookChannel
 from warroom.paging import escalation
@@ -55,7 +56,8 @@ class Runtime:
         """A unit of work that may write. When it committed a job that is due now, the
         workers of this process are woken at once instead of at their next poll."""
         with transaction(self.factory) as session:
-            session.info[events.WANTED] = bool(self.configured.webhooks or self.configured.slack)
+            config = self.configured
+            session.info[events.WANTED] = bool(config.webhooks or config.slack or config.teams)
             yield session
         if session.info.get(jobs.DUE_NOW):
             for waker in list(self._wakers):
@@ -82,6 +84,7 @@ class Runtime:
         fixed = {"console": "console"}
         fixed |= {w.name: w.url for w in self.configured.webhooks}
         fixed |= {s.name: s.incidents_channel for s in self.configured.slack}
+        fixed |= {t.name: "the Teams channel" for t in self.configured.teams}
         return fixed
 
     def worker(self) -> Worker:
@@ -131,6 +134,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     channels.update((w.name, WebhookChannel(w)) for w in configured.webhooks)
     channels.update((e.name, EmailChannel(e)) for e in configured.email)
     channels.update((s.name, SlackChannel(s)) for s in configured.slack)
+    channels.update((t.name, TeamsChannel(t)) for t in configured.teams)
     if (twilio := configured.twilio) is not None:
         for kind, name in (("sms", twilio.sms_channel), ("voice", twilio.voice_channel)):
             if name:

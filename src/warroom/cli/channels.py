@@ -47,6 +47,10 @@ def list_channels(
         }
         for s in rt.configured.slack
     ]
+    rows += [
+        {"name": t.name, "kind": "teams", "target": "a Teams channel", "events": list(t.events)}
+        for t in rt.configured.teams
+    ]
     if as_json:
         print_json(rows)
         return

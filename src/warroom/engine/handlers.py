@@ -36,6 +36,7 @@ def build_handlers(
     config = configured or ChannelsConfig()
     subscribers = [events.Subscriber(w.name, w.events, w.url) for w in config.webhooks]
     subscribers += [events.Subscriber(s.name, s.events, s.incidents_channel) for s in config.slack]
+    subscribers += [events.Subscriber(t.name, t.events, "the Teams channel") for t in config.teams]
 
     def phase_due(session: Session, payload: dict[str, Any], clock: Clock) -> None:
         deadlines.phase_due(

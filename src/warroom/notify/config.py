@@ -12,6 +12,9 @@ slack:
     bot_token_env: SLACK_BOT_TOKEN
     signing_secret_env: SLACK_SIGNING_SECRET   # for /warroom and the buttons
     incidents_channel: "#incidents"
+teams:
+  - name: teams                     # a Teams channel's Workflows / incoming webhook URL
+    url_env: TEAMS_WEBHOOK_URL
 twilio:                             # SMS and voice; page limits default to 5 SMS, 3 calls / 15m
   account_sid: AC0123456789abcdef0123456789abcdef
   auth_token_env: TWILIO_AUTH_TOKEN
@@ -139,6 +142,31 @@ class SlackConfig(BaseModel):
         return self
 
 
+class TeamsConfig(BaseModel):
+    """A Microsoft Teams channel's Workflows (or incoming webhook) URL: events, pages and
+    messages are posted there as Adaptive Cards."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="teams", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    url: SecretStr | None = None
+    url_env: str | None = None
+    events: list[EventType] = Field(default_factory=lambda: list(DEFAULT_SLACK_EVENTS))
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    fallback: str | None = Field(
+        default=None, description="Channel for a person's page when this one fails for good."
+    )
+
+    @model_validator(mode="after")
+    def _url(self) -> TeamsConfig:
+        self.url = _secret_from_env(self.url, self.url_env, "url")
+        if self.url is None:
+            raise ValueError("url or url_env is required")
+        if not self.url.get_secret_value().startswith(("https://", "http://")):
+            raise ValueError("url: not an http(s) URL")
+        return self
+
+
 class TwilioConfig(BaseModel):
     """SMS and voice calls through Twilio's REST API; replies come back to /twilio/..."""
 
@@ -222,12 +250,13 @@ class ChannelsConfig(BaseModel):
     email: list[EmailConfig] = Field(default_factory=list)
     slack: list[SlackConfig] = Field(default_factory=list, max_length=1)
     twilio: TwilioConfig | None = None
+    teams: list[TeamsConfig] = Field(default_factory=list)
     page_limits: list[PageLimit] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> ChannelsConfig:
         names = [w.name for w in self.webhooks] + [e.name for e in self.email]
-        names += [s.name for s in self.slack]
+        names += [s.name for s in self.slack] + [t.name for t in self.teams]
         names += self.twilio.names() if self.twilio else []
         if len(set(names)) != len(names) or "console" in names:
             raise ValueError("channel names must be unique and not 'console'")
@@ -254,6 +283,7 @@ class ChannelsConfig(BaseModel):
         found = {w.name: w.fallback for w in self.webhooks}
         found |= {c.name: c.fallback for c in self.slack}
         found |= {e.name: e.fallback for e in self.email}
+        found |= {t.name: t.fallback for t in self.teams}
         if self.twilio is not None and self.twilio.sms_channel:
             found[self.twilio.sms_channel] = self.twilio.sms_fallback
         return {name: to for name, to in found.items() if to is not None}

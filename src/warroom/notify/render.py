@@ -36,7 +36,7 @@ class Rendered:
 
 def for_people(message: Message) -> Rendered:
     """The message as a person reads it (email)."""
-    event = _event(message.body)
+    event = event_of(message.body)
     if event is None:
         return _build(message.subject, [], raw=message.body)
     data: dict[str, Any] = event.get("data") or {}
@@ -96,7 +96,8 @@ def _build(
     return Rendered(subject=subject, text="\n\n".join(text_lines) + "\n", html=html)
 
 
-def _event(body: str) -> dict[str, Any] | None:
+def event_of(body: str) -> dict[str, Any] | None:
+    """The event a message body holds (JSON with a ``type`` and ``data``), or None for text."""
     if not body.startswith("{"):
         return None
     try:
@@ -104,5 +105,7 @@ def _event(body: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     if isinstance(value, dict) and isinstance(value.get("type"), str):
+        if not isinstance(value.get("data", {}), dict):
+            return None
         return value
     return None

@@ -5,7 +5,6 @@ only an incoming webhook URL, everything is posted to that webhook's channel ins
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -15,7 +14,7 @@ from slack_sdk.webhook import WebhookClient
 
 from warroom.notify.base import Message, PermanentError, Receipt, RetryLater
 from warroom.notify.config import SlackConfig
-from warroom.notify.render import page_reason
+from warroom.notify.render import event_of, page_reason
 
 ACKNOWLEDGE, RESOLVE = "warroom_acknowledge", "warroom_resolve"
 RETRYABLE = {
@@ -69,7 +68,7 @@ class SlackChannel:
             raise _failure(exc) from exc
 
     def _send(self, message: Message) -> Receipt:
-        event = _event(message.body)
+        event = event_of(message.body)
         kind = event.get("type", "") if event else ""
         data: dict[str, Any] = event.get("data", {}) if event else {}
         if kind == "incident.page":
@@ -222,14 +221,6 @@ def _section(markdown: str) -> dict[str, Any]:
 def _escape(text: str) -> str:
     """Slack's three control characters, so user text cannot ping @channel or forge links."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _event(body: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) and isinstance(value.get("type"), str) else None
 
 
 def _failure(exc: SlackApiError) -> Exception:

@@ -5,9 +5,6 @@ takes "press 1 to acknowledge". The answers come back to ``/twilio/sms`` and
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -16,13 +13,14 @@ from twilio.twiml.voice_response import VoiceResponse
 from warroom.inputs import E164
 from warroom.notify.base import Message, PermanentError, Receipt, RetryLater
 from warroom.notify.config import TwilioConfig
+from warroom.notify.render import event_of
 
 SMS_LIMIT = 160
 
 
 def sms_text(message: Message) -> str:
     """The message in at most 160 characters: the incident, why, and how to answer."""
-    event = _event(message.body)
+    event = event_of(message.body)
     if event is None or "incident" not in event.get("data", {}):
         text = f"warroom: {message.subject}"
         if event is not None and event.get("type") == "page.digest":
@@ -38,7 +36,7 @@ def sms_text(message: Message) -> str:
 
 
 def speech(message: Message) -> str:
-    event = _event(message.body)
+    event = event_of(message.body)
     if event is None or "incident" not in event.get("data", {}):
         return f"This is warroom. {message.subject}."
     incident = event["data"]["incident"]
@@ -84,7 +82,7 @@ class TwilioChannel:
 
     def call_script(self, message: Message) -> VoiceResponse:
         """Read the page; a key press goes to /twilio/voice/{incident}."""
-        event = _event(message.body) or {}
+        event = event_of(message.body) or {}
         incident = (event.get("data") or {}).get("incident")
         script = VoiceResponse()
         if incident is None:
@@ -103,14 +101,6 @@ def _fit(text: str, tail: str) -> str:
     if len(text) > room:
         text = text[: room - 1].rstrip() + "…"
     return text + tail
-
-
-def _event(body: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) and isinstance(value.get("data"), dict) else None
 
 
 def _failure(exc: TwilioRestException) -> Exception:

@@ -33,6 +33,20 @@ def retry_after(value: str) -> float | None:
     return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_AFTER)
 
 
+def answered(response: httpx.Response, channel: str, who: str) -> Receipt:
+    """A receipt for a 2xx; for 408, 429 and 5xx an error the outbox retries (no sooner
+    than a Retry-After asks); for any other answer a permanent failure."""
+    detail = f"HTTP {response.status_code}"
+    if response.is_success:
+        return Receipt(channel=channel, detail=detail)
+    if response.status_code in (408, 429) or response.status_code >= 500:
+        wait = retry_after(response.headers.get("retry-after", ""))
+        if wait is not None:
+            raise RetryLater(f"{who} answered {detail}, retry after {wait:.0f} s", wait)
+        raise RuntimeError(f"{who} answered {detail}")
+    raise PermanentError(f"{who} answered {detail}: {response.text[:200]}")
+
+
 class WebhookChannel:
     """POSTs the message body (JSON) to one URL. 2xx is sent; 408, 429 and 5xx are retried
     by the outbox (no sooner than a Retry-After header asks); any other answer is a
@@ -59,12 +73,4 @@ class WebhookChannel:
                 "webhook-signature": signature,
             },
         )
-        detail = f"HTTP {response.status_code}"
-        if response.is_success:
-            return Receipt(channel=self.name, detail=detail)
-        if response.status_code in (408, 429) or response.status_code >= 500:
-            wait = retry_after(response.headers.get("retry-after", ""))
-            if wait is not None:
-                raise RetryLater(f"{self.url} answered {detail}, retry after {wait:.0f} s", wait)
-            raise RuntimeError(f"{self.url} answered {detail}")
-        raise PermanentError(f"{self.url} answered {detail}: {response.text[:200]}")
+        return answered(response, self.name, self.url)
