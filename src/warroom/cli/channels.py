@@ -51,6 +51,12 @@ def list_channels(
         {"name": t.name, "kind": "teams", "target": "a Teams channel", "events": list(t.events)}
         for t in rt.configured.teams
     ]
+    if (twilio := rt.configured.twilio) is not None:
+        rows += [
+            {"name": n, "kind": kind, "target": f"Twilio from {twilio.from_number}", "events": []}
+            for kind, n in (("sms", twilio.sms_channel), ("voice", twilio.voice_channel))
+            if n
+        ]
     if as_json:
         print_json(rows)
         return
@@ -64,7 +70,9 @@ def list_channels(
 @app.command("test")
 def send_test(
     name: Annotated[str, typer.Argument(help="The channel's name.")],
-    to: Annotated[str | None, typer.Option(help="Email channels: the address to send to.")] = None,
+    to: Annotated[
+        str | None, typer.Option(help="Email, SMS and voice: the address or number to use.")
+    ] = None,
 ) -> None:
     """Send a real test message now and show what the receiver answered."""
     rt = runtime()
@@ -72,10 +80,10 @@ def send_test(
     if channel is None:
         known = ", ".join(sorted(rt.channels))
         fail(f"no channel named {name!r}; configured: {known}")
-    target = next((w.url for w in rt.configured.webhooks if w.name == name), "console")
-    if any(e.name == name for e in rt.configured.email):
+    target = rt.fixed_recipients().get(name)
+    if target is None:  # email, SMS, voice: somebody in particular
         if not to:
-            fail(f"--to: {name} is an email channel; say which address to send the test to")
+            fail(f"--to: {name} sends to a person; say which address or number to use")
         target = to
     body = json.dumps(
         {

@@ -1,6 +1,7 @@
 """The channels file (``WARROOM_CHANNELS_FILE``): where warroom sends what.
 
 ```yaml
+secrets_file: secrets.env           # optional: NAME=value lines, looked up before the environment
 webhooks:
   - name: ops-events                # unique; deliveries name it
     url: https://hooks.example.com/warroom
@@ -42,7 +43,16 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from dotenv import dotenv_values
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from warroom.errors import ChannelsError
 from warroom.playbook.duration import Duration
@@ -75,24 +85,24 @@ class WebhookConfig(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _secret(self) -> WebhookConfig:
-        if self.secret_env is not None:
-            value = os.environ.get(self.secret_env)
-            if not value:
-                raise ValueError(f"secret_env: the variable {self.secret_env} is not set")
-            self.secret = SecretStr(value)
+    def _secret(self, info: ValidationInfo) -> WebhookConfig:
+        self.secret = _secret_from_env(self.secret, self.secret_env, "secret", info)
         if self.secret is None:
             raise ValueError("secret or secret_env is required (receivers verify signatures)")
         return self
 
 
-def _secret_from_env(value: SecretStr | None, variable: str | None, field: str) -> SecretStr | None:
-    """The secret itself, or read from the environment variable named."""
+def _secret_from_env(
+    value: SecretStr | None, variable: str | None, field: str, info: ValidationInfo
+) -> SecretStr | None:
+    """The secret itself, or the value of the variable named: from the channels file's
+    ``secrets_file`` first, then the environment."""
     if variable is None:
         return value
-    found = os.environ.get(variable)
+    secrets: dict[str, str] = (info.context or {}).get("secrets", {})
+    found = secrets.get(variable) or os.environ.get(variable)
     if not found:
-        raise ValueError(f"{field}_env: the variable {variable} is not set")
+        raise ValueError(f"{field}_env: {variable} is not set (secrets file or environment)")
     return SecretStr(found)
 
 
@@ -131,11 +141,13 @@ class SlackConfig(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _secrets(self) -> SlackConfig:
-        self.bot_token = _secret_from_env(self.bot_token, self.bot_token_env, "bot_token")
-        self.webhook_url = _secret_from_env(self.webhook_url, self.webhook_url_env, "webhook_url")
+    def _secrets(self, info: ValidationInfo) -> SlackConfig:
+        self.bot_token = _secret_from_env(self.bot_token, self.bot_token_env, "bot_token", info)
+        self.webhook_url = _secret_from_env(
+            self.webhook_url, self.webhook_url_env, "webhook_url", info
+        )
         self.signing_secret = _secret_from_env(
-            self.signing_secret, self.signing_secret_env, "signing_secret"
+            self.signing_secret, self.signing_secret_env, "signing_secret", info
         )
         if self.bot_token is None and self.webhook_url is None:
             raise ValueError("bot_token (or bot_token_env) or webhook_url is required")
@@ -158,8 +170,8 @@ class TeamsConfig(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _url(self) -> TeamsConfig:
-        self.url = _secret_from_env(self.url, self.url_env, "url")
+    def _url(self, info: ValidationInfo) -> TeamsConfig:
+        self.url = _secret_from_env(self.url, self.url_env, "url", info)
         if self.url is None:
             raise ValueError("url or url_env is required")
         if not self.url.get_secret_value().startswith(("https://", "http://")):
@@ -183,8 +195,8 @@ class TwilioConfig(BaseModel):
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     @model_validator(mode="after")
-    def _token(self) -> TwilioConfig:
-        self.auth_token = _secret_from_env(self.auth_token, self.auth_token_env, "auth_token")
+    def _token(self, info: ValidationInfo) -> TwilioConfig:
+        self.auth_token = _secret_from_env(self.auth_token, self.auth_token_env, "auth_token", info)
         if self.auth_token is None:
             raise ValueError("auth_token or auth_token_env is required")
         if self.sms_channel is None and self.voice_channel is None:
@@ -213,12 +225,8 @@ class EmailConfig(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _password(self) -> EmailConfig:
-        if self.password_env is not None:
-            value = os.environ.get(self.password_env)
-            if not value:
-                raise ValueError(f"password_env: the variable {self.password_env} is not set")
-            self.password = SecretStr(value)
+    def _password(self, info: ValidationInfo) -> EmailConfig:
+        self.password = _secret_from_env(self.password, self.password_env, "password", info)
         if self.username is not None and self.password is None:
             raise ValueError("username needs password or password_env")
         if "@" not in self.sender:
@@ -246,6 +254,9 @@ class PageLimit(BaseModel):
 class ChannelsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    secrets_file: Path | None = Field(
+        default=None, description="NAME=value lines that *_env settings are looked up in first."
+    )
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     email: list[EmailConfig] = Field(default_factory=list)
     slack: list[SlackConfig] = Field(default_factory=list, max_length=1)
@@ -310,8 +321,14 @@ def load_channels(path: Path | None) -> ChannelsConfig:
         raise ChannelsError([f"cannot read the file: {exc.strerror}"]) from exc
     except yaml.YAMLError as exc:
         raise ChannelsError([yaml_problem(exc)]) from exc
+    secrets: dict[str, str] = {}
+    if isinstance(data, dict) and data.get("secrets_file"):
+        secrets_path = path.parent / str(data["secrets_file"])
+        if not secrets_path.is_file():
+            raise ChannelsError([f"secrets_file: cannot read {secrets_path}"])
+        secrets = {k: v for k, v in dotenv_values(secrets_path).items() if v is not None}
     try:
-        return ChannelsConfig.model_validate(data)
+        return ChannelsConfig.model_validate(data, context={"secrets": secrets})
     except ValidationError as exc:
         raise ChannelsError(
             [
