@@ -50,6 +50,8 @@ class Result:
     lost: int = 0  # of those, never received
     received: int = 0
     duplicates: int = 0  # receipts of a page already received
+    under_new_key: int = 0  # of those, with a webhook-id not seen for it: a receiver that
+    # drops repeated ids (Standard Webhooks) would act on them twice
     after_ack: int = 0  # pages received after their incident's acknowledgement committed
     seconds: float = 0.0
     unfinished: int = 0  # escalations still running when the time bound hit
@@ -58,7 +60,8 @@ class Result:
         return (
             f"{self.escalations} escalations ({self.acknowledged} acknowledged mid-way), "
             f"{self.kills} SIGKILLs: {self.expected} pages due, {self.lost} lost, "
-            f"{self.duplicates} duplicate(s) in {self.received} received, "
+            f"{self.duplicates} duplicate(s) in {self.received} received "
+            f"({self.under_new_key} under a new webhook-id), "
             f"{self.after_ack} after an acknowledgement, {self.unfinished} unfinished, "
             f"{self.seconds:.1f} s"
         )
@@ -222,6 +225,10 @@ def _count(
     receipts = Counter(page_id for page_id, _ in arrivals)
     result.received = len(arrivals)
     result.duplicates = sum(n - 1 for n in receipts.values())
+    keys: dict[str, set[str]] = {}
+    for headers, body in state.requests:
+        keys.setdefault(json.loads(body)["id"], set()).add(headers["webhook-id"])
+    result.under_new_key = sum(len(ids) - 1 for ids in keys.values())
     result.acknowledged = len(acked_at)
     for _, esc in made:
         if esc in ack_after:

@@ -27,3 +27,5 @@ def test_killed_workers_lose_no_page_and_page_nobody_after_an_acknowledgement(
     # at least once: a worker killed between sending a page and recording it sends it again
     # (one job at a time, so at most one repeat per kill; the receiver sees one webhook-id)
     assert result.duplicates <= result.kills, result.line()
+    # and every repeat is the same delivery again: deduplication by its key leaves none
+    assert result.under_new_key == 0, result.line()
