@@ -21,10 +21,10 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.apps import app_with
 from tests.conftest import Cli
 from tests.procs import free_port
 from tests.receivers import drain
-from warroom.auth import service as auth
 from warroom.clock import FakeClock
 from warroom.errors import ChannelsError
 from warroom.notify.base import Message
@@ -32,7 +32,6 @@ from warroom.notify.config import load_channels
 from warroom.notify.models import Delivery
 from warroom.runtime import Runtime, build_runtime
 from warroom.settings import Settings
-from warroom.web.app import create_app
 
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 POLICY = {
@@ -140,19 +139,17 @@ def paging(
 ) -> Iterator[Paging]:
     clock.set(START)
     channels = email_channels(tmp_path, mailbox[1])
-    updated = settings.model_copy(update={"channels_file": channels, "base_url": "https://wr.test"})
-    runtime = build_runtime(updated, clock=clock)
-    runtime.prepare_database()
-    with runtime.transaction() as session:
-        _, token = auth.create_token(session=session, name="t", role="admin", now=clock.now())
-    with TestClient(create_app(runtime, run_worker=False)) as client:
+    with app_with(settings, clock, channels, base_url="https://wr.test") as (
+        runtime,
+        client,
+        token,
+    ):
         setup = Paging(runtime, client, token, clock)
         ana = {"name": "Ana", "email": "ana@example.com", "notification_rules": ["ops-mail"]}
         assert setup.call("POST", "/people", ana).status_code == 201
         assert setup.call("POST", "/people", {"name": "Ben"}).status_code == 201  # no email
         assert setup.call("POST", "/escalation-policies", POLICY).status_code == 201
         yield setup
-    runtime.engine.dispose()
 
 
 def declare(paging: Paging, title: str = "Checkout <down>") -> int:

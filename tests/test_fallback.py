@@ -8,19 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
+from tests.apps import app_with
 from tests.fake_api import serve
 from tests.receivers import drain
 from tests.slack_fake import BOT_TOKEN, FakeSlack
 from tests.twilio_fake import OURS, SID, TOKEN, FakeTwilio
-from warroom.auth import service as auth
 from warroom.clock import FakeClock
 from warroom.errors import ChannelsError
 from warroom.notify.config import load_channels
-from warroom.runtime import build_runtime
 from warroom.settings import Settings
-from warroom.web.app import create_app
 
 
 def test_a_failed_slack_page_is_sent_by_sms_instead(
@@ -50,14 +47,10 @@ def test_a_failed_slack_page_is_sent_by_sms_instead(
             }
         )
     )
-    runtime = build_runtime(settings.model_copy(update={"channels_file": channels}), clock=clock)
-    runtime.prepare_database()
-    with runtime.transaction() as session:
-        _, token = auth.create_token(session=session, name="t", role="admin", now=clock.now())
-    headers = {"Authorization": f"Bearer {token}"}
     fake_slack.script["chat.postMessage"] = [(200, {"ok": False, "error": "user_not_found"}, {})]
     try:
-        with TestClient(create_app(runtime, run_worker=False)) as client:
+        with app_with(settings, clock, channels) as (runtime, client, token):
+            headers = {"Authorization": f"Bearer {token}"}
 
             def call(method: str, path: str, body: Any) -> Any:
                 response = client.request(method, f"/api/v1{path}", headers=headers, json=body)
@@ -88,7 +81,6 @@ def test_a_failed_slack_page_is_sent_by_sms_instead(
     finally:
         server.shutdown()
         server.server_close()
-        runtime.engine.dispose()
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.apps import app_with
 from tests.conftest import Cli
 from tests.receivers import SECRET, Receiver, drain
-from warroom.auth import service as auth
 from warroom.clock import FakeClock
-from warroom.runtime import Runtime, build_runtime
+from warroom.runtime import Runtime
 from warroom.settings import Settings
-from warroom.web.app import create_app
 
 IMPACT = {"impact": "Checkout fails for 30% of users", "status_page": "https://status.example.com"}
 
@@ -49,12 +48,7 @@ def channels(tmp_path: Path, url: str) -> Path:
 
 @pytest.fixture
 def api(settings: Settings, clock: FakeClock, receiver: Receiver, tmp_path: Path) -> Iterator[Api]:
-    updated = settings.model_copy(update={"channels_file": channels(tmp_path, receiver.url)})
-    runtime = build_runtime(updated, clock=clock)
-    runtime.prepare_database()
-    with runtime.transaction() as session:
-        _, token = auth.create_token(session=session, name="t", role="admin", now=clock.now())
-    with TestClient(create_app(runtime, run_worker=False)) as client:
+    with app_with(settings, clock, channels(tmp_path, receiver.url)) as (runtime, client, token):
         setup = Api(runtime, client, token, receiver)
         person = setup.call("POST", "/people", {"name": "Ana Lima"}).json()
         incident = setup.call("POST", "/incidents", {"title": "Checkout down", "severity": "P1"})
@@ -62,7 +56,6 @@ def api(settings: Settings, clock: FakeClock, receiver: Receiver, tmp_path: Path
         path = "/incidents/1/roles/incident-commander"
         assert setup.call("PUT", path, {"person_id": person["id"]}).status_code == 200
         yield setup
-    runtime.engine.dispose()
 
 
 def test_a_template_is_filled_from_the_incident_and_the_values_and_sent(api: Api) -> None:

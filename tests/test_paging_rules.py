@@ -16,15 +16,14 @@ from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from tests.apps import app_with
 from tests.conftest import Cli
 from tests.receivers import SECRET, Receiver, drain, start_receiver
-from warroom.auth import service as auth
 from warroom.clock import FakeClock
 from warroom.notify.models import Delivery
 from warroom.paging import links
-from warroom.runtime import Runtime, build_runtime
+from warroom.runtime import Runtime
 from warroom.settings import Settings
-from warroom.web.app import create_app
 
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 POLICY = {
@@ -84,13 +83,9 @@ def pages(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[Page
             }
         )
     )
-    updated = settings.model_copy(update={"channels_file": channels, "base_url": "https://wr.test"})
-    runtime = build_runtime(updated, clock=clock)
-    runtime.prepare_database()
-    with runtime.transaction() as session:
-        _, token = auth.create_token(session=session, name="t", role="admin", now=clock.now())
+    app = app_with(settings, clock, channels, base_url="https://wr.test")
     try:
-        with TestClient(create_app(runtime, run_worker=False)) as client:
+        with app as (runtime, client, token):
             setup = Pages(runtime, client, token, clock)
             setup.chat, setup.sms = chat, sms
             ana = {"name": "Ana", "email": "ana@example.com", "notification_rules": ["chat"]}
@@ -104,7 +99,6 @@ def pages(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[Page
         for server in (chat_server, sms_server):
             server.shutdown()
             server.server_close()
-        runtime.engine.dispose()
 
 
 def test_each_rule_pages_on_its_channel_at_its_delay(pages: Pages) -> None:

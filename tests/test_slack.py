@@ -14,14 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.apps import app_with
 from tests.receivers import Receiver, drain
 from tests.slack_fake import BOT_TOKEN, SIGNING_SECRET, FakeSlack, signed
-from warroom.auth import service as auth
 from warroom.clock import FakeClock
 from warroom.notify.models import Delivery
-from warroom.runtime import Runtime, build_runtime
+from warroom.runtime import Runtime
 from warroom.settings import Settings
-from warroom.web.app import create_app
 
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 PEOPLE = [("Ana", "U0ANA"), ("Ben", "U0BEN"), ("Cy", None)]
@@ -70,18 +69,16 @@ def slack_file(tmp_path: Path, **config: Any) -> Path:
 
 def build(settings: Settings, clock: FakeClock, slack: FakeSlack, channels: Path) -> Iterator[Chat]:
     clock.set(START)
-    updated = settings.model_copy(update={"channels_file": channels, "base_url": "https://wr.test"})
-    runtime = build_runtime(updated, clock=clock)
-    runtime.prepare_database()
-    with runtime.transaction() as session:
-        _, token = auth.create_token(session=session, name="t", role="admin", now=clock.now())
-    with TestClient(create_app(runtime, run_worker=False)) as client:
+    with app_with(settings, clock, channels, base_url="https://wr.test") as (
+        runtime,
+        client,
+        token,
+    ):
         chat = Chat(runtime, client, token, clock, slack)
         for name, chat_id in PEOPLE:
             body = {"name": name, "email": f"{name.lower()}@example.com", "chat_id": chat_id}
             assert chat.call("POST", "/people", body).status_code == 201
         yield chat
-    runtime.engine.dispose()
 
 
 @pytest.fixture

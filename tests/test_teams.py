@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.apps import app_with
 from tests.conftest import Cli
 from tests.receivers import Receiver, channels_file, drain
-from warroom.auth import service as auth
 from warroom.clock import FakeClock
-from warroom.runtime import Runtime, build_runtime
+from warroom.runtime import Runtime
 from warroom.settings import Settings
-from warroom.web.app import create_app
 
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 DBA_ROTATION = {
@@ -54,18 +53,13 @@ class Api:
 def api(settings: Settings, clock: FakeClock, receiver: Receiver, tmp_path: Path) -> Iterator[Api]:
     clock.set(START)
     path = channels_file(tmp_path, receiver.url, events=["incident.page"])
-    runtime = build_runtime(settings.model_copy(update={"channels_file": path}), clock=clock)
-    runtime.prepare_database()
-    with runtime.transaction() as session:
-        _, token = auth.create_token(session=session, name="t", role="admin", now=clock.now())
-    with TestClient(create_app(runtime, run_worker=False)) as client:
+    with app_with(settings, clock, path) as (runtime, client, token):
         setup = Api(runtime, client, token, receiver)
         for name in ("ana", "ben", "cy"):
             body = {"name": name.title(), "email": f"{name}@example.com"}
             assert setup.call("POST", "/people", body).status_code == 201
         assert setup.call("POST", "/schedules", DBA_ROTATION).status_code == 201
         yield setup
-    runtime.engine.dispose()
 
 
 def test_teams_are_created_listed_and_replaced(api: Api) -> None:

@@ -13,13 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.apps import app_with
 from tests.receivers import Receiver, drain
-from warroom.auth import service as auth
 from warroom.clock import FakeClock
 from warroom.notify.models import Delivery
-from warroom.runtime import Runtime, build_runtime
+from warroom.runtime import Runtime
 from warroom.settings import Settings
-from warroom.web.app import create_app
 
 CARD = "application/vnd.microsoft.card.adaptive"
 
@@ -48,14 +47,12 @@ def api(settings: Settings, clock: FakeClock, receiver: Receiver, tmp_path: Path
     channels = tmp_path / "channels.json"
     teams = {"url": receiver.url, "events": ["incident.triggered", "incident.resolved"]}
     channels.write_text(json.dumps({"teams": [teams]}))
-    updated = settings.model_copy(update={"channels_file": channels, "base_url": "https://wr.test"})
-    runtime = build_runtime(updated, clock=clock)
-    runtime.prepare_database()
-    with runtime.transaction() as session:
-        _, token = auth.create_token(session=session, name="t", role="admin", now=clock.now())
-    with TestClient(create_app(runtime, run_worker=False)) as client:
+    with app_with(settings, clock, channels, base_url="https://wr.test") as (
+        runtime,
+        client,
+        token,
+    ):
         yield Api(runtime, client, token, receiver)
-    runtime.engine.dispose()
 
 
 def facts(card: dict[str, Any]) -> dict[str, str]:

@@ -15,17 +15,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from tests.apps import app_with
 from tests.fake_api import serve
 from tests.receivers import drain
 from tests.twilio_fake import OURS, SID, TOKEN, FakeTwilio
-from warroom.auth import service as auth
 from warroom.clock import FakeClock
 from warroom.notify.base import Message
 from warroom.notify.models import Delivery
 from warroom.notify.twilio import sms_text
-from warroom.runtime import Runtime, build_runtime
+from warroom.runtime import Runtime
 from warroom.settings import Settings
-from warroom.web.app import create_app
 
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 BASE = "https://wr.test"
@@ -70,13 +69,8 @@ def phone(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[Phon
     channels = tmp_path / "channels.json"
     twilio = {"account_sid": SID, "auth_token": TOKEN, "from_number": OURS, "api_url": fake.url}
     channels.write_text(json.dumps({"twilio": twilio}))
-    updated = settings.model_copy(update={"channels_file": channels, "base_url": BASE})
-    runtime = build_runtime(updated, clock=clock)
-    runtime.prepare_database()
-    with runtime.transaction() as session:
-        _, token = auth.create_token(session=session, name="t", role="admin", now=clock.now())
     try:
-        with TestClient(create_app(runtime, run_worker=False)) as client:
+        with app_with(settings, clock, channels, base_url=BASE) as (runtime, client, token):
             setup = Phone(runtime, client, token, clock)
             setup.twilio = fake
             ana = {
@@ -97,7 +91,6 @@ def phone(settings: Settings, clock: FakeClock, tmp_path: Path) -> Iterator[Phon
     finally:
         server.shutdown()
         server.server_close()
-        runtime.engine.dispose()
 
 
 def test_an_sms_then_a_call_that_reads_the_page(phone: Phone) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,24 @@ from warroom.errors import Conflict, NotFound
 M = TypeVar("M", bound=Base)
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")  # an international phone number: +4930123456
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def phone_number(value: str | None) -> str | None:
+    """An E.164 number, or None for none; ValueError otherwise (for field validators)."""
+    if value and not E164.match(value):
+        raise ValueError("not an E.164 phone number such as +4930123456")
+    return value or None
+
+
+def email_address(value: str | None) -> str | None:
+    """An email address, lowercased, or None for none; ValueError otherwise."""
+    if value and not EMAIL.match(value):
+        raise ValueError("not an email address")
+    return value.lower() if value else None
+
+
+Phone = Annotated[str | None, AfterValidator(phone_number)]
+Email = Annotated[str | None, AfterValidator(email_address)]
 
 
 class Input(BaseModel):

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from warroom.cli.context import fail, out, print_json, runtime
-from warroom.cli.people import first_error, read_records
+from warroom.cli import records
+from warroom.cli.context import out, print_json, runtime
 from warroom.people import contacts
 from warroom.people.contacts import FIELDS, ContactCreate, ContactRead
 
@@ -81,13 +78,7 @@ def import_contacts(
 ) -> None:
     """Import contacts from YAML (a list, or a mapping with `contacts:`) or CSV; all or
     nothing."""
-    records = read_records(path, key="contacts")
-    data = []
-    for i, record in enumerate(records, start=1):
-        try:
-            data.append(ContactCreate.model_validate(record))
-        except ValueError as exc:
-            fail(f"{path}: record {i}: {first_error(exc)}")
+    data = records.parse(path, "contacts", ContactCreate)
     rt = runtime()
     with rt.transaction() as session:
         added = contacts.add_many(session=session, contacts=data, now=rt.clock.now())
@@ -99,17 +90,9 @@ def export_contacts(
     fmt: Annotated[str, typer.Option("--format", help="yaml or csv.")] = "yaml",
 ) -> None:
     """Print every contact as YAML or CSV, in the shape `contacts import` reads back."""
-    if fmt not in ("yaml", "csv"):
-        fail(f"--format: {fmt!r} is not yaml or csv")
+    records.check_format(fmt)
     rt = runtime()
     with rt.read() as session:
-        records = [
-            {f: getattr(c, f) for f in FIELDS} for c in contacts.list_contacts(session=session)
-        ]
-    if fmt == "yaml":
-        kept = [{k: v for k, v in r.items() if v} for r in records]
-        sys.stdout.write(yaml.safe_dump({"contacts": kept}, sort_keys=False, allow_unicode=True))
-        return
-    writer = csv.DictWriter(sys.stdout, fieldnames=FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: v or "" for k, v in r.items()} for r in records)
+        found = contacts.list_contacts(session=session)
+        rows = [{f: getattr(c, f) for f in FIELDS} for c in found]
+    records.write(rows, FIELDS, fmt, "contacts")

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.markup import escape
 from rich.table import Table
 
+from warroom.cli import records
 from warroom.cli.context import fail, out, print_json, runtime
 from warroom.people import service
 from warroom.people.schemas import NotificationRule, PersonCreate, PersonRead
-from warroom.playbook.loader import yaml_problem
 
 app = typer.Typer(help="The people directory.", no_args_is_help=True)
 RULE_OPTION = typer.Option(
@@ -79,13 +75,7 @@ def import_people(
     path: Annotated[Path, typer.Argument(help="A .yaml/.yml or .csv file.")],
 ) -> None:
     """Import people from YAML (a list of mappings) or CSV (a header row); all or nothing."""
-    records = read_records(path)
-    people = []
-    for i, record in enumerate(records, start=1):
-        try:
-            people.append(PersonCreate.model_validate(record))
-        except ValueError as exc:
-            fail(f"{path}: record {i}: {first_error(exc)}")
+    people = records.parse(path, "people", PersonCreate)
     rt = runtime()
     with rt.transaction() as session:
         added = service.add_many(
@@ -109,7 +99,7 @@ def rules(
         try:
             parsed.append(NotificationRule.model_validate(text))
         except ValueError as exc:
-            fail(f"--rule {i + 1} ({text!r}): {first_error(exc)}")
+            fail(f"--rule {i + 1} ({text!r}): {records.first_error(exc)}")
     rt = runtime()
     with rt.transaction() as session:
         found = service.find(session=session, ref=person)
@@ -125,54 +115,14 @@ def export_people(
     fmt: Annotated[str, typer.Option("--format", help="yaml or csv.")] = "yaml",
 ) -> None:
     """Print everyone as YAML or CSV, in the shape `people import` reads back."""
-    if fmt not in ("yaml", "csv"):
-        fail(f"--format: {fmt!r} is not yaml or csv")
+    records.check_format(fmt)
     rt = runtime()
     with rt.read() as session:
-        records = [
-            _record(PersonRead.model_validate(p)) for p in service.list_people(session=session)
-        ]
-    if fmt == "yaml":
-        people = [{k: v for k, v in r.items() if v} for r in records]
-        sys.stdout.write(yaml.safe_dump({"people": people}, sort_keys=False, allow_unicode=True))
-        return
-    writer = csv.DictWriter(sys.stdout, fieldnames=FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: v or "" for k, v in r.items()} for r in records)
+        rows = [_record(PersonRead.model_validate(p)) for p in service.list_people(session=session)]
+    records.write(rows, FIELDS, fmt, "people")
 
 
 def _record(person: PersonRead) -> dict[str, Any]:
     record: dict[str, Any] = {f: getattr(person, f) for f in FIELDS[:-1]}
     record["notification_rules"] = ";".join(r.shorthand() for r in person.notification_rules)
     return record
-
-
-def first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        return f"{field}: {str(first['msg']).removeprefix('Value error, ')}"
-    return str(exc)
-
-
-def read_records(path: Path, key: str = "people") -> list[dict[str, Any]]:
-    """The records of a YAML (a list, or a mapping with a ``key`` list) or CSV file."""
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        fail(f"{path}: cannot read: {exc.strerror}")
-    if path.suffix.lower() == ".csv":
-        rows = csv.DictReader(io.StringIO(text))
-        return [
-            {k.strip(): v.strip() for k, v in row.items() if k and v and v.strip()} for row in rows
-        ]
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        fail(f"{path}: {yaml_problem(exc)}")
-    if isinstance(data, dict) and isinstance(data.get(key), list):
-        data = data[key]
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        fail(f"{path}: expected a list of {key} (or a mapping with a '{key}' list)")
-    return data

@@ -40,7 +40,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from dotenv import dotenv_values
@@ -71,18 +71,23 @@ EventType = Literal[
 EVENT_TYPES: tuple[EventType, ...] = EventType.__args__  # type: ignore[attr-defined]
 
 
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"  # a channel's name: what rules and deliveries use
+Fallback = Annotated[
+    str | None,
+    Field(description="Channel for a person's page when this one fails for good."),
+]
+
+
 class WebhookConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str = Field(pattern=NAME_PATTERN)
     url: str = Field(pattern=r"^https?://\S+$", max_length=2000)
     secret: SecretStr | None = None
     secret_env: str | None = None
     events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1)
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    fallback: str | None = Field(
-        default=None, description="Channel for a person's page when this one fails for good."
-    )
+    fallback: Fallback = None
 
     @model_validator(mode="after")
     def _secret(self, info: ValidationInfo) -> WebhookConfig:
@@ -122,7 +127,7 @@ class SlackConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="slack", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str = Field(default="slack", pattern=NAME_PATTERN)
     bot_token: SecretStr | None = None
     bot_token_env: str | None = None
     webhook_url: SecretStr | None = None
@@ -136,9 +141,7 @@ class SlackConfig(BaseModel):
     )
     api_url: str = Field(default="https://slack.com/api/", pattern=r"^https?://\S+/$")
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    fallback: str | None = Field(
-        default=None, description="Channel for a person's page when this one fails for good."
-    )
+    fallback: Fallback = None
 
     @model_validator(mode="after")
     def _secrets(self, info: ValidationInfo) -> SlackConfig:
@@ -160,14 +163,12 @@ class TeamsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="teams", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str = Field(default="teams", pattern=NAME_PATTERN)
     url: SecretStr | None = None
     url_env: str | None = None
     events: list[EventType] = Field(default_factory=lambda: list(DEFAULT_SLACK_EVENTS))
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    fallback: str | None = Field(
-        default=None, description="Channel for a person's page when this one fails for good."
-    )
+    fallback: Fallback = None
 
     @model_validator(mode="after")
     def _url(self, info: ValidationInfo) -> TeamsConfig:
@@ -189,8 +190,8 @@ class TwilioConfig(BaseModel):
     auth_token_env: str | None = None
     from_number: str = Field(pattern=r"^\+[1-9]\d{6,14}$", description="E.164, yours.")
     sms_fallback: str | None = Field(default=None, description="When an SMS fails for good.")
-    sms_channel: str | None = Field(default="sms", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
-    voice_channel: str | None = Field(default="voice", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    sms_channel: str | None = Field(default="sms", pattern=NAME_PATTERN)
+    voice_channel: str | None = Field(default="voice", pattern=NAME_PATTERN)
     api_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://\S+[^/]$")
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
@@ -210,7 +211,7 @@ class TwilioConfig(BaseModel):
 class EmailConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str = Field(pattern=NAME_PATTERN)
     host: str = Field(min_length=1, max_length=253)
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = "starttls"
@@ -220,9 +221,7 @@ class EmailConfig(BaseModel):
     sender: str = Field(min_length=3, max_length=320, description="The From address.")
     ca_file: Path | None = Field(default=None, description="CA bundle for a private CA.")
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    fallback: str | None = Field(
-        default=None, description="Channel for a person's page when this one fails for good."
-    )
+    fallback: Fallback = None
 
     @model_validator(mode="after")
     def _password(self, info: ValidationInfo) -> EmailConfig:

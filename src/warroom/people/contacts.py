@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.errors import Conflict, NotFound
-from warroom.inputs import E164, EMAIL, Input, named
+from warroom.inputs import Email, Input, Phone, named
 from warroom.people.models import Contact
 
 Kind = Literal["support", "incident-response", "legal", "pr", "vendor", "regulator", "other"]
@@ -23,24 +23,10 @@ class ContactCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     kind: Kind
     organisation: str = Field(default="", max_length=200)
-    phone: str | None = Field(default=None, description="E.164, e.g. +18005550100")
-    email: str | None = Field(default=None, max_length=320)
+    phone: Phone = Field(default=None, description="E.164, e.g. +18005550100")
+    email: Email = Field(default=None, max_length=320)
     url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
     notes: str = Field(default="", max_length=5000)
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        if value and not E164.match(value):
-            raise ValueError("not an E.164 phone number such as +18005550100")
-        return value or None
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value and not EMAIL.match(value):
-            raise ValueError("not an email address")
-        return value.lower() if value else None
 
     @model_validator(mode="after")
     def _reachable(self) -> ContactCreate:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from warroom.inputs import E164, EMAIL, Input
+from warroom.inputs import Email, Input, Phone
 from warroom.playbook.duration import format_duration, parse_duration
 
 
@@ -53,8 +53,8 @@ class NotificationRule(Input):
 
 class PersonCreate(Input):
     name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, description="E.164, e.g. +4930123456")
+    email: Email = Field(default=None, max_length=320)
+    phone: Phone = Field(default=None, description="E.164, e.g. +4930123456")
     chat_id: str | None = Field(default=None, max_length=100)
     timezone: str = "UTC"
     notification_rules: list[NotificationRule] = Field(
@@ -70,20 +70,6 @@ class PersonCreate(Input):
         if isinstance(value, str):
             return [part for part in value.split(";") if part.strip()]
         return value
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value and not EMAIL.match(value):
-            raise ValueError("not an email address")
-        return value.lower() if value else None
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        if value and not E164.match(value):
-            raise ValueError("not an E.164 phone number such as +4930123456")
-        return value or None
 
     @field_validator("timezone")
     @classmethod

@@ -21,6 +21,11 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def refusal(exc: WarroomError) -> JSONResponse:
+    """The error body and status of a refused request, for routes that answer it themselves."""
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.http_status)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on the app."""
 

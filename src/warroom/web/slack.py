@@ -23,7 +23,7 @@ from warroom.incidents.lifecycle import Action
 from warroom.notify.slack import ACKNOWLEDGE, RESOLVE
 from warroom.runtime import Runtime
 from warroom.web import chatops
-from warroom.web.errors import error_body
+from warroom.web.errors import error_body, refusal
 from warroom.web.replays import SeenSignatures
 
 router = APIRouter(prefix="/slack", include_in_schema=True, tags=["slack"])
@@ -53,17 +53,13 @@ async def _verified(request: Request) -> tuple[Runtime, dict[str, str]]:
     return runtime, fields
 
 
-def _refusal(exc: NotFound | Unauthorized) -> JSONResponse:
-    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.http_status)
-
-
 @router.post("/commands")
 async def command(request: Request) -> Response:
     """The ``/warroom`` slash command; answers in the channel, errors only to the user."""
     try:
         runtime, form = await _verified(request)
     except (NotFound, Unauthorized) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     said = chatops.Said(
         chat_user=form.get("user_id", ""),
         text=form.get("text", ""),
@@ -80,7 +76,7 @@ async def interaction(request: Request) -> Response:
     try:
         runtime, form = await _verified(request)
     except (NotFound, Unauthorized) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     try:
         payload: dict[str, Any] = json.loads(form.get("payload", ""))
     except ValueError:

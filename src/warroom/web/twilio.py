@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
@@ -29,7 +29,7 @@ from warroom.people.models import Person
 from warroom.runtime import Runtime
 from warroom.web.chatops import move
 from warroom.web.deps import IdPath
-from warroom.web.errors import error_body
+from warroom.web.errors import refusal
 from warroom.web.replays import SeenSignatures
 
 router = APIRouter(prefix="/twilio", tags=["twilio"])
@@ -62,10 +62,6 @@ async def _verified(request: Request) -> tuple[Runtime, dict[str, str]]:
     if not seen.first_time(signature):
         raise Unauthorized("this Twilio request was already received (a replay)")
     return runtime, fields
-
-
-def _refusal(exc: WarroomError) -> JSONResponse:
-    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.http_status)
 
 
 def _xml(twiml: object) -> Response:
@@ -125,7 +121,7 @@ async def sms(request: Request) -> Response:
     try:
         runtime, form = await _verified(request)
     except (NotFound, Unauthorized) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     text = await run_in_threadpool(answer_sms, runtime, form.get("From", ""), form.get("Body", ""))
     reply = MessagingResponse()
     reply.message(text)
@@ -138,7 +134,7 @@ async def voice(incident_id: IdPath, request: Request) -> Response:
     try:
         runtime, form = await _verified(request)
     except (NotFound, Unauthorized) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     said = await run_in_threadpool(
         answer_key, runtime, form.get("To", ""), incident_id, form.get("Digits", "")
     )
