@@ -112,6 +112,11 @@ def test_each_rule_pages_on_its_channel_at_its_delay(pages: Pages) -> None:
     assert received(pages.sms) == [("incident.page", "Ana")]
     # one page over two channels: the same event id on each
     assert pages.sms.events()[0]["id"] == pages.chat.events()[0]["id"] == "page-1-0-0-1"
+    timeline = pages.call("GET", "/incidents/1/timeline").json()
+    notified = [
+        (e["data"]["channel"], e["data"]["recipient"]) for e in timeline if e["kind"] == "notified"
+    ]
+    assert notified == [("chat", "ana@example.com"), ("sms", "ana@example.com")]
     # Ben has no rules: every paging channel at once, when his level comes
     pages.run(180)
     assert received(pages.chat)[-1] == ("incident.page", "Ben")

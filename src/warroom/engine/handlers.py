@@ -59,8 +59,10 @@ def build_handlers(
             channels=channels,
             now=clock.now(),
         )
-        if delivery is not None and delivery.status == FAILED:
-            deadlines.delivery_failed(session=session, delivery=delivery, clock=clock)
+        if delivery is None:
+            return
+        deadlines.delivery_outcome(session=session, delivery=delivery, clock=clock)
+        if delivery.status == FAILED:
             pager.fall_back(session, delivery, clock.now())
 
     def incident_event(session: Session, payload: dict[str, Any], clock: Clock) -> None:

@@ -11,10 +11,10 @@ from warroom.clock import Clock
 from warroom.incidents import lifecycle, timeline
 from warroom.incidents.models import Incident, Phase, Task
 from warroom.incidents.phases import open_tasks
-from warroom.incidents.service import get
+from warroom.incidents.service import get, lock_row
 from warroom.notify import outbox
 from warroom.notify.base import Message
-from warroom.notify.models import Delivery
+from warroom.notify.models import FAILED, PAGE, SENT, SUMMONS, Delivery
 from warroom.people.models import Person
 from warroom.playbook.schema import Playbook
 
@@ -127,22 +127,26 @@ def _tell_commander(
     )
 
 
-def delivery_failed(*, session: Session, delivery: Delivery, clock: Clock) -> None:
-    """Put a message that could not be delivered on its incident's timeline."""
+def delivery_outcome(*, session: Session, delivery: Delivery, clock: Clock) -> None:
+    """Put a delivery's outcome on its incident's timeline: every failure
+    (``notification_failed``), and each page or role summons that went out (``notified``)."""
     if delivery.incident_id is None:
         return
-    incident = get(session=session, incident_id=delivery.incident_id, lock=True)
+    if delivery.status == FAILED:
+        kind = "notification_failed"
+    elif delivery.status == SENT and delivery.kind in (PAGE, SUMMONS):
+        kind = "notified"
+    else:
+        return
+    incident = lock_row(session=session, incident_id=delivery.incident_id)
+    data: dict[str, object] = {
+        "delivery_id": delivery.id,
+        "channel": delivery.channel,
+        "recipient": delivery.recipient,
+        "attempts": delivery.attempts,
+    }
+    if kind == "notification_failed":
+        data["error"] = delivery.last_error or ""
     timeline.append(
-        session=session,
-        incident=incident,
-        at=clock.now(),
-        actor="warroom",
-        kind="notification_failed",
-        data={
-            "delivery_id": delivery.id,
-            "channel": delivery.channel,
-            "recipient": delivery.recipient,
-            "attempts": delivery.attempts,
-            "error": delivery.last_error or "",
-        },
+        session=session, incident=incident, at=clock.now(), actor="warroom", kind=kind, data=data
     )
