@@ -24,6 +24,7 @@ from warroom.people.models import Person
 from warroom.playbook.schema import Playbook, Role
 
 SUMMON = "summon"
+SCHEDULES = "warroom_assembly_schedules"  # session.info: the role schedules, read once
 ACTOR = "warroom"
 
 
@@ -35,8 +36,12 @@ def assignment_data(role: Role, person: Person) -> dict[str, Any]:
 def assemble(*, session: Session, playbook: Playbook, incident: Incident, now: datetime) -> None:
     """Fill the new incident's required roles from their schedules and summon the people."""
     roles = [r for r in playbook.required_roles(incident.type) if r.schedule]
-    names = {r.schedule for r in roles}
-    found = {s.name: s for s in session.scalars(select(Schedule).where(Schedule.name.in_(names)))}
+    names = frozenset(r.schedule for r in roles if r.schedule)
+    known: dict[frozenset[str], dict[str, Schedule]] = session.info.setdefault(SCHEDULES, {})
+    if names not in known:  # once per transaction: alert batches declare many incidents
+        query = select(Schedule).where(Schedule.name.in_(names))
+        known[names] = {s.name: s for s in session.scalars(query)}
+    found = known[names]
     if not found:
         return
     for role in roles:

@@ -25,15 +25,18 @@ def add_phases(
     incident: Incident,
     planned: Sequence[PlannedPhase],
     now: datetime,
+    new: bool = False,
 ) -> None:
     """Create phase and task rows and, in the same transaction, their deadline jobs: a few
-    statements for the whole plan."""
+    statements for the whole plan (``new``: the incident has no phases yet)."""
     if not planned:
         return
     run = session.connection()  # Core only: the ORM's pending changes need not go first
-    last = run.scalar(
-        select(func.max(PHASES.c.position)).where(PHASES.c.incident_id == incident.id)
-    )
+    last = None
+    if not new:
+        last = run.scalar(
+            select(func.max(PHASES.c.position)).where(PHASES.c.incident_id == incident.id)
+        )
     first = 0 if last is None else last + 1
     phase_ids = run.scalars(
         insert(PHASES).returning(PHASES.c.id, sort_by_parameter_order=True),

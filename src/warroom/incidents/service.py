@@ -66,17 +66,19 @@ def declare(
     )
     session.add(incident)
     session.flush()
-    timeline.append(
-        session=session,
-        incident=incident,
-        at=now,
-        actor=actor,
-        kind="declared",
-        data=data.model_dump(),
-    )
+    entries = timeline.Staged()  # the first entries go in with one statement
+    entries.add(incident=incident, at=now, actor=actor, kind="declared", data=data.model_dump())
     events.record(session=session, incident=incident, kind="declared", at=now)
     planned = planning.plan(playbook.phases_for(data.type, data.severity), now)
-    add_planned(session=session, incident=incident, planned=planned, now=now)
+    add_phases(session=session, incident=incident, planned=planned, now=now, new=True)
+    entries.add(
+        incident=incident,
+        at=now,
+        actor="warroom",
+        kind="phases_planned",
+        data=plan_summary(planned),
+    )
+    entries.insert(session)
     assembly.assemble(session=session, playbook=playbook, incident=incident, now=now)
     if idempotency_key is not None:
         idempotency.remember(
@@ -97,23 +99,29 @@ def add_planned(
 ) -> None:
     """Add planned phases (with their deadline jobs) and record them on the timeline."""
     add_phases(session=session, incident=incident, planned=planned, now=now)
-    summary = [
-        {
-            "key": p.key,
-            "starts_at": p.starts_at.isoformat(),
-            "due_at": p.due_at.isoformat() if p.due_at else None,
-            "tasks": len(p.tasks),
-        }
-        for p in planned
-    ]
     timeline.append(
         session=session,
         incident=incident,
         at=now,
         actor=actor,
         kind=kind,
-        data={**(extra or {}), "phases": summary},
+        data={**(extra or {}), **plan_summary(planned)},
     )
+
+
+def plan_summary(planned: Sequence[planning.PlannedPhase]) -> dict[str, object]:
+    """What a ``phases_planned`` entry says of the plan."""
+    return {
+        "phases": [
+            {
+                "key": p.key,
+                "starts_at": p.starts_at.isoformat(),
+                "due_at": p.due_at.isoformat() if p.due_at else None,
+                "tasks": len(p.tasks),
+            }
+            for p in planned
+        ]
+    }
 
 
 def lock_row(*, session: Session, incident_id: int) -> Incident:
