@@ -17,9 +17,11 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from warroom.db import table_of
 from warroom.incidents.models import Incident, TimelineEntry
 
 GENESIS = "0" * 64
+TIMELINE = table_of(TimelineEntry)
 
 
 def entry_hash(
@@ -77,8 +79,10 @@ class Staged:
         self.rows.append(_chain(incident, at, actor, kind, data))
 
     def insert(self, session: Session) -> None:
+        """One Core statement on the session's connection: no ORM bulk machinery and no
+        autoflush (the incidents the rows name are already in the database)."""
         if self.rows:
-            session.execute(insert(TimelineEntry), self.rows)
+            session.connection().execute(insert(TIMELINE), self.rows)
             self.rows = []
 
 
