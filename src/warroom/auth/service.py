@@ -1,20 +1,18 @@
-"""Create and check API tokens. Roles rank viewer < responder < admin."""
+"""Create and check API tokens; what each role may do is decided in ``policy``."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from datetime import datetime
-from typing import Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from warroom.auth.models import ApiToken
-from warroom.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from warroom.auth.policy import ROLES
+from warroom.errors import Conflict, InvalidInput, Unauthorized
 
-Role = Literal["viewer", "responder", "admin"]
-ROLES: tuple[Role, ...] = ("viewer", "responder", "admin")
 MAX_NAME = 100
 TOKEN_PREFIX = "wr_"  # noqa: S105 - a prefix, not a secret
 
@@ -51,12 +49,6 @@ def authenticate(*, session: Session, secret: str | None) -> ApiToken:
     if token is None or token.revoked_at is not None:
         raise Unauthorized("the bearer token is not valid")
     return token
-
-
-def require_role(token: ApiToken, needed: Role) -> None:
-    """Forbidden unless the token's role ranks at least ``needed``."""
-    if ROLES.index(token.role) < ROLES.index(needed):
-        raise Forbidden(f"the {token.role} role cannot do this; {needed} is needed")
 
 
 def mark_used(*, session: Session, token_id: int, now: datetime) -> None:

@@ -22,6 +22,7 @@ from warroom.cli import (
     people,
     playbook,
     teams,
+    users,
 )
 from warroom.cli.context import err, out
 from warroom.errors import WarroomError
@@ -36,6 +37,7 @@ app = typer.Typer(
 admin.register(app)
 app.add_typer(playbook.app, name="playbook")
 app.add_typer(people.app, name="people")
+app.add_typer(users.app, name="user")
 app.add_typer(contacts.app, name="contacts")
 app.add_typer(incident.app, name="incident")
 app.add_typer(alerts.integration_app, name="integration")

@@ -11,6 +11,8 @@ import typer
 
 from warroom import migrate
 from warroom.auth import service as auth
+from warroom.auth import users
+from warroom.auth.policy import ROLES
 from warroom.cli.context import out, runtime
 from warroom.db import create_db_engine
 from warroom.engine.worker import run_due
@@ -61,17 +63,33 @@ def serve(
     )
 
 
+FIRST_ADMIN = "admin@warroom.local"
+
+
 def bootstrap_admin(rt: Runtime) -> None:
-    """On the very first run, create an admin token and print it, once."""
+    """On the very first run, create an admin user and an admin token and print both, once."""
+    password = users.generated_password()
     with rt.transaction() as session:
-        if auth.count_tokens(session=session):
+        if auth.count_tokens(session=session) or users.count_users(session=session):
             return
+        users.create_user(
+            session=session,
+            email=FIRST_ADMIN,
+            name="Admin",
+            role="admin",
+            password=password,
+            now=rt.clock.now(),
+        )
         _, secret = auth.create_token(
             session=session, name="admin", role="admin", now=rt.clock.now()
         )
     base = rt.settings.resolved_base_url()
-    out.print("\n[bold]First run: an admin API token was created. It is shown only now.[/]")
-    out.print(f"  token: {secret}", markup=False)
+    out.print("\n[bold]First run: an admin was created. This is shown only now.[/]")
+    out.print(f"  sign in at {base}/login", markup=False)
+    out.print(f"    email:    {FIRST_ADMIN}", markup=False)
+    out.print(f"    password: {password}", markup=False)
+    out.print("  API token (for curl, scripts and the CLI's peers):", markup=False)
+    out.print(f"    token: {secret}", markup=False)
     out.print(
         f"  try:   curl -H 'Authorization: Bearer {secret}' {base}/api/v1/incidents", markup=False
     )
@@ -109,7 +127,7 @@ def db_upgrade() -> None:
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Option(help="A name to recognise the token by.")],
-    role: Annotated[str, typer.Option(help="admin, responder or viewer.")] = "responder",
+    role: Annotated[str, typer.Option(help=", ".join(ROLES) + ".")] = "responder",
 ) -> None:
     """Create an API token; it is printed once and only its hash is stored."""
     rt = runtime()

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from warroom.auth import policy
 from warroom.incidents import changes, lifecycle, service, timeline, views, work
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import (
@@ -126,6 +127,8 @@ def _transition(action: lifecycle.Action) -> None:
         body: TransitionRequest | None = None,
     ) -> IncidentRead:
         with runtime.transaction() as session:
+            incident_type = service.get(session=session, incident_id=incident_id).type
+            policy.check(caller.role, policy.for_action(action), incident_type=incident_type)
             incident = changes.transition(
                 session=session,
                 playbook=runtime.playbook,

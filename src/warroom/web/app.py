@@ -6,9 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from warroom import __version__
@@ -23,7 +23,17 @@ from warroom.people.api import contacts_router
 from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
 from warroom.runtime import Runtime
-from warroom.web import ack, deliveries, errors, health, messages, slack, twilio
+from warroom.web import ack, deliveries, errors, health, live, messages, slack, twilio
+from warroom.web.pages import (
+    actions,
+    admin,
+    common,
+    dashboard,
+    directory,
+    incidents,
+    room,
+    signin,
+)
 from warroom.web.replays import SeenSignatures
 
 logger = logging.getLogger("warroom.web")
@@ -58,6 +68,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(
         directory=str(resources.files("warroom.web") / "templates")
     )
+    common.install_filters(app.state.templates)
     errors.install(app)
     for router in (  # the alert hooks first: routes are matched in order, and they are hot
         hooks.router,
@@ -76,17 +87,16 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         ack.router,
         slack.router,
         twilio.router,
+        signin.router,
+        dashboard.router,
+        incidents.router,
+        room.router,
+        actions.router,
+        live.router,
+        directory.router,
+        admin.router,
     ):
         app.include_router(router)
-
-    @app.get("/", include_in_schema=False)
-    def index() -> dict[str, Any]:
-        return {
-            "name": "warroom",
-            "version": __version__,
-            "api": "/api/v1",
-            "docs": "/docs",
-            "openapi": "/openapi.json",
-        }
-
+    static = StaticFiles(directory=str(resources.files("warroom.web") / "static"))
+    app.mount("/static", static, name="static")
     return app

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from warroom.db import MAX_ID
 from warroom.inputs import Input
@@ -48,11 +49,8 @@ class DeliveryPage(BaseModel):
     offset: int
 
 
-@router.get("/deliveries", response_model=DeliveryPage)
-def list_deliveries(
-    caller: Viewer, runtime: RuntimeDep, filters: Annotated[DeliveryFilter, Query()]
-) -> DeliveryPage:
-    """Messages warroom sent or is sending, newest first: status, tries and the last error."""
+def find_deliveries(*, session: Session, filters: DeliveryFilter) -> tuple[list[DeliveryRead], int]:
+    """One page of deliveries, newest first, and how many match in all."""
     query = select(Delivery)
     if filters.incident_id is not None:
         query = query.where(Delivery.incident_id == filters.incident_id)
@@ -60,10 +58,18 @@ def list_deliveries(
         query = query.where(Delivery.status == filters.status)
     if filters.channel is not None:
         query = query.where(Delivery.channel == filters.channel)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Delivery.id.desc()).limit(filters.limit).offset(filters.offset)
+    ).all()
+    return [DeliveryRead.model_validate(r) for r in rows], total
+
+
+@router.get("/deliveries", response_model=DeliveryPage)
+def list_deliveries(
+    caller: Viewer, runtime: RuntimeDep, filters: Annotated[DeliveryFilter, Query()]
+) -> DeliveryPage:
+    """Messages warroom sent or is sending, newest first: status, tries and the last error."""
     with runtime.read() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(Delivery.id.desc()).limit(filters.limit).offset(filters.offset)
-        ).all()
-        items = [DeliveryRead.model_validate(r) for r in rows]
+        items, total = find_deliveries(session=session, filters=filters)
     return DeliveryPage(items=items, total=total, limit=filters.limit, offset=filters.offset)

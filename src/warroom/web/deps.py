@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from warroom.auth import policy
 from warroom.auth import service as auth
 from warroom.db import MAX_ID
 from warroom.runtime import Runtime
@@ -40,8 +41,8 @@ class Caller:
         return f"token:{self.name}"
 
 
-def require(role: auth.Role) -> Callable[..., Caller]:
-    """A dependency that authenticates the bearer token and checks its role."""
+def require(permission: policy.Permission) -> Callable[..., Caller]:
+    """A dependency that authenticates the bearer token and checks its role's permission."""
 
     def dependency(
         runtime: RuntimeDep,
@@ -50,7 +51,7 @@ def require(role: auth.Role) -> Callable[..., Caller]:
         secret = credentials.credentials if credentials else None
         with runtime.read() as session:
             token = auth.authenticate(session=session, secret=secret)
-        auth.require_role(token, role)
+        policy.check(token.role, permission)
         now = runtime.clock.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
             with runtime.transaction() as session:
@@ -60,6 +61,6 @@ def require(role: auth.Role) -> Callable[..., Caller]:
     return dependency
 
 
-Viewer = Annotated[Caller, Depends(require("viewer"))]
-Responder = Annotated[Caller, Depends(require("responder"))]
-Admin = Annotated[Caller, Depends(require("admin"))]
+Viewer = Annotated[Caller, Depends(require("read"))]
+Responder = Annotated[Caller, Depends(require("respond"))]
+Admin = Annotated[Caller, Depends(require("administer"))]

@@ -7,12 +7,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from warroom.auth import policy
 from warroom.errors import WarroomError
 from warroom.playbook.loader import format_path
+from warroom.web.pages.common import SignInRequired, sign_in_redirect
 
 logger = logging.getLogger("warroom.web")
 
@@ -26,11 +29,37 @@ def refusal(exc: WarroomError) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.http_status)
 
 
+# paths that always answer JSON, whatever the client accepts
+MACHINE_PATHS = ("/api/", "/hooks/", "/v2/", "/slack/", "/twilio/", "/healthz", "/readyz")
+HEADINGS = {401: "Sign in needed", 403: "Not allowed", 404: "Page not found", 409: "Conflict"}
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page gets an HTML error page, everyone else the JSON body."""
+    if request.url.path.startswith(MACHINE_PATHS):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    templates: Jinja2Templates = request.app.state.templates
+    heading = HEADINGS.get(status, "Something went wrong")
+    context = {"status": status, "heading": heading, "message": message, "may": policy.allows}
+    context["user"] = getattr(request.state, "user", None)
+    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on the app."""
 
+    @app.exception_handler(SignInRequired)
+    async def sign_in_needed(_: Request, exc: SignInRequired) -> Response:
+        return sign_in_redirect(exc)
+
     @app.exception_handler(WarroomError)
-    async def domain_error(_: Request, exc: WarroomError) -> JSONResponse:
+    async def domain_error(request: Request, exc: WarroomError) -> Response:
+        if wants_page(request):
+            return error_page(request, exc.http_status, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
         retry_after = exc.details.get("retry_after")
         if exc.http_status == 429 and retry_after is not None:
@@ -54,7 +83,10 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if wants_page(request) and exc.status_code in HEADINGS:
+            message = "There is no such page here." if exc.status_code == 404 else str(exc.detail)
+            return error_page(request, exc.status_code, message)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             error_body(code, str(exc.detail)),

@@ -1,0 +1,129 @@
+"""Users of the web app: created, checked by password (argon2), listed, changed."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from warroom.auth.models import User
+from warroom.auth.policy import ROLES
+from warroom.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from warroom.inputs import EMAIL
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1_000
+MAX_NAME = 200
+_hasher = PasswordHasher()
+# verified against when the email is unknown, so a wrong email costs as long as a wrong password
+_NOBODY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def check_password(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput("password", f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+
+
+def _check_fields(*, email: str, name: str, role: str, time_zone: str) -> None:
+    if not EMAIL.match(email) or len(email) > 320:
+        raise InvalidInput("email", f"{email!r} is not an email address")
+    if not name.strip() or len(name) > MAX_NAME:
+        raise InvalidInput("name", f"must be 1 to {MAX_NAME} characters")
+    if role not in ROLES:
+        raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput("time_zone", f"unknown time zone {time_zone!r}") from exc
+
+
+def create_user(
+    *,
+    session: Session,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    now: datetime,
+    time_zone: str = "UTC",
+) -> User:
+    """A new user; the password is kept only as an argon2 hash."""
+    email = email.strip().lower()
+    _check_fields(email=email, name=name, role=role, time_zone=time_zone)
+    check_password(password)
+    if session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict(f"email: a user with {email} exists", details={"field": "email"})
+    user = User(
+        email=email,
+        name=name.strip(),
+        role=role,
+        password_hash=_hasher.hash(password),
+        time_zone=time_zone,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def sign_in(*, session: Session, email: str, password: str) -> User:
+    """The enabled user with this email and password, or Unauthorized (the same for both)."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    try:
+        _hasher.verify(user.password_hash if user else _NOBODY, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None or user.disabled_at is not None:
+        raise Unauthorized("the email or the password is wrong")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def set_password(*, session: Session, user: User, password: str) -> None:
+    check_password(password)
+    user.password_hash = _hasher.hash(password)
+    session.flush()
+
+
+def update_user(
+    *, session: Session, user: User, role: str | None = None, time_zone: str | None = None
+) -> User:
+    """Change a user's role or time zone."""
+    _check_fields(
+        email=user.email,
+        name=user.name,
+        role=role or user.role,
+        time_zone=time_zone or user.time_zone,
+    )
+    user.role = role or user.role
+    user.time_zone = time_zone or user.time_zone
+    session.flush()
+    return user
+
+
+def find_user(*, session: Session, ref: str) -> User:
+    """A user by id or email."""
+    where = User.id == int(ref) if ref.isdigit() else User.email == ref.strip().lower()
+    user = session.scalar(select(User).where(where))
+    if user is None:
+        raise NotFound(f"no user {ref!r}", details={"field": "user"})
+    return user
+
+
+def list_users(*, session: Session) -> Sequence[User]:
+    return session.scalars(select(User).order_by(User.email)).all()
+
+
+def count_users(*, session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def generated_password() -> str:
+    return secrets.token_urlsafe(15)

@@ -1,0 +1,1 @@
+"""The responders' web app: server-rendered pages, a little JavaScript for the live parts."""
