@@ -105,6 +105,8 @@ class Api:
 
     client: TestClient
     admin: dict[str, str]
+    commander: dict[str, str]
+    security: dict[str, str]
     responder: dict[str, str]
     viewer: dict[str, str]
 

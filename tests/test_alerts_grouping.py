@@ -47,7 +47,8 @@ def key(api: Api) -> str:
 
 
 def act(api: Api, incident_id: int, action: str) -> dict[str, Any]:
-    response = api.client.post(f"/api/v1/incidents/{incident_id}/{action}", headers=api.responder)
+    headers = api.commander if action in ("close", "reopen") else api.responder
+    response = api.client.post(f"/api/v1/incidents/{incident_id}/{action}", headers=headers)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result

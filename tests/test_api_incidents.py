@@ -47,8 +47,10 @@ def get(api: Api, incident_id: int) -> dict[str, Any]:
 
 
 def act(api: Api, incident_id: int, action: str, **body: Any) -> Any:
+    """Take an action as a responder; closing and reopening are the commander's."""
+    headers = api.commander if action in ("close", "reopen") else api.responder
     return api.client.post(
-        f"{INCIDENTS}/{incident_id}/{action}", headers=api.responder, json=body or None
+        f"{INCIDENTS}/{incident_id}/{action}", headers=headers, json=body or None
     )
 
 
@@ -860,7 +862,7 @@ def test_timeline_records_every_step_with_actor_and_time(api: Api, clock: FakeCl
     step("resolved", act(api, iid, "resolve"))
     expected.append(("phases_planned", "warroom", clock.now()))
     clock.advance(timedelta(minutes=1))
-    step("closed", act(api, iid, "close"))
+    step("closed", act(api, iid, "close"), actor="token:commander-token")
 
     entries = timeline(api, iid)
     assert [(e["kind"], e["actor"], ts(e["at"])) for e in entries] == expected

@@ -31,7 +31,13 @@ def refusal(exc: WarroomError) -> JSONResponse:
 
 # paths that always answer JSON, whatever the client accepts
 MACHINE_PATHS = ("/api/", "/hooks/", "/v2/", "/slack/", "/twilio/", "/healthz", "/readyz")
-HEADINGS = {401: "Sign in needed", 403: "Not allowed", 404: "Page not found", 409: "Conflict"}
+HEADINGS = {
+    401: "Sign in needed",
+    403: "Not allowed",
+    404: "Page not found",
+    409: "Conflict",
+    422: "Check the form",
+}
 
 
 def wants_page(request: Request) -> bool:
@@ -73,10 +79,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     @app.exception_handler(ValidationError)
     async def invalid_request(
-        _: Request, exc: RequestValidationError | ValidationError
-    ) -> JSONResponse:
+        request: Request, exc: RequestValidationError | ValidationError
+    ) -> Response:
         errors = [_field_error(e) for e in exc.errors()]
         message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        if wants_page(request):  # a page path that does not parse names no page
+            if request.method == "GET":
+                return error_page(request, 404, "There is no such page here.")
+            return error_page(request, 422, message)
         return JSONResponse(
             error_body("invalid_input", message, {"field": errors[0]["field"], "errors": errors}),
             status_code=422,

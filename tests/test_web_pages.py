@@ -1,0 +1,294 @@
+"""The web app through its pages, in-process: sign-in and sessions, CSRF, declaring with
+the severity helper, the incident room's forms (kept input, named fields, stale forms),
+error pages, and times in the reader's zone. Both backends."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import Api
+from tests.web_session import sign_in
+from warroom.auth import users
+from warroom.engine.worker import run_due
+from warroom.runtime import Runtime
+
+HTML = {"Accept": "text/html"}
+PASSWORD = "a long enough password"
+
+
+def problem(text: str) -> str:
+    found = re.search(r'class="problem"[^>]*>([^<]+)<', text)
+    assert found, "the page names no problem"
+    return found.group(1)
+
+
+def incidents(api: Api) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = api.client.get("/api/v1/incidents", headers=api.viewer).json()[
+        "items"
+    ]
+    return items
+
+
+def declare(api: Api, **extra: Any) -> dict[str, Any]:
+    body = {"title": "Checkout down", "severity": "P1"} | extra
+    response = api.client.post("/api/v1/incidents", headers=api.responder, json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def kinds(api: Api, incident_id: int) -> list[tuple[str, str]]:
+    entries = api.client.get(f"/api/v1/incidents/{incident_id}/timeline", headers=api.viewer)
+    return [(e["kind"], e["actor"]) for e in entries.json()]
+
+
+def login_form(client: TestClient, next_path: str = "/") -> str:
+    page = client.get(f"/login?next={next_path}")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token
+    return token.group(1)
+
+
+def add_user(runtime: Runtime, email: str, role: str = "responder", zone: str = "UTC") -> None:
+    with runtime.transaction() as session:
+        users.create_user(
+            session=session,
+            email=email,
+            name=email.split("@")[0].title(),
+            role=role,
+            password=PASSWORD,
+            time_zone=zone,
+            now=runtime.clock.now(),
+        )
+
+
+# --- sign-in and sessions ---------------------------------------------------------------
+
+
+def test_pages_send_the_signed_out_to_sign_in_and_back(api: Api, runtime: Runtime) -> None:
+    response = api.client.get("/incidents?status=triggered", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/incidents%3Fstatus%3Dtriggered"
+    add_user(runtime, "ada@example.com")
+    token = login_form(api.client)
+    form = {"email": "ada@example.com", "password": PASSWORD, "csrf": token}
+    response = api.client.post(
+        "/login", data=form | {"next": "/incidents?status=triggered"}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/incidents?status=triggered"
+    cookie = response.headers["set-cookie"]
+    assert "warroom_session=" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+
+
+def test_a_wrong_password_or_unknown_email_signs_nobody_in(api: Api, runtime: Runtime) -> None:
+    add_user(runtime, "ada@example.com")
+    for email, password in (("ada@example.com", "not the password"), ("eve@example.com", PASSWORD)):
+        token = login_form(api.client)
+        form = {"email": email, "password": password, "csrf": token, "next": "/"}
+        response = api.client.post("/login", data=form, follow_redirects=False)
+        assert response.status_code == 401
+        assert problem(response.text) == "The email or the password is wrong."
+        assert f'value="{email}"' in response.text  # the email is kept, never the password
+        assert "warroom_session" not in response.headers.get("set-cookie", "")
+        assert api.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_refuses_a_form_without_its_token_and_never_redirects_off_site(
+    api: Api, runtime: Runtime
+) -> None:
+    add_user(runtime, "ada@example.com")
+    form = {"email": "ada@example.com", "password": PASSWORD, "next": "/"}
+    refused = api.client.post("/login", data=form | {"csrf": "forged"}, follow_redirects=False)
+    assert refused.status_code == 401
+    assert problem(refused.text) == "The form expired; try again."
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        token = login_form(api.client)
+        response = api.client.post(
+            "/login", data=form | {"csrf": token, "next": target}, follow_redirects=False
+        )
+        assert response.headers["location"] == "/"
+
+
+def test_signing_out_ends_the_session_for_good(api: Api, runtime: Runtime) -> None:
+    csrf = sign_in(api.client, runtime, role="responder")
+    kept = dict(api.client.cookies)
+    response = api.client.post("/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert response.headers["location"] == "/login"
+    api.client.cookies.update(kept)  # the old cookie, replayed, opens nothing
+    assert api.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_disabled_user_is_signed_out(api: Api, runtime: Runtime) -> None:
+    sign_in(api.client, runtime, role="responder", email="ben@example.com")
+    assert api.client.get("/", follow_redirects=False).status_code == 200
+    with runtime.transaction() as session:
+        users.find_user(session=session, ref="ben@example.com").disabled_at = runtime.clock.now()
+    assert api.client.get("/", follow_redirects=False).status_code == 303
+
+
+# --- declaring ----------------------------------------------------------------------------
+
+
+def test_the_severity_helper_suggests_from_the_playbook(api: Api, runtime: Runtime) -> None:
+    csrf = sign_in(api.client, runtime, role="responder")
+    form = {"csrf": csrf, "intent": "suggest", "title": "Site down", "outage": "complete"}
+    response = api.client.post("/incidents", data=form | {"users_affected": "60"})
+    assert response.status_code == 200
+    assert "Suggested: <strong>P0" in response.text
+    assert '<option value="P0" selected>' in response.text
+    assert 'value="Site down"' in response.text
+    breach = api.client.post("/incidents", data=form | {"breach": "1", "users_affected": "1"})
+    assert '<option value="security" selected>' in breach.text
+    bad = api.client.post("/incidents", data=form | {"users_affected": "lots"})
+    assert bad.status_code == 422
+    assert problem(bad.text).startswith("users affected")
+    assert incidents(api) == []
+
+
+def test_declaring_from_the_form_opens_the_room(api: Api, runtime: Runtime) -> None:
+    csrf = sign_in(api.client, runtime, role="responder", email="ada@example.com")
+    form = {"csrf": csrf, "title": "Checkout down", "severity": "P0", "type": "operational"}
+    response = api.client.post("/incidents", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    room = api.client.get(response.headers["location"])
+    assert "Checkout down" in room.text
+    assert "Immediate" in room.text
+    [made] = incidents(api)
+    assert (made["severity"], made["created_by"]) == ("P0", "user:ada@example.com")
+
+
+def test_a_declaration_with_bad_fields_keeps_the_input_and_writes_nothing(
+    api: Api, runtime: Runtime
+) -> None:
+    csrf = sign_in(api.client, runtime, role="responder")
+    form = {"csrf": csrf, "title": "", "summary": "db on fire", "severity": "P0"}
+    response = api.client.post("/incidents", data=form)
+    assert response.status_code == 422
+    assert problem(response.text).startswith("title")
+    assert ">db on fire</textarea>" in response.text
+    assert 'id="title" name="title" value="" maxlength="300" required aria-invalid="true"' in (
+        response.text
+    )
+    unknown = api.client.post("/incidents", data=form | {"title": "x", "severity": "P9"})
+    assert unknown.status_code == 422
+    assert "P9" in problem(unknown.text)
+    assert incidents(api) == []
+
+
+# --- the incident room -------------------------------------------------------------------
+
+
+def test_acknowledging_from_the_room_is_on_the_timeline(api: Api, runtime: Runtime) -> None:
+    incident = declare(api)
+    csrf = sign_in(api.client, runtime, role="responder", email="ada@example.com")
+    url = f"/incidents/{incident['id']}"
+    response = api.client.post(f"{url}/act", data={"csrf": csrf, "action": "acknowledge"})
+    assert response.status_code == 200  # followed back to the room
+    assert 'id="incident-status">acknowledged<' in response.text
+    assert ("acknowledged", "user:ada@example.com") in kinds(api, incident["id"])
+    again = api.client.post(f"{url}/act", data={"csrf": csrf, "action": "acknowledge"})
+    assert again.status_code == 409
+    assert "acknowledge" in problem(again.text)
+
+
+def test_a_task_skipped_without_a_reason_is_refused_with_the_field_named(
+    api: Api, runtime: Runtime
+) -> None:
+    incident = declare(api)
+    task = incident["phases"][0]["tasks"][0]
+    csrf = sign_in(api.client, runtime, role="responder")
+    url = f"/incidents/{incident['id']}/tasks/{task['id']}"
+    refused = api.client.post(url, data={"csrf": csrf, "status": "skipped", "reason": " "})
+    assert refused.status_code == 422
+    assert problem(refused.text) == "reason: skipping a task needs a reason"
+    done = api.client.post(url, data={"csrf": csrf, "status": "done"})
+    assert done.status_code == 200
+    read = api.client.get(f"/api/v1/incidents/{incident['id']}", headers=api.viewer).json()
+    assert read["phases"][0]["tasks"][0]["status"] == "done"
+
+
+def test_a_stale_severity_form_is_not_applied(api: Api, runtime: Runtime) -> None:
+    incident = declare(api)
+    csrf = sign_in(api.client, runtime, role="responder")
+    url = f"/incidents/{incident['id']}"
+    revision = str(incident["revision"])
+    note = {"text": "meanwhile, elsewhere"}
+    api.client.post(f"/api/v1{url}/notes", headers=api.responder, json=note)
+    form = {"csrf": csrf, "severity": "P0", "type": "operational", "reason": "all regions"}
+    stale = api.client.post(f"{url}/edit", data=form | {"revision": revision})
+    assert stale.status_code == 409
+    assert "changed while you were editing" in problem(stale.text)
+    assert 'value="all regions"' in stale.text
+    assert api.client.get(f"/api/v1{url}", headers=api.viewer).json()["severity"] == "P1"
+    current = api.client.get(f"/api/v1{url}", headers=api.viewer).json()["revision"]
+    fresh = api.client.post(f"{url}/edit", data=form | {"revision": str(current)})
+    assert fresh.status_code == 200
+    read = api.client.get(f"/api/v1{url}", headers=api.viewer).json()
+    assert read["severity"] == "P0"
+    assert read["phases"][0]["key"].startswith("p0-")
+
+
+def test_roles_are_assigned_and_paged_from_the_room(api: Api, runtime: Runtime) -> None:
+    person = api.client.post("/api/v1/people", headers=api.admin, json={"name": "Dana DBA"})
+    incident = declare(api)
+    csrf = sign_in(api.client, runtime, role="responder")
+    url = f"/incidents/{incident['id']}"
+    form = {"csrf": csrf, "role": "database-administrator", "person": str(person.json()["id"])}
+    response = api.client.post(f"{url}/roles", data=form)
+    assert response.status_code == 200
+    assert "Dana DBA" in response.text.split('id="roles"')[1].split("</ul>")[0]
+    paged = api.client.post(f"{url}/page", data={"csrf": csrf, "role": "database-administrator"})
+    assert paged.status_code == 200
+    run_due(factory=runtime.factory, clock=runtime.clock, handlers=runtime.handlers())
+    assert "summoned" in [kind for kind, _ in kinds(api, incident["id"])]
+    nobody = api.client.post(f"{url}/page", data={"csrf": csrf, "role": "network-engineer"})
+    assert nobody.status_code == 409
+    assert "nobody to page" in problem(nobody.text)
+
+
+def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
+    api: Api, runtime: Runtime
+) -> None:
+    incident = declare(api)
+    sign_in(api.client, runtime, role="admin")
+    url = f"/incidents/{incident['id']}"
+    before = kinds(api, incident["id"])
+    for path, form in ((f"{url}/act", {"action": "acknowledge"}), (f"{url}/note", {"text": "x"})):
+        for token in ({}, {"csrf": "forged"}):
+            response = api.client.post(path, data=form | token, headers=HTML)
+            assert response.status_code == 403
+            assert "security token" in response.text
+            assert "<html" in response.text
+    assert kinds(api, incident["id"]) == before
+
+
+def test_unknown_pages_and_incidents_get_a_404_page(api: Api, runtime: Runtime) -> None:
+    sign_in(api.client, runtime, role="viewer")
+    for path in ("/no-such-page", "/incidents/999", "/incidents/abc"):
+        response = api.client.get(path, headers=HTML)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"].startswith("text/html")
+        assert "<h1>Page not found</h1>" in response.text
+    api_missing = api.client.get("/api/v1/incidents/999", headers=api.viewer | HTML)
+    assert api_missing.json()["error"]["code"] == "not_found"
+
+
+def test_times_are_shown_in_the_readers_zone_with_utc_on_hover(api: Api, runtime: Runtime) -> None:
+    incident = declare(api)
+    add_user(runtime, "kai@example.com", zone="Asia/Tokyo")
+    token = login_form(api.client)
+    form = {"email": "kai@example.com", "password": PASSWORD, "csrf": token, "next": "/"}
+    api.client.post("/login", data=form)
+    room = api.client.get(f"/incidents/{incident['id']}").text
+    created = incident["created_at"].replace("Z", "+00:00")
+    found = re.search(r'<time datetime="([^"]+)" title="([^"]+) UTC">([^<]+) JST</time>', room)
+    assert found, "no time in the reader's zone"
+    assert found.group(1) == created
+    utc_hour = int(found.group(2)[11:13])
+    assert int(found.group(3)[11:13]) == (utc_hour + 9) % 24
