@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 
 from tests.conftest import Cli
 from tests.receivers import Receiver, channels_file, drain
+from tests.web_session import sign_in
 from warroom.alerts import integrations
 from warroom.alerts import service as alerts
 from warroom.alerts.normalize import NormalizedAlert
@@ -375,3 +376,17 @@ def test_a_page_queued_before_the_acknowledgement_is_not_sent_after_it(
     assert queued["total"] == 2  # the console and the webhook copy of the one page
     assert {d["kind"] for d in queued["items"]} == {"page"}
     assert "acknowledged first" in queued["items"][0]["last_error"]
+
+
+def test_acknowledging_in_the_web_room_stops_the_paging(paging: Setup, receiver: Receiver) -> None:
+    incident_id = paging.declare()
+    paging.run()
+    csrf = sign_in(paging.client, paging.runtime, role="responder", email="ana.web@example.com")
+    room = f"/incidents/{incident_id}"
+    response = paging.client.post(f"{room}/act", data={"csrf": csrf, "action": "acknowledge"})
+    assert response.status_code == 200
+    for _ in range(6):
+        paging.run(minutes=10)
+    assert pages(receiver) == [("Ana", 0, 0)]
+    [run] = paging.get(f"/incidents/{incident_id}/escalations")
+    assert (run["status"], run["ended_because"]) == ("ended", "acknowledged")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from sqlalchemy import select
@@ -29,6 +30,15 @@ def email_address(value: str | None) -> str | None:
     if value and not EMAIL.match(value):
         raise ValueError("not an email address")
     return value.lower() if value else None
+
+
+def check_zone(value: str) -> str:
+    """The name of a time zone that exists; ValueError otherwise."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
 
 
 Phone = Annotated[str | None, AfterValidator(phone_number)]

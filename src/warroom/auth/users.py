@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 from warroom.auth.models import User
 from warroom.auth.policy import ROLES
 from warroom.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from warroom.inputs import EMAIL
+from warroom.inputs import EMAIL, check_zone
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1_000
@@ -38,9 +37,9 @@ def _check_fields(*, email: str, name: str, role: str, time_zone: str) -> None:
     if role not in ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
     try:
-        ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput("time_zone", f"unknown time zone {time_zone!r}") from exc
+        check_zone(time_zone)
+    except ValueError as exc:
+        raise InvalidInput("time_zone", str(exc)) from exc
 
 
 def create_user(

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from warroom.inputs import Input
-from warroom.people.schemas import PersonRead, check_zone
+from warroom.inputs import Input, check_zone
+from warroom.people.schemas import PersonRead
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from warroom.inputs import Email, Input, Phone
+from warroom.inputs import Email, Input, Phone, check_zone
 from warroom.playbook.duration import format_duration, parse_duration
-
-
-def check_zone(value: str) -> str:
-    """The name of a time zone that exists; ValueError otherwise."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r}") from exc
-    return value
-
 
 CHANNEL_NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 MAX_RULE_DELAY = 3600

@@ -45,6 +45,7 @@ def room_data(runtime: Runtime, incident_id: int) -> dict[str, Any]:
         "directory": directory,
         "extended_roles": [r for r in runtime.playbook.roles if r.team == "extended"],
         "live": f"/live/incidents/{incident_id}",
+        "page_url": f"/incidents/{incident_id}",
         "nav": "incidents",
     }
 

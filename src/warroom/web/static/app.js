@@ -19,16 +19,25 @@
     });
   }
 
-  // Swap each live region with its fresh copy, except one the user is typing in.
+  // A region the user is busy with: typing in it, edited it, or a refused form shows there.
+  function busy(region) {
+    if (region.contains(document.activeElement) || region.querySelector(".problem")) return true;
+    return Array.prototype.some.call(region.querySelectorAll("input, textarea"), function (f) {
+      return f.value !== f.defaultValue;
+    });
+  }
+
+  // Swap each live region with its fresh copy, except one the user is busy with.
   function refresh() {
-    return fetch(location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+    var page = document.body.dataset.page || location.pathname;
+    return fetch(page, { headers: { Accept: "text/html" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (!html) return;
         var fresh = new DOMParser().parseFromString(html, "text/html");
         document.querySelectorAll("[data-live-region]").forEach(function (region) {
           var next = fresh.getElementById(region.id);
-          if (!next || region.contains(document.activeElement)) return;
+          if (!next || busy(region)) return;
           var seen = {};
           region.querySelectorAll("[data-seq]").forEach(function (e) { seen[e.dataset.seq] = true; });
           region.replaceWith(next);
@@ -50,6 +59,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     setInterval(tick, 1000);
+    var page = document.body.dataset.page;
+    // after a refused form the address is the form's; reloading should not post it again
+    if (page && location.pathname !== page) history.replaceState(null, "", page);
     if (document.body.dataset.live) live(document.body.dataset.live);
   });
 })();
