@@ -49,9 +49,7 @@ def test_the_first_run_prints_a_sign_in_once_and_it_works(
     assert password not in again.read_text()
 
 
-def test_an_open_page_hears_of_a_change_made_elsewhere(
-    settings: Settings, tmp_path: Path
-) -> None:
+def test_an_open_page_hears_of_a_change_made_elsewhere(settings: Settings, tmp_path: Path) -> None:
     env = warroom_env(settings.resolved_database_url(), settings.data_dir)
     log = tmp_path / "server.log"
     server = Server(env, log)
