@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
+from fastapi.routing import APIRoute
 
 from warroom.cli import app as cli_app
 from warroom.runtime import Runtime
@@ -59,3 +61,28 @@ def test_the_procedures_copy_matches_the_shared_original_when_present() -> None:
     assert copy.exists()
     if original.exists():  # in the team's workspace; a clean clone has only the copy
         assert copy.read_text() == original.read_text()
+
+
+def test_every_page_is_documented(runtime: Runtime) -> None:
+    text = (DOCS / "web.md").read_text()
+    app = create_app(runtime, run_worker=False)
+    machine = ("/ack/", "/slack/", "/twilio/", "/ical/", "/static", "/docs", "/redoc", "/openapi")
+    routes = [  # included routers are wrapped; their routes are inside
+        route
+        for entry in app.routes
+        for route in (
+            entry.original_router.routes if hasattr(entry, "original_router") else [entry]
+        )
+    ]
+    pages = [
+        (method, route.path)
+        for route in routes
+        if isinstance(route, APIRoute) and not route.include_in_schema
+        for method in sorted(route.methods - {"HEAD"})
+        if not route.path.startswith(machine)
+    ]
+    assert ("GET", "/incidents/{incident_id}") in pages
+    for method, raw in pages:
+        path = re.sub(r"\{(incident|user|token|integration)_id\}", "{id}", raw)
+        path = path.replace("{task_id}", "{task}")
+        assert f"`{method} {path}`" in text, f"{method} {path} is undocumented in docs/web.md"
