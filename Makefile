@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export WARROOM_TEST_POSTGRES_URL ?= $(PG_URL)
 
-.PHONY: setup run test lint format bench bench-ingest lock clean
+.PHONY: setup run test lint format bench bench-ingest bench-pages screenshots lock clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,14 @@ bench: setup
 # if missing); prints alerts/s, latency and peak RSS of both. docs/performance.md has figures.
 bench-ingest: setup
 	$(BIN)/python bench/bench_ingest.py
+
+# The web app's dashboard and incident room with 10,000 incidents (docs/web-performance.md).
+bench-pages: setup
+	$(BIN)/python bench/bench_pages.py
+
+# The README's screenshots: the browser tests save them (test-artifacts/screenshots otherwise).
+screenshots: setup
+	WARROOM_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/test_browser.py -k "screenshots and sqlite"
 
 # Re-pin every dependency (needs network); commit requirements.lock afterwards.
 lock: setup
