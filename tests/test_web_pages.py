@@ -292,3 +292,37 @@ def test_times_are_shown_in_the_readers_zone_with_utc_on_hover(api: Api, runtime
     assert found.group(1) == created
     utc_hour = int(found.group(2)[11:13])
     assert int(found.group(3)[11:13]) == (utc_hour + 9) % 24
+
+
+# --- the incidents list ------------------------------------------------------------------
+
+
+def test_the_incidents_list_searches_filters_and_pages(api: Api, runtime: Runtime) -> None:
+    for n in range(27):
+        declare(api, title=f"Disk full on db-{n}", severity="P2" if n % 3 else "P1")
+    declare(api, title="Checkout down", severity="P0")
+    sign_in(api.client, runtime, role="viewer")
+    found = api.client.get("/incidents?q=checkout").text
+    assert "Checkout down" in found
+    assert "db-1<" not in found
+    p1 = api.client.get("/incidents?severity=P1").text
+    assert re.findall(r"Disk full on db-(\d+)<", p1) == [str(n) for n in range(24, -1, -3)]
+    first = api.client.get("/incidents").text
+    assert "page 1 of 2" in first
+    older = re.search(r'rel="next" href="([^"]+)"', first)
+    assert older
+    assert older.group(1) == "/incidents?page=2"
+    second = api.client.get(older.group(1).replace("&amp;", "&")).text
+    assert re.findall(r"Disk full on db-(\d+)<", second) == ["2", "1", "0"]
+    filtered = api.client.get("/incidents?severity=P2&status=triggered").text
+    link = re.search(r'rel="next" href="([^"]+)"', filtered)
+    assert link is None  # 18 P2s fit on one page
+
+
+def test_a_bad_filter_is_named_and_kept(api: Api, runtime: Runtime) -> None:
+    sign_in(api.client, runtime, role="viewer")
+    response = api.client.get("/incidents?from=yesterday&q=disk")
+    assert response.status_code == 422
+    assert problem(response.text).startswith("from:")
+    assert 'name="from" type="date" value="yesterday" aria-invalid="true"' in response.text
+    assert 'value="disk"' in response.text
