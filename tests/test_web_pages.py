@@ -326,3 +326,47 @@ def test_a_bad_filter_is_named_and_kept(api: Api, runtime: Runtime) -> None:
     assert problem(response.text).startswith("from:")
     assert 'name="from" type="date" value="yesterday" aria-invalid="true"' in response.text
     assert 'value="disk"' in response.text
+
+
+# --- your account ------------------------------------------------------------------------
+
+
+def test_you_choose_your_time_zone(api: Api, runtime: Runtime) -> None:
+    csrf = sign_in(api.client, runtime, role="viewer")
+    bad = api.client.post("/account/time-zone", data={"csrf": csrf, "time_zone": "Mars/Base"})
+    assert bad.status_code == 422
+    assert "Mars/Base" in problem(bad.text)
+    assert 'value="Mars/Base"' in bad.text
+    saved = api.client.post("/account/time-zone", data={"csrf": csrf, "time_zone": "Asia/Tokyo"})
+    assert "times are now shown in Asia/Tokyo" in saved.text
+    declare(api)
+    assert " JST</time>" in api.client.get("/incidents").text
+
+
+def test_a_new_password_needs_the_current_one_and_ends_other_sessions(
+    api: Api, runtime: Runtime
+) -> None:
+    csrf = sign_in(api.client, runtime, role="viewer", email="vic@example.com")
+    with TestClient(api.client.app) as other:
+        sign_in_again = login_form(other)
+        form = {"email": "vic@example.com", "password": "correct horse battery staple"}
+        other.post("/login", data=form | {"csrf": sign_in_again, "next": "/"})
+        assert other.get("/", follow_redirects=False).status_code == 200
+        wrong = api.client.post(
+            "/account/password", data={"csrf": csrf, "current": "nope", "new": "x" * 12}
+        )
+        assert wrong.status_code == 422
+        assert problem(wrong.text) == "current: that is not your password"
+        short = api.client.post(
+            "/account/password",
+            data={"csrf": csrf, "current": "correct horse battery staple", "new": "short"},
+        )
+        assert short.status_code == 422
+        assert problem(short.text).startswith("new password")
+        done = api.client.post(
+            "/account/password",
+            data={"csrf": csrf, "current": "correct horse battery staple", "new": "y" * 12},
+        )
+        assert "your new password is set" in done.text
+        assert api.client.get("/", follow_redirects=False).status_code == 200  # still in
+        assert other.get("/", follow_redirects=False).status_code == 303  # signed out

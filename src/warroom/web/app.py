@@ -25,6 +25,7 @@ from warroom.playbook.api import router as playbook_router
 from warroom.runtime import Runtime
 from warroom.web import ack, deliveries, errors, health, live, messages, slack, twilio
 from warroom.web.pages import (
+    account,
     actions,
     admin,
     common,
@@ -88,6 +89,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         slack.router,
         twilio.router,
         signin.router,
+        account.router,
         dashboard.router,
         incidents.router,
         room.router,
