@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -20,8 +21,13 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 1_000
 MAX_NAME = 200
 _hasher = PasswordHasher()
-# verified against when the email is unknown, so a wrong email costs as long as a wrong password
-_NOBODY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _nobody() -> str:
+    """A hash verified against when the email is unknown, so that a wrong email costs as
+    long as a wrong password. Made on first use: hashing at import would slow every command."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def check_password(password: str) -> None:
@@ -75,7 +81,7 @@ def sign_in(*, session: Session, email: str, password: str) -> User:
     """The enabled user with this email and password, or Unauthorized (the same for both)."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     try:
-        _hasher.verify(user.password_hash if user else _NOBODY, password)
+        _hasher.verify(user.password_hash if user else _nobody(), password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None or user.disabled_at is not None:
