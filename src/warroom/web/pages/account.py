@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from warroom.auth import sessions, users
 from warroom.errors import InvalidInput, Unauthorized
 from warroom.web.deps import RuntimeDep
-from warroom.web.pages.common import SESSION_COOKIE, User, check_csrf, render
+from warroom.web.pages.common import User, check_csrf, render, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form(max_length=1_000)]
@@ -68,12 +68,5 @@ def set_password(
     except InvalidInput as exc:
         return _page(request, form="password", problem=f"new {exc.message}", status=422)
     response = RedirectResponse("/account?saved=password", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=int(sessions.LIFETIME.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=runtime.settings.resolved_base_url().startswith("https:"),
-    )
+    set_session_cookie(response, runtime, secret)
     return response

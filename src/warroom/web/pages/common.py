@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from pydantic import ValidationError
 
 from warroom.auth import policy, sessions
 from warroom.auth.sessions import SignedIn
-from warroom.errors import Forbidden
+from warroom.errors import Forbidden, InvalidInput
 from warroom.runtime import Runtime
 from warroom.web.deps import RuntimeDep
 
@@ -59,6 +60,34 @@ def check_csrf(user: SignedIn, token: str | None) -> None:
     """Forbidden unless the form carried the session's CSRF token."""
     if not user.csrf_ok(token):
         raise Forbidden("the form's security token is missing or stale; reload the page and retry")
+
+
+MAX_PAGE = 100_000
+
+
+def page_number(request: Request) -> int:
+    """The ``page`` of a list's query (1 when absent or not a sensible number)."""
+    text = request.query_params.get("page", "1")
+    return int(text) if text.isdigit() and 0 < int(text) < MAX_PAGE else 1
+
+
+def first_problem(exc: ValidationError, default_field: str) -> InvalidInput:
+    """The first thing a model refused, as an InvalidInput naming its field."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else default_field
+    return InvalidInput(field, str(first["msg"]).removeprefix("Value error, "))
+
+
+def set_session_cookie(response: Response, runtime: Runtime, secret: str) -> None:
+    """The session cookie: HttpOnly, SameSite=Lax, Secure when served over https."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(sessions.LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.resolved_base_url().startswith("https:"),
+    )
 
 
 def may(user: SignedIn, permission: policy.Permission, incident_type: str | None = None) -> bool:

@@ -29,7 +29,7 @@ from warroom.people.schemas import PersonRead
 from warroom.playbook.duration import format_duration
 from warroom.playbook.schema import Playbook, Task, Window
 from warroom.web.deps import RuntimeDep
-from warroom.web.pages.common import User, render
+from warroom.web.pages.common import User, first_problem, page_number, render
 
 router = APIRouter(include_in_schema=False)
 PAGE = 25
@@ -52,11 +52,6 @@ def _show(
     return render(request, name, helpers | context, status_code=status_code)
 
 
-def _page(request: Request) -> int:
-    text = request.query_params.get("page", "1")
-    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else 1
-
-
 def _page_link(path: str, params: dict[str, str], page: int) -> str:
     """A link to another page of the same list: relative, so proxies need no care."""
     return f"{path}?{urlencode({k: v for k, v in params.items() if v} | {'page': page})}"
@@ -73,9 +68,7 @@ def _alert_filter(params: dict[str, str], page: int) -> AlertFilter:
             offset=(page - 1) * PAGE,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "filter"
-        raise InvalidInput(field, str(first["msg"])) from exc
+        raise first_problem(exc, "filter") from exc
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -83,7 +76,7 @@ def alert_list(request: Request, user: User, runtime: RuntimeDep) -> HTMLRespons
     params = {
         k: request.query_params.get(k, "")[:MAX_PARAM] for k in ("status", "q", "integration")
     }
-    page = _page(request)
+    page = page_number(request)
     context: dict[str, Any] = {"params": params, "page": page, "nav": "alerts"}
     context |= {"statuses": ALERT_STATUSES, "items": [], "total": 0, "pages": 1}
     context |= {"problem": "", "field": ""}

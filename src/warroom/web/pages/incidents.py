@@ -18,7 +18,7 @@ from warroom.incidents.lifecycle import STATUSES
 from warroom.incidents.schemas import IncidentCreate, IncidentFilter
 from warroom.playbook.severity import Impact, suggest_severity
 from warroom.web.deps import RuntimeDep
-from warroom.web.pages.common import User, check_csrf, render
+from warroom.web.pages.common import User, check_csrf, first_problem, page_number, render
 
 router = APIRouter(include_in_schema=False)
 PAGE = 25
@@ -50,9 +50,7 @@ def _filters(params: dict[str, str], user: SignedIn, page: int) -> IncidentFilte
             offset=(page - 1) * PAGE,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "filter"
-        raise InvalidInput(field, str(first["msg"])) from exc
+        raise first_problem(exc, "filter") from exc
     return filters
 
 
@@ -60,8 +58,7 @@ def _filters(params: dict[str, str], user: SignedIn, page: int) -> IncidentFilte
 def incident_list(request: Request, user: User, runtime: RuntimeDep) -> HTMLResponse:
     keys = ("status", "severity", "type", "q", "from", "to")
     params = {k: request.query_params.get(k, "")[:200] for k in keys}
-    page_text = request.query_params.get("page", "1")
-    page = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 100_000 else 1
+    page = page_number(request)
     context: dict[str, Any] = {"params": params, "page": page, "nav": "incidents"}
     context |= {"statuses": STATUSES, "items": [], "total": 0, "pages": 1, "problem": ""}
     try:
@@ -146,9 +143,8 @@ def declare(
             )
             new_id = incident.id
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "title"
-        return _declare_form(request, values, problem=f"{name}: {first['msg']}", field=name)
+        refused = first_problem(exc, "title")
+        return _declare_form(request, values, problem=refused.message, field=refused.field)
     except WarroomError as exc:
         name = str(exc.details.get("field", ""))
         return _declare_form(request, values, problem=exc.message, field=name)

@@ -13,7 +13,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from warroom.auth import sessions, users
 from warroom.errors import Unauthorized
 from warroom.web.deps import RuntimeDep
-from warroom.web.pages.common import SESSION_COOKIE, User, check_csrf, render
+from warroom.web.pages.common import (
+    SESSION_COOKIE,
+    User,
+    check_csrf,
+    render,
+    set_session_cookie,
+)
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "warroom_login"
@@ -73,14 +79,7 @@ async def login(
     except Unauthorized as exc:
         return _form(request, next_path=next, email=email, problem=exc.message.capitalize() + ".")
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=int(sessions.LIFETIME.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request),
-    )
+    set_session_cookie(response, runtime, secret)
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
 
