@@ -20,7 +20,7 @@ run: setup
 	$(BIN)/warroom serve
 
 test: setup
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -49,6 +49,7 @@ from warroom.tables import Base
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("cpu-heavy"),  # never beside the kill-and-restart run (make test)
     pytest.mark.skipif(not have_chromium(), reason="needs Debian's Chromium at /usr/bin/chromium"),
 ]
 

@@ -10,7 +10,9 @@ import pytest
 
 from tests import faults
 
-pytestmark = pytest.mark.slow
+# CPU-heavy tests share one xdist worker (make test runs --dist loadgroup), so the time-bound
+# kill-and-restart run never competes with a browser for the machine
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cpu-heavy")]
 
 
 def test_killed_workers_lose_no_page_and_page_nobody_after_an_acknowledgement(
