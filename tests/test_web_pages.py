@@ -5,6 +5,7 @@ error pages, and times in the reader's zone. Both backends."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -370,3 +371,44 @@ def test_a_new_password_needs_the_current_one_and_ends_other_sessions(
         assert "your new password is set" in done.text
         assert api.client.get("/", follow_redirects=False).status_code == 200  # still in
         assert other.get("/", follow_redirects=False).status_code == 303  # signed out
+
+
+# --- the dashboard -----------------------------------------------------------------------
+
+
+def test_the_dashboard_shows_what_burns_what_is_due_and_who_is_on(
+    api: Api, runtime: Runtime, clock: Any
+) -> None:
+    for name in ("ana", "ben", "cy"):
+        body = {"name": name.title(), "email": f"{name}@example.com"}
+        assert api.client.post("/api/v1/people", headers=api.admin, json=body).status_code == 201
+    layer = {"name": "daily", "rotation": "daily", "start": "2026-01-01"}
+    layer["participants"] = ["ana@example.com", "ben@example.com"]  # type: ignore[assignment]
+    schedule = {"name": "primary", "timezone": "UTC", "layers": [layer]}
+    made = api.client.post("/api/v1/schedules", headers=api.admin, json=schedule).json()
+    now = clock.now()
+    on_now = api.client.get("/api/v1/oncall", headers=api.viewer).json()
+    replaced = on_now[0]["people"][0]["email"]
+    override = {"person": "cy@example.com", "replaces": replaced}
+    override |= {"starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()}
+    url = f"/api/v1/schedules/{made['id']}/overrides"
+    assert api.client.post(url, headers=api.responder, json=override).status_code == 201
+    low = declare(api, title="Slow search", severity="P3")
+    high = declare(api, title="Checkout down", severity="P0")
+    done = declare(api, title="Old one", severity="P1")
+    api.client.post(f"/api/v1/incidents/{done['id']}/resolve", headers=api.responder)
+    clock.advance(timedelta(minutes=20))  # past the P0's first phase: its tasks are overdue
+    sign_in(api.client, runtime, role="viewer")
+    page = api.client.get("/").text
+    cards = page.split('id="open-incidents"')[1].split("</section>")[0]
+    assert cards.index("Checkout down") < cards.index("Slow search")  # by severity
+    assert "Old one" not in cards
+    first_phase = high["phases"][0]
+    assert f"phase: {first_phase['name']}" in cards
+    assert 'class="countdown overdue"' in cards
+    overdue = page.split('id="overdue-tasks"')[1].split("</section>")[0]
+    assert first_phase["tasks"][0]["title"] in overdue
+    assert f"/incidents/{high['id']}#task-{first_phase['tasks'][0]['id']}" in overdue
+    assert f"/incidents/{low['id']}#" not in overdue
+    on_call = page.split('id="oncall-h"')[1].split("</section>")[0]
+    assert "<strong>primary</strong>:\n      Cy" in on_call

@@ -12,6 +12,11 @@ from warroom.alerts.models import Alert
 from warroom.alerts.schemas import AlertFilter
 
 
+def latest_alerts(*, session: Session, limit: int) -> Sequence[Alert]:
+    """The newest alerts, without counting them all."""
+    return session.scalars(select(Alert).order_by(Alert.id.desc()).limit(limit)).all()
+
+
 def list_alerts(*, session: Session, filters: AlertFilter) -> tuple[Sequence[Alert], int]:
     """One page of alerts, newest first, and how many match in all."""
     query = select(Alert)

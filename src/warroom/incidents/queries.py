@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents.lifecycle import OPEN_STATUSES
 from warroom.incidents.models import Incident, Phase, Task, TimelineEntry
-from warroom.incidents.service import WITH_PLAN
+from warroom.incidents.views import progress, state_of
 
 
 @dataclass(frozen=True)
@@ -24,16 +23,62 @@ class OverdueTask:
     due_at: datetime | None
 
 
-def open_incidents(*, session: Session, limit: int = 100) -> Sequence[Incident]:
-    """Open incidents (not resolved or closed), newest first, with their plans."""
-    query = (
-        select(Incident)
+@dataclass(frozen=True)
+class Card:
+    """An open incident as the dashboard shows it."""
+
+    id: int
+    title: str
+    severity: str
+    status: str
+    type: str
+    created_at: datetime
+    phase: str | None = None
+    next_due_at: datetime | None = None
+
+
+def open_cards(*, session: Session, now: datetime, limit: int = 100) -> list[Card]:
+    """Open incidents (not resolved or closed), newest first, each with its current phase
+    and next deadline: two queries, no plan loaded (phases are counted, not read)."""
+    heads = session.execute(
+        select(
+            Incident.id,
+            Incident.title,
+            Incident.severity,
+            Incident.status,
+            Incident.type,
+            Incident.created_at,
+        )
         .where(Incident.status.in_(OPEN_STATUSES))
-        .options(*WITH_PLAN)
         .order_by(Incident.created_at.desc(), Incident.id.desc())
         .limit(limit)
-    )
-    return session.scalars(query).all()
+    ).all()
+    still_open = func.coalesce(func.sum(case((Task.status == "open", 1), else_=0)), 0)
+    phases = session.execute(
+        select(
+            Phase.incident_id,
+            Phase.name,
+            Phase.starts_at,
+            Phase.due_at,
+            func.count(Task.id),
+            still_open,
+        )
+        .outerjoin(Task, Task.phase_id == Phase.id)
+        .where(Phase.incident_id.in_([h.id for h in heads]), Phase.active.is_(True))
+        .group_by(Phase.id)
+        .order_by(Phase.incident_id, Phase.position)
+    ).all()
+    plans: dict[int, list[tuple[str, str, datetime, datetime | None]]] = {}
+    for incident_id, name, starts_at, due_at, tasks, left in phases:
+        state = state_of(
+            tasks=tasks, still_open=int(left), starts_at=starts_at, due_at=due_at, now=now
+        )
+        plans.setdefault(incident_id, []).append((name, state, starts_at, due_at))
+    cards = []
+    for head in heads:
+        phase, next_due = progress(plans.get(head.id, []), now)
+        cards.append(Card(*head, phase=phase, next_due_at=next_due))
+    return cards
 
 
 def overdue_tasks(*, session: Session, now: datetime, limit: int = 50) -> list[OverdueTask]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,16 +16,42 @@ from warroom.incidents.schemas import IncidentRead, PersonRef, PhaseRead, RoleRe
 from warroom.people.models import Person
 from warroom.playbook.schema import Playbook
 
+T = TypeVar("T")
+
+
+def state_of(
+    *, tasks: int, still_open: int, starts_at: datetime, due_at: datetime | None, now: datetime
+) -> str:
+    """A phase's state as of ``now``: upcoming, running, done (no task open) or overdue."""
+    if tasks and not still_open:
+        return "done"
+    if now < starts_at:
+        return "upcoming"
+    if due_at is not None and now >= due_at:
+        return "overdue"
+    return "running"
+
 
 def phase_state(phase: Phase, now: datetime) -> str:
     """upcoming, running, done or overdue, as of ``now``."""
-    if phase.tasks and not open_tasks(phase):
-        return "done"
-    if now < phase.starts_at:
-        return "upcoming"
-    if phase.due_at is not None and now >= phase.due_at:
-        return "overdue"
-    return "running"
+    return state_of(
+        tasks=len(phase.tasks),
+        still_open=len(open_tasks(phase)),
+        starts_at=phase.starts_at,
+        due_at=phase.due_at,
+        now=now,
+    )
+
+
+def progress(
+    phases: Iterable[tuple[T, str, datetime, datetime | None]], now: datetime
+) -> tuple[T | None, datetime | None]:
+    """From (phase, state, starts_at, due_at) in plan order: the current phase (the first
+    unfinished one that has started) and the next deadline of the unfinished ones."""
+    unfinished = [p for p in phases if p[1] != "done"]
+    started = [p[0] for p in unfinished if p[2] <= now]
+    dues = [p[3] for p in unfinished if p[3] is not None]
+    return (started[0] if started else None), (min(dues) if dues else None)
 
 
 def read_many(
@@ -58,9 +85,7 @@ def _read(
         )
         for p in active_phases(incident)
     ]
-    unfinished = [p for p in phases if p.state != "done"]
-    started = [p for p in unfinished if p.starts_at <= now]
-    dues = [p.due_at for p in unfinished if p.due_at is not None]
+    current, next_due = progress(((p.key, p.state, p.starts_at, p.due_at) for p in phases), now)
     return IncidentRead(
         id=incident.id,
         title=incident.title,
@@ -77,8 +102,8 @@ def _read(
         resolved_at=incident.resolved_at,
         closed_at=incident.closed_at,
         allowed_actions=list(allowed_actions(incident.status)),
-        current_phase=started[0].key if started else None,
-        next_due_at=min(dues) if dues else None,
+        current_phase=current,
+        next_due_at=next_due,
         roles=_roles(incident, playbook, people),
         phases=phases,
         revision=incident.timeline_count,

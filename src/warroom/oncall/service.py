@@ -156,13 +156,17 @@ def layers_of(schedule: Schedule) -> list[LayerIn]:
     return [LayerIn.model_validate(layer) for layer in schedule.layers]
 
 
-def plan(*, session: Session, schedule: Schedule) -> rotation.Schedule[int]:
-    """The schedule as the pure rotation code sees it, overrides included."""
+def _plan(schedule: Schedule, rows: Sequence[ScheduleOverride]) -> rotation.Schedule[int]:
     return rotation.Schedule(
         zone=ZoneInfo(schedule.timezone),
         layers=tuple(_layer(layer) for layer in layers_of(schedule)),
-        overrides=tuple(_override(o) for o in overrides(session=session, schedule=schedule)),
+        overrides=tuple(_override(o) for o in rows),
     )
+
+
+def plan(*, session: Session, schedule: Schedule) -> rotation.Schedule[int]:
+    """The schedule as the pure rotation code sees it, overrides included."""
+    return _plan(schedule, overrides(session=session, schedule=schedule))
 
 
 def who(*, session: Session, schedule: Schedule, at: datetime) -> tuple[list[Person], str]:
@@ -185,6 +189,24 @@ def spans(
 
 def gaps(*, session: Session, schedule: Schedule, now: datetime) -> list[rotation.Span[int]]:
     return rotation.gaps(plan(session=session, schedule=schedule), now, now + GAP_HORIZON)
+
+
+def on_call_everywhere(*, session: Session, at: datetime) -> list[tuple[str, list[Person]]]:
+    """Every schedule's name with who is on call at ``at``: three queries in all (schedules,
+    the overrides covering ``at``, the people), not a round per schedule."""
+    schedules = list_schedules(session=session)
+    covering = session.scalars(
+        select(ScheduleOverride).where(
+            ScheduleOverride.starts_at <= at, ScheduleOverride.ends_at > at
+        )
+    ).all()
+    found = []
+    for schedule in schedules:
+        mine = [o for o in covering if o.schedule_id == schedule.id]
+        found.append((schedule.name, rotation.on_call(_plan(schedule, mine), at)[0]))
+    wanted = {i for _, ids in found for i in ids}
+    by_id = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(wanted)))}
+    return [(name, [by_id[i] for i in ids if i in by_id]) for name, ids in found]
 
 
 def on_call_read(*, session: Session, schedule: Schedule, at: datetime) -> OnCallRead:

@@ -7,9 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from warroom.alerts.queries import list_alerts
-from warroom.alerts.schemas import AlertFilter
-from warroom.incidents import queries, views
+from warroom.alerts.queries import latest_alerts
+from warroom.incidents import queries
 from warroom.oncall import service as oncall
 from warroom.runtime import Runtime
 from warroom.web.deps import RuntimeDep
@@ -25,14 +24,10 @@ def dashboard_data(runtime: Runtime) -> dict[str, Any]:
     playbook = runtime.playbook
     rank = {s.key: i for i, s in enumerate(playbook.severities)}
     with runtime.read() as session:
-        rows = queries.open_incidents(session=session)
-        incidents = views.read_many(session=session, playbook=playbook, incidents=rows, now=now)
+        incidents = queries.open_cards(session=session, now=now)
         overdue = queries.overdue_tasks(session=session, now=now)
-        on_call = [
-            oncall.on_call_read(session=session, schedule=s, at=now)
-            for s in oncall.list_schedules(session=session)
-        ]
-        alerts, _ = list_alerts(session=session, filters=AlertFilter(limit=RECENT_ALERTS))
+        on_call = oncall.on_call_everywhere(session=session, at=now)
+        alerts = latest_alerts(session=session, limit=RECENT_ALERTS)
         change = queries.last_change(session=session)
     incidents.sort(key=lambda i: (rank.get(i.severity, len(rank)), -i.created_at.timestamp()))
     return {
