@@ -228,7 +228,10 @@ def test_a_stale_severity_form_is_not_applied(api: Api, runtime: Runtime) -> Non
     assert 'value="all regions"' in stale.text
     assert api.client.get(f"/api/v1{url}", headers=api.viewer).json()["severity"] == "P1"
     current = api.client.get(f"/api/v1{url}", headers=api.viewer).json()["revision"]
-    fresh = api.client.post(f"{url}/edit", data=form | {"revision": str(current)})
+    kept = re.search(r'name="revision" value="(\d+)"', stale.text)
+    assert kept  # the refused form now carries the current revision: submitting again works
+    assert kept.group(1) == str(current)
+    fresh = api.client.post(f"{url}/edit", data=form | {"revision": kept.group(1)})
     assert fresh.status_code == 200
     read = api.client.get(f"/api/v1{url}", headers=api.viewer).json()
     assert read["severity"] == "P0"
@@ -412,3 +415,41 @@ def test_the_dashboard_shows_what_burns_what_is_due_and_who_is_on(
     assert f"/incidents/{low['id']}#" not in overdue
     on_call = page.split('id="oncall-h"')[1].split("</section>")[0]
     assert "<strong>primary</strong>:\n      Cy" in on_call
+
+
+def test_guessing_passwords_is_slowed_down(api: Api, runtime: Runtime) -> None:
+    add_user(runtime, "ada@example.com")
+    answers = []
+    for _ in range(11):
+        token = login_form(api.client)
+        form = {"email": "ada@example.com", "password": "guess", "csrf": token, "next": "/"}
+        answers.append(api.client.post("/login", data=form, follow_redirects=False))
+    assert [a.status_code for a in answers] == [401] * 10 + [429]
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    assert problem(answers[-1].text).startswith("Too many attempts")
+
+
+def test_odd_input_gets_a_page_not_a_crash(api: Api, runtime: Runtime) -> None:
+    incident = declare(api)
+    sign_in(api.client, runtime, role="responder")
+    assert api.client.get("/incidents?page=%C2%B2").status_code == 200
+    assert api.client.get("/incidents?page=" + "9" * 5000).status_code == 200
+    assert api.client.get("/incidents?to=9999-12-31").status_code in (200, 422)
+    with runtime.transaction() as session:
+        users.find_user(session=session, ref="responder@example.com").time_zone = "Asia/Tokyo"
+    early = api.client.get("/incidents?from=0001-01-01")
+    assert early.status_code == 422
+    assert problem(early.text).startswith("from:")
+    note = api.client.post(
+        f"/incidents/{incident['id']}/note", data={"csrf": "ünïcode", "text": "x"}, headers=HTML
+    )
+    assert note.status_code == 403
+    long_reason = {"severity": "P0", "type": "operational", "reason": "r" * 3000}
+    csrf = re.search(r'name="csrf" value="([^"]+)"', api.client.get("/").text)
+    assert csrf
+    edit = api.client.post(
+        f"/incidents/{incident['id']}/edit", data=long_reason | {"csrf": csrf.group(1)}
+    )
+    assert edit.status_code == 422
+    assert problem(edit.text).startswith("reason")
+    assert 'id="incident-status"' in edit.text  # the room, with the problem named

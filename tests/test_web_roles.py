@@ -132,3 +132,21 @@ def test_an_admin_may_do_all_of_it(api: Api, runtime: Runtime) -> None:
     assert page_act(api, csrf, incident, "close") == 200
     assert api_act(api, api.admin, incident, "reopen") == 200
     assert api.client.get("/admin", headers=HTML).status_code == 200
+
+
+def test_security_cannot_reclassify_an_incident_to_command_it(api: Api, runtime: Runtime) -> None:
+    incident = declare(api)
+    csrf = sign_in(api.client, runtime, role="security")
+    before = revision(api, incident)
+    form = {"csrf": csrf, "severity": "P2", "type": "security", "revision": str(before)}
+    page = api.client.post(f"/incidents/{incident}/edit", data=form, headers=HTML)
+    assert page.status_code == 403
+    body = {"type": "security"}
+    refused = api.client.patch(f"/api/v1/incidents/{incident}", headers=api.security, json=body)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["details"]["field"] == "type"
+    assert revision(api, incident) == before
+    # a responder may reclassify (it gains nothing by it), and so may a commander
+    done = api.client.patch(f"/api/v1/incidents/{incident}", headers=api.responder, json=body)
+    assert done.status_code == 200
+    assert done.json()["type"] == "security"

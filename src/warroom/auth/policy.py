@@ -56,6 +56,22 @@ def allows(role: str, permission: Permission, *, incident_type: str | None = Non
     return role == "security" and permission == "command" and incident_type == SECURITY_TYPE
 
 
+def check_retype(role: str, old_type: str, new_type: str | None) -> None:
+    """Forbidden when changing an incident's type would give the role a say it lacks now
+    (the security role reclassifying an incident as security to close it)."""
+    if new_type is None or new_type == old_type:
+        return
+    gains = allows(role, "command", incident_type=new_type) and not allows(
+        role, "command", incident_type=old_type
+    )
+    if gains:
+        raise Forbidden(
+            f"the {role} role cannot reclassify a {old_type} incident as {new_type}; "
+            f"it needs {_NEEDED['command']}",
+            details={"role": role, "permission": "command", "field": "type"},
+        )
+
+
 def check(role: str, permission: Permission, *, incident_type: str | None = None) -> None:
     """Forbidden unless ``role`` may use ``permission``."""
     if not allows(role, permission, incident_type=incident_type):

@@ -32,7 +32,7 @@ class SignedIn:
         return f"user:{self.email}"
 
     def csrf_ok(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token, token or "")
+        return bool(token) and hmac.compare_digest(self.csrf_token.encode(), (token or "").encode())
 
 
 def open_session(*, session: Session, user: User, now: datetime) -> str:

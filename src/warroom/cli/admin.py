@@ -59,6 +59,7 @@ def serve(
         log_level="info",
         access_log=rt.settings.access_log,
         http="httptools",
+        timeout_graceful_shutdown=5,  # open live pages do not hold a restart up
         loop="uvloop" if sys.platform != "win32" else "asyncio",
     )
 

@@ -108,6 +108,8 @@ def update_incident(
 ) -> IncidentRead:
     """Change title, summary, severity or type; severity and type re-plan the phases."""
     with runtime.transaction() as session:
+        current = service.get(session=session, incident_id=incident_id, lock=True)
+        policy.check_retype(caller.role, current.type, body.type)
         incident = changes.update(
             session=session,
             playbook=runtime.playbook,

@@ -64,6 +64,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.report_limiter = reports.RateLimiter()
+    app.state.sign_in_limiter = reports.RateLimiter(burst=10, every=6.0)
     app.state.intake = Intake(runtime)
     app.state.seen_signatures = SeenSignatures()
     app.state.templates = Jinja2Templates(

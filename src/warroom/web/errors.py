@@ -12,10 +12,9 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from warroom.auth import policy
 from warroom.errors import WarroomError
 from warroom.playbook.loader import format_path
-from warroom.web.pages.common import SignInRequired, sign_in_redirect
+from warroom.web.pages.common import NO_STORE, SignInRequired, may, sign_in_redirect
 
 logger = logging.getLogger("warroom.web")
 
@@ -50,9 +49,11 @@ def wants_page(request: Request) -> bool:
 def error_page(request: Request, status: int, message: str) -> Response:
     templates: Jinja2Templates = request.app.state.templates
     heading = HEADINGS.get(status, "Something went wrong")
-    context = {"status": status, "heading": heading, "message": message, "may": policy.allows}
+    context = {"status": status, "heading": heading, "message": message, "may": may}
     context["user"] = getattr(request.state, "user", None)
-    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+    return templates.TemplateResponse(
+        request, "error.html", context, status_code=status, headers=NO_STORE
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -83,8 +84,8 @@ def install(app: FastAPI) -> None:
     ) -> Response:
         errors = [_field_error(e) for e in exc.errors()]
         message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        if wants_page(request):  # a page path that does not parse names no page
-            if request.method == "GET":
+        if wants_page(request) and isinstance(exc, RequestValidationError):
+            if request.method == "GET":  # a page path that does not parse names no page
                 return error_page(request, 404, "There is no such page here.")
             return error_page(request, 422, message)
         return JSONResponse(

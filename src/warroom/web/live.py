@@ -21,6 +21,8 @@ from warroom.web.pages.common import User
 router = APIRouter(include_in_schema=False)
 POLL_SECONDS = 1.0
 HEARTBEAT_POLLS = 15  # a comment line every ~15 s keeps proxies from closing the stream
+MAX_POLLS = 600  # ~10 min, then the stream ends and the browser reconnects (and signs in
+# again through the session cookie: a signed-out or disabled user's stream ends with it)
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
@@ -34,7 +36,9 @@ async def _changes(
     seen = await run_in_threadpool(read)
     yield f"retry: 2000\nevent: hello\ndata: {seen}\n\n"
     quiet = 0
-    while not await request.is_disconnected():
+    for _ in range(MAX_POLLS):
+        if await request.is_disconnected():
+            return
         await asyncio.sleep(POLL_SECONDS)
         current = await run_in_threadpool(read)
         if current != seen:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from warroom.auth import policy
@@ -20,12 +21,32 @@ from warroom.incidents.schemas import IncidentUpdate
 from warroom.people import service as people
 from warroom.runtime import Runtime
 from warroom.web.deps import IdPath, RuntimeDep
-from warroom.web.pages.common import User, check_csrf
+from warroom.web.pages.common import User, check_csrf, first_problem
 from warroom.web.pages.room import show_room
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=20_000)]
 Short = Annotated[str, Form(max_length=300)]
+
+
+def _refused(
+    request: Request,
+    runtime: Runtime,
+    incident_id: int,
+    form: str,
+    values: dict[str, str],
+    exc: InvalidInput,
+) -> Response:
+    return show_room(
+        request,
+        runtime,
+        incident_id,
+        form=form,
+        problem=exc.message,
+        values=values,
+        field=exc.field,
+        status_code=exc.http_status,
+    )
 
 
 def _apply(
@@ -44,7 +65,7 @@ def _apply(
     check_csrf(user, values.pop("csrf", ""))
     try:
         with runtime.transaction() as session:
-            incident = service.get(session=session, incident_id=incident_id)
+            incident = service.get(session=session, incident_id=incident_id, lock=True)
             policy.check(user.role, permission, incident_type=incident.type)
             revision = values.get("revision", "")
             if revision and revision != str(incident.timeline_count):
@@ -54,6 +75,8 @@ def _apply(
                     details={"field": "revision"},
                 )
             act(session)
+    except ValidationError as exc:
+        return _refused(request, runtime, incident_id, form, values, first_problem(exc, form))
     except (InvalidInput, Conflict, NotFound) as exc:  # the room itself may be gone: a 404
         return show_room(
             request,
@@ -234,6 +257,8 @@ def edit(
     """Change severity or type (the phases re-plan), refusing a stale form."""
 
     def run(session: Session) -> None:
+        current = service.get(session=session, incident_id=incident_id)
+        policy.check_retype(user.role, current.type, type or None)
         changes.update(
             session=session,
             playbook=runtime.playbook,

@@ -5,6 +5,7 @@ password, a new token) are shown once, on the answer to the form that made them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -44,7 +45,7 @@ def _admin_form(user: SignedIn, csrf: str) -> None:
 def _shown_id(request: Request, name: str) -> int | None:
     """An id from the query string (?saved=3), or None for anything else."""
     text = request.query_params.get(name, "")
-    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+    return int(text) if re.fullmatch(r"[0-9]{1,12}", text) and 0 < int(text) <= MAX_ID else None
 
 
 def _page(

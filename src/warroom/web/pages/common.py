@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -68,7 +69,7 @@ MAX_PAGE = 100_000
 def page_number(request: Request) -> int:
     """The ``page`` of a list's query (1 when absent or not a sensible number)."""
     text = request.query_params.get("page", "1")
-    return int(text) if text.isdigit() and 0 < int(text) < MAX_PAGE else 1
+    return int(text) if re.fullmatch(r"[0-9]{1,5}", text) and 0 < int(text) < MAX_PAGE else 1
 
 
 def first_problem(exc: ValidationError, default_field: str) -> InvalidInput:

@@ -34,7 +34,10 @@ def _day(value: str, zone: str, field: str, *, end: bool = False) -> datetime | 
     except ValueError as exc:
         raise InvalidInput(field, "must be a date such as 2026-11-27") from exc
     moment = datetime.combine(day, time.max if end else time.min, tzinfo=ZoneInfo(zone))
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # the first or last day there is, shifted past the calendar
+        raise InvalidInput(field, "must be a date between the years 1 and 9999") from exc
 
 
 def _filters(params: dict[str, str], user: SignedIn, page: int) -> IncidentFilter:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from warroom.alerts.reports import RateLimited, RateLimiter
 from warroom.auth import sessions, users
 from warroom.errors import Unauthorized
 from warroom.web.deps import RuntimeDep
@@ -65,8 +66,18 @@ async def login(
     csrf: Annotated[str, Form(max_length=MAX_FIELD)] = "",
     next: Annotated[str, Form(max_length=MAX_FIELD)] = "/",
 ) -> Response:
+    limiter: RateLimiter = request.app.state.sign_in_limiter
+    try:  # guessing passwords: a few tries at once, then one every few seconds
+        limiter.take(request.client.host if request.client else "unknown")
+        limiter.take(email.strip().lower())
+    except RateLimited as exc:
+        wait = f"Too many attempts; try again in {exc.retry_after} s."
+        response = _form(request, next_path=next, email=email, problem=wait)
+        response.status_code = 429
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf):
+    if not expected or not hmac.compare_digest(expected.encode(), csrf.encode()):
         return _form(request, next_path=next, email=email, problem="The form expired; try again.")
 
     def attempt() -> str:

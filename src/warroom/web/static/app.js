@@ -22,8 +22,11 @@
   // A region the user is busy with: typing in it, edited it, or a refused form shows there.
   function busy(region) {
     if (region.contains(document.activeElement) || region.querySelector(".problem")) return true;
-    return Array.prototype.some.call(region.querySelectorAll("input, textarea"), function (f) {
+    var edited = Array.prototype.some.call(region.querySelectorAll("input, textarea"), function (f) {
       return f.value !== f.defaultValue;
+    });
+    return edited || Array.prototype.some.call(region.querySelectorAll("option"), function (o) {
+      return o.selected !== o.defaultSelected;
     });
   }
 
