@@ -20,6 +20,7 @@ from warroom.inputs import EMAIL, check_zone
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1_000
 MAX_NAME = 200
+MAX_ZONE = 64  # the column's width; no zone's name is longer
 _hasher = PasswordHasher()
 
 
@@ -42,6 +43,10 @@ def _check_fields(*, email: str, name: str, role: str, time_zone: str) -> None:
         raise InvalidInput("name", f"must be 1 to {MAX_NAME} characters")
     if role not in ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
+    if not time_zone.strip():
+        raise InvalidInput("time_zone", "choose a time zone, such as Europe/Berlin or UTC")
+    if len(time_zone) > MAX_ZONE:
+        raise InvalidInput("time_zone", f"unknown time zone {time_zone[:MAX_ZONE]!r}…")
     try:
         check_zone(time_zone)
     except ValueError as exc:
@@ -101,14 +106,10 @@ def update_user(
     *, session: Session, user: User, role: str | None = None, time_zone: str | None = None
 ) -> User:
     """Change a user's role or time zone."""
-    _check_fields(
-        email=user.email,
-        name=user.name,
-        role=role or user.role,
-        time_zone=time_zone or user.time_zone,
-    )
-    user.role = role or user.role
-    user.time_zone = time_zone or user.time_zone
+    role = user.role if role is None else role
+    time_zone = user.time_zone if time_zone is None else time_zone
+    _check_fields(email=user.email, name=user.name, role=role, time_zone=time_zone)
+    user.role, user.time_zone = role, time_zone
     session.flush()
     return user
 

@@ -34,8 +34,6 @@ def set_time_zone(
 ) -> Response:
     check_csrf(user, csrf)
     try:
-        if not time_zone.strip():
-            raise InvalidInput("time_zone", "choose a time zone, such as Europe/Berlin or UTC")
         with runtime.transaction() as session:
             row = users.find_user(session=session, ref=str(user.user_id))
             users.update_user(session=session, user=row, time_zone=time_zone.strip())

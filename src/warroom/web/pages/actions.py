@@ -17,6 +17,7 @@ from warroom.auth import policy
 from warroom.auth.sessions import SignedIn
 from warroom.errors import Conflict, InvalidInput, NotFound
 from warroom.incidents import assembly, changes, lifecycle, service, work
+from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentUpdate
 from warroom.people import service as people
 from warroom.runtime import Runtime
@@ -58,7 +59,7 @@ def _apply(
     form: str,
     values: dict[str, str],
     permission: policy.Permission,
-    act: Callable[[Session], object],
+    act: Callable[[Session, Incident], object],
     anchor: str = "",
 ) -> Response:
     """Check CSRF and permission, run ``act`` in a transaction, and answer the browser."""
@@ -74,7 +75,7 @@ def _apply(
                     "your input is kept below: check the incident and submit again",
                     details={"field": "revision"},
                 )
-            act(session)
+            act(session, incident)
     except ValidationError as exc:
         return _refused(request, runtime, incident_id, form, values, first_problem(exc, form))
     except (InvalidInput, Conflict, NotFound) as exc:  # the room itself may be gone: a 404
@@ -106,7 +107,7 @@ def act(
         raise NotFound(f"no action {action!r}", details={"field": "action"})
     chosen: lifecycle.Action = action
 
-    def run(session: Session) -> None:
+    def run(session: Session, incident: Incident) -> None:
         changes.transition(
             session=session,
             playbook=runtime.playbook,
@@ -138,7 +139,7 @@ def note(
     text: Text = "",
     csrf: Short = "",
 ) -> Response:
-    def run(session: Session) -> None:
+    def run(session: Session, incident: Incident) -> None:
         work.add_note(
             session=session,
             incident_id=incident_id,
@@ -173,7 +174,7 @@ def task(
 ) -> Response:
     """Complete, skip (with a reason) or reopen a task."""
 
-    def run(session: Session) -> None:
+    def run(session: Session, incident: Incident) -> None:
         work.set_task(
             session=session,
             incident_id=incident_id,
@@ -209,7 +210,7 @@ def assign(
 ) -> Response:
     """Give a role to someone from the directory, or leave it unheld (no person)."""
 
-    def run(session: Session) -> None:
+    def run(session: Session, incident: Incident) -> None:
         if not person:
             work.unassign_role(
                 session=session,
@@ -256,9 +257,8 @@ def edit(
 ) -> Response:
     """Change severity or type (the phases re-plan), refusing a stale form."""
 
-    def run(session: Session) -> None:
-        current = service.get(session=session, incident_id=incident_id)
-        policy.check_retype(user.role, current.type, type or None)
+    def run(session: Session, incident: Incident) -> None:
+        policy.check_retype(user.role, incident.type, type or None)
         changes.update(
             session=session,
             playbook=runtime.playbook,
@@ -292,9 +292,8 @@ def page(
 ) -> Response:
     """Page an (extended-team) role: its holder, or whoever is on call for it."""
 
-    def run(session: Session) -> None:
+    def run(session: Session, incident: Incident) -> None:
         found = assembly.find_role(runtime.playbook, role)
-        incident = service.get(session=session, incident_id=incident_id, lock=True)
         assembly.page_role(
             session=session,
             incident=incident,

@@ -79,6 +79,11 @@ def first_problem(exc: ValidationError, default_field: str) -> InvalidInput:
     return InvalidInput(field, str(first["msg"]).removeprefix("Value error, "))
 
 
+def secure_cookies(runtime: Runtime) -> bool:
+    """Cookies are Secure when warroom is served over https."""
+    return runtime.settings.resolved_base_url().startswith("https:")
+
+
 def set_session_cookie(response: Response, runtime: Runtime, secret: str) -> None:
     """The session cookie: HttpOnly, SameSite=Lax, Secure when served over https."""
     response.set_cookie(
@@ -87,7 +92,7 @@ def set_session_cookie(response: Response, runtime: Runtime, secret: str) -> Non
         max_age=int(sessions.LIFETIME.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=runtime.settings.resolved_base_url().startswith("https:"),
+        secure=secure_cookies(runtime),
     )
 
 

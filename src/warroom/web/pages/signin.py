@@ -19,6 +19,7 @@ from warroom.web.pages.common import (
     User,
     check_csrf,
     render,
+    secure_cookies,
     set_session_cookie,
 )
 
@@ -43,13 +44,13 @@ def _form(request: Request, *, next_path: str, email: str = "", problem: str = "
         status_code=401 if problem else 200,
     )
     response.set_cookie(
-        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(request.app.state.runtime),
     )
     return response
-
-
-def _secure(request: Request) -> bool:
-    return bool(request.app.state.runtime.settings.resolved_base_url().startswith("https:"))
 
 
 @router.get("/login", response_class=HTMLResponse)
