@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -109,6 +111,19 @@ class Api:
     security: dict[str, str]
     responder: dict[str, str]
     viewer: dict[str, str]
+
+    def settle(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Wait until every hook request answered so far is ingested (hooks answer once the
+        alerts are committed, and ingest them right after); the intake's state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.client.get("/api/v1/alerts/intake", headers=self.viewer)
+            assert response.status_code == 200, response.text
+            state: dict[str, Any] = response.json()
+            if state["pending"] == 0:
+                return state
+            assert time.monotonic() < deadline, f"alerts still not ingested: {state}"
+            time.sleep(0.005)
 
 
 @pytest.fixture

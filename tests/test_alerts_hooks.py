@@ -83,6 +83,7 @@ def post_capture(
 
 
 def alert_page(api: Api, **params: Any) -> dict[str, Any]:
+    api.settle()
     response = api.client.get(ALERTS, headers=api.viewer, params=params)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
@@ -97,6 +98,7 @@ def alerts(api: Api, **params: Any) -> list[dict[str, Any]]:
 
 def incidents(api: Api, **params: Any) -> list[dict[str, Any]]:
     """Incidents, oldest first."""
+    api.settle()
     response = api.client.get(INCIDENTS, headers=api.viewer, params={"limit": 500, **params})
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
@@ -104,6 +106,7 @@ def incidents(api: Api, **params: Any) -> list[dict[str, Any]]:
 
 
 def incident(api: Api, incident_id: int) -> dict[str, Any]:
+    api.settle()
     response = api.client.get(f"{INCIDENTS}/{incident_id}", headers=api.viewer)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
@@ -111,6 +114,7 @@ def incident(api: Api, incident_id: int) -> dict[str, Any]:
 
 
 def timeline(api: Api, incident_id: int) -> list[dict[str, Any]]:
+    api.settle()
     response = api.client.get(f"{INCIDENTS}/{incident_id}/timeline", headers=api.viewer)
     assert response.status_code == 200, response.text
     result: list[dict[str, Any]] = response.json()
@@ -123,6 +127,7 @@ def kinds(api: Api, incident_id: int) -> list[str]:
 
 def stored(api: Api) -> tuple[int, int]:
     """(alerts, incidents) as the API counts them."""
+    api.settle()
     response = api.client.get(INCIDENTS, headers=api.viewer, params={"limit": 1})
     assert response.status_code == 200, response.text
     return alert_page(api, limit=1)["total"], response.json()["total"]
@@ -164,9 +169,13 @@ def am_payload(*alerts_: dict[str, Any]) -> dict[str, Any]:
 
 
 def post_am(api: Api, key: str, *alerts_: dict[str, Any]) -> dict[str, Any]:
-    response = api.client.post(f"/hooks/alertmanager/{key}", json=am_payload(*alerts_))
+    """Post alerts and wait for them to be ingested (``?wait=true``): what ingesting did."""
+    response = api.client.post(
+        f"/hooks/alertmanager/{key}", params={"wait": "true"}, json=am_payload(*alerts_)
+    )
     assert response.status_code == 202, response.text
     result: dict[str, Any] = response.json()
+    assert result["ingested"] is True, result
     return result
 
 
@@ -267,11 +276,8 @@ def test_alertmanager_firing_then_resolved_from_captured_requests(api: Api) -> N
 
     response = post_capture(api, "alertmanager/webhook-firing-1.json", key)
     assert response.status_code == 202, response.text
-    answer = response.json()
-    assert answer["status"] == "accepted"
-    assert (answer["alerts"], answer["created"], answer["deduplicated"]) == (2, 2, 0)
-    assert (answer["resolved"], answer["silenced"]) == (0, 0)
-    assert len(answer["incidents"]) == 1
+    assert response.json() == {"status": "accepted", "alerts": 2}  # committed, ingested next
+    [opened] = incidents(api)
 
     rows = alerts(api)
     assert [a["fingerprint"] for a in rows] == [a["fingerprint"] for a in firing["alerts"]]
@@ -287,10 +293,8 @@ def test_alertmanager_firing_then_resolved_from_captured_requests(api: Api) -> N
         assert ts(row["starts_at"]) == ts(sent["startsAt"])
         assert row["ends_at"] is None  # Alertmanager's 0001-01-01 means "not ended"
         assert row["silenced_by"] is None
-        assert row["incident_id"] == answer["incidents"][0]
+        assert row["incident_id"] == opened["id"]
 
-    [opened] = incidents(api)
-    assert opened["id"] == answer["incidents"][0]
     assert (opened["severity"], opened["type"], opened["status"]) == (
         "P1",
         "operational",
@@ -306,9 +310,7 @@ def test_alertmanager_firing_then_resolved_from_captured_requests(api: Api) -> N
     resolved = capture("alertmanager/webhook-resolved-4.json")["body"]
     response = post_capture(api, "alertmanager/webhook-resolved-4.json", key)
     assert response.status_code == 202, response.text
-    answer = response.json()
-    assert (answer["alerts"], answer["created"], answer["resolved"]) == (2, 0, 2)
-    assert answer["incidents"] == [opened["id"]]
+    assert response.json() == {"status": "accepted", "alerts": 2}
 
     rows = alerts(api)
     assert [a["status"] for a in rows] == ["resolved", "resolved"]
@@ -335,7 +337,6 @@ def test_alertmanager_retrying_a_notification_duplicates_nothing(api: Api) -> No
     for _ in range(3):
         response = post_capture(api, "alertmanager/webhook-firing-1.json", key)
         assert response.status_code == 202, response.text
-    assert response.json()["deduplicated"] == 2
     assert [a["count"] for a in alerts(api)] == [3, 3]
     assert len(incidents(api)) == 1
     for _ in range(2):
@@ -348,7 +349,7 @@ def test_alertmanager_resolved_for_an_unknown_alert_is_accepted_and_ignored(api:
     key = create_integration(api, "prom", "alertmanager")["key"]
     response = post_capture(api, "alertmanager/webhook-resolved-4.json", key)
     assert response.status_code == 202, response.text
-    assert response.json()["resolved"] == 0
+    assert response.json() == {"status": "accepted", "alerts": 2}
     assert stored(api) == (0, 0)
 
 
@@ -371,7 +372,7 @@ def test_grafana_firing_and_partly_resolved(api: Api) -> None:
 
     response = post_capture(api, "grafana/webhook-firing.json", key)
     assert response.status_code == 202, response.text
-    assert response.json()["created"] == 2
+    assert response.json() == {"status": "accepted", "alerts": 2}
 
     latency, backlog = alerts(api)
     assert latency["fingerprint"] == "8c2f5a0e71d94b36"
@@ -394,8 +395,6 @@ def test_grafana_firing_and_partly_resolved(api: Api) -> None:
 
     response = post_capture(api, "grafana/webhook-mixed.json", key)
     assert response.status_code == 202, response.text
-    answer = response.json()
-    assert (answer["resolved"], answer["deduplicated"], answer["created"]) == (1, 1, 0)
     latency, backlog = alerts(api)
     assert (latency["status"], backlog["status"]) == ("resolved", "firing")
     assert ts(latency["ends_at"]) == ts("2026-11-26T14:21:10.512Z")
@@ -546,7 +545,7 @@ def test_generic_list_form(api: Api) -> None:
             {"summary": "Backup job failed", "severity": "P2", "labels": {"service": "backup"}},
         ]
     }
-    response = api.client.post(f"/hooks/generic/{key}", json=body)
+    response = api.client.post(f"/hooks/generic/{key}?wait=true", json=body)
     assert response.status_code == 202, response.text
     assert response.json()["created"] == 2
     disk, backup = alerts(api)
@@ -562,12 +561,12 @@ def test_generic_list_form(api: Api) -> None:
     assert len(incidents(api)) == 2
 
     response = api.client.post(
-        f"/hooks/generic/{key}",
+        f"/hooks/generic/{key}?wait=true",
         json={"alerts": [{"summary": "Disk 95% full on db-1", "dedup_key": "disk-db-1"}]},
     )
     assert response.json()["deduplicated"] == 1
     response = api.client.post(
-        f"/hooks/generic/{key}",
+        f"/hooks/generic/{key}?wait=true",
         json={"alerts": [{"summary": "Disk fine", "dedup_key": "disk-db-1", "status": "resolved"}]},
     )
     assert response.json()["resolved"] == 1

@@ -49,12 +49,13 @@ def test_a_worse_alert_joining_the_group_raises_the_incident(api: Api) -> None:
     key = _integration(api, "alertmanager")
     base = {"alertname": "DatabaseDown", "service": "db"}
     first = api.client.post(
-        f"/hooks/alertmanager/{key}",
+        f"/hooks/alertmanager/{key}?wait=true",
         json=_am({**base, "instance": "db-1", "severity": "critical"}, "a1"),
     )
     (incident_id,) = first.json()["incidents"]
     api.client.post(
-        f"/hooks/alertmanager/{key}", json=_am({**base, "instance": "db-2", "severity": "P0"}, "a2")
+        f"/hooks/alertmanager/{key}?wait=true",
+        json=_am({**base, "instance": "db-2", "severity": "P0"}, "a2"),
     )
     incident = api.client.get(f"/api/v1/incidents/{incident_id}", headers=api.viewer).json()
     assert incident["severity"] == "P0"

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from warroom.alerts import integrations, queries, silences
+from warroom.alerts import backlog, integrations, queries, silences
 from warroom.alerts.models import Integration
 from warroom.alerts.schemas import (
     AlertFilter,
     AlertPage,
     AlertRead,
+    IntakeRead,
     IntegrationCreate,
     IntegrationRead,
     SilenceCreate,
@@ -76,6 +77,20 @@ def list_alerts(
         rows, total = queries.list_alerts(session=session, filters=filters)
         items = [AlertRead.model_validate(r) for r in rows]
     return AlertPage(items=items, total=total, limit=filters.limit, offset=filters.offset)
+
+
+@router.get("/alerts/intake", response_model=IntakeRead)
+def intake_state(caller: Viewer, runtime: RuntimeDep) -> IntakeRead:
+    """Hook requests answered and committed but not yet ingested (normally none for more than
+    a moment), and any set aside because ingesting them failed."""
+    with runtime.read() as session:
+        state = backlog.state(session=session)
+    return IntakeRead(
+        pending=state.pending,
+        pending_alerts=state.pending_alerts,
+        failed=state.failed,
+        oldest_received_at=state.oldest,
+    )
 
 
 @router.post("/silences", status_code=status.HTTP_201_CREATED, response_model=SilenceRead)

@@ -1,4 +1,5 @@
-"""Inbound alert webhooks: Alertmanager, Grafana, generic JSON and PagerDuty Events v2.
+"""Inbound alert webhooks: generic JSON and PagerDuty Events v2, and what every hook shares
+(Alertmanager's and Grafana's are plain ASGI: ``warroom.web.fasthooks``).
 
 A 2xx answer is sent only after the alerts are committed. Bad input stores nothing.
 """
@@ -12,10 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from warroom.alerts.batch import IngestResult
-from warroom.alerts.intake import Intake
-from warroom.alerts.service import Submission
-from warroom.alerts.sources import alertmanager, events_v2, generic
+from warroom.alerts.backlog import Submission
+from warroom.alerts.intake import Accepted, Intake
+from warroom.alerts.sources import events_v2, generic
 from warroom.errors import NotFound, WarroomError
 from warroom.playbook.loader import format_path
 from warroom.web.errors import error_body
@@ -132,40 +132,31 @@ def _intake(request: Request) -> Intake:
     return intake
 
 
-def _answer(result: IngestResult) -> JSONResponse:
-    return JSONResponse(
-        {
-            "status": "accepted",
-            "alerts": result.accepted,
-            "created": result.created,
-            "deduplicated": result.deduplicated,
-            "resolved": result.resolved,
-            "silenced": result.silenced,
-            "incidents": sorted(result.incidents),
-        },
-        status_code=202,
-    )
+def wants_wait(value: str | None) -> bool:
+    """Whether the ``wait`` query parameter asks to answer after ingesting."""
+    return (value or "").lower() in ("1", "true", "yes")
 
 
-def _webhook(kind: str) -> None:
-    async def hook(key: str, request: Request) -> JSONResponse:
-        payload = parse(alertmanager.WebhookPayload, await read_body(request))
-        alerts = alertmanager.normalize(payload, source=kind)
-        submission = Submission(key=key, kind=kind, token=bearer(request), alerts=alerts)
-        return _answer(await _intake(request).submit(submission))
-
-    hook.__doc__ = f"Take {kind.capitalize()}'s webhook payload (firing and resolved alerts)."
-    router.add_api_route(
-        f"/hooks/{kind}/{{key}}", hook, methods=["POST"], status_code=202, name=f"{kind}_hook"
-    )
-
-
-_webhook("alertmanager")
-_webhook("grafana")
+def accepted(answer: Accepted, wait: bool) -> dict[str, Any]:
+    """The body of a 202: the alerts are committed (and ingested right after). With ``wait``,
+    what ingesting them did, or ``ingested: false`` when that failed or took too long."""
+    body: dict[str, Any] = {"status": "accepted", "alerts": answer.alerts}
+    if wait:
+        result = answer.result
+        body["ingested"] = result is not None
+        if result is not None:
+            body.update(
+                created=result.created,
+                deduplicated=result.deduplicated,
+                resolved=result.resolved,
+                silenced=result.silenced,
+                incidents=sorted(result.incidents),
+            )
+    return body
 
 
 @router.post("/hooks/generic/{key}", status_code=202)
-async def generic_hook(key: str, request: Request) -> JSONResponse:
+async def generic_hook(key: str, request: Request, wait: str | None = None) -> JSONResponse:
     """Take alerts in warroom's generic JSON shape (see docs/alerts.md)."""
     body = await read_body(request)
     data = parse_json(body)
@@ -175,8 +166,12 @@ async def generic_hook(key: str, request: Request) -> JSONResponse:
         refuse_nul(data)
     payload = validate(generic.GenericPayload, data)
     alerts = [generic.normalize(a) for a in payload.alerts]
-    submission = Submission(key=key, kind="generic", token=bearer(request), alerts=alerts)
-    return _answer(await _intake(request).submit(submission))
+    waits = wants_wait(wait)
+    submission = Submission(
+        key=key, kind="generic", token=bearer(request), alerts=alerts, wait=waits
+    )
+    answer = await _intake(request).submit(submission)
+    return JSONResponse(accepted(answer, waits), status_code=202)
 
 
 def _pd_invalid(errors: list[str], status: int = 400) -> JSONResponse:

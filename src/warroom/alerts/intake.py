@@ -1,10 +1,19 @@
-"""Group commit for alert hooks: one writer thread ingests every submission waiting, in one
-transaction, and answers each request only after that transaction committed.
+"""The intake thread: every hook request is answered once its alerts are committed, then
+ingested (dedup, silences, routing, incidents) after the answer, in the order they came.
 
-Idle, a submission is written at once; under load the requests that arrive while a batch is
-being written share the next transaction, so the cost of a commit is spread over them. When
-a shared transaction fails, each of its submissions is retried alone, so one bad request
-never fails another.
+One thread per process does both, accepting first:
+
+- **Accept** (group commit): every request waiting is stored in the intake table in one
+  transaction, and each is answered after that commit. Under load the requests that arrive
+  while one transaction is written share the next one. When a shared transaction fails,
+  each request is retried alone, so one bad request never fails another.
+- **Ingest**: while no request waits, and at least every ``MAX_DEFER_SECONDS`` under a
+  steady stream of them, the oldest stored entries (up to ``PROCESS_ALERTS`` alerts) are
+  ingested and deleted in one transaction. An entry that fails even alone keeps its error in
+  the table and is skipped, so it holds up nothing.
+
+A 2xx answer means the alerts are committed: a crash before they are ingested loses nothing,
+since the next start ingests the stored entries first (``wake``).
 """
 
 from __future__ import annotations
@@ -14,91 +23,206 @@ import contextlib
 import logging
 import queue
 import threading
+import time
+import traceback
 from dataclasses import dataclass
 
-from warroom.alerts import service
+from sqlalchemy.exc import OperationalError
+
+from warroom.alerts import backlog, service
+from warroom.alerts.backlog import Stored, Submission
 from warroom.alerts.batch import IngestResult
-from warroom.alerts.service import Outcome, Submission
 from warroom.errors import WarroomError
 from warroom.runtime import Runtime
 
 logger = logging.getLogger("warroom.alerts")
-MAX_BATCH_ALERTS = 5000  # alerts per shared transaction
-IDLE_SECONDS = 5.0  # the writer thread ends after this long without work
+ACCEPT_ALERTS = 5000  # alerts per accepting transaction
+PROCESS_ALERTS = 1000  # alerts per ingesting transaction
+MAX_DEFER_SECONDS = 0.25  # under a stream of requests, ingesting still runs this often
+IDLE_SECONDS = 5.0  # the thread ends after this long without work
+
+
+WAIT_SECONDS = 30.0  # a request that waits for its ingest gets at most this long
 
 
 @dataclass(frozen=True)
+class Accepted:
+    """A request's alerts, committed; what ingesting them did when the request waited for it
+    (None when it did not, or its ingest failed or took longer than WAIT_SECONDS)."""
+
+    alerts: int
+    result: IngestResult | None = None
+
+
+@dataclass
 class _Waiting:
     submission: Submission
     loop: asyncio.AbstractEventLoop
-    answer: asyncio.Future[IngestResult]
+    answer: asyncio.Future[Accepted]
+    stored: int | None = None  # alerts committed, for a request that waits for its ingest
 
 
 class Intake:
-    def __init__(self, runtime: Runtime, max_batch_alerts: int = MAX_BATCH_ALERTS) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        accept_alerts: int = ACCEPT_ALERTS,
+        process_alerts: int = PROCESS_ALERTS,
+    ) -> None:
         self.runtime = runtime
-        self.max_batch_alerts = max_batch_alerts
+        self.accept_alerts = accept_alerts
+        self.process_alerts = process_alerts
         self._queue: queue.SimpleQueue[_Waiting] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._waiters: dict[int, _Waiting] = {}  # entry id -> the request waiting for it
 
-    async def submit(self, submission: Submission) -> IngestResult:
-        """Ingest the submission; returns once it is committed (raises its WarroomError)."""
+    async def submit(self, submission: Submission) -> Accepted:
+        """Store the submission; returns once it is committed (with ``wait``: once it is
+        ingested too). Raises its WarroomError: unknown key, wrong token."""
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[IngestResult] = loop.create_future()
-        self._queue.put(_Waiting(submission, loop, answer))
+        waiting = _Waiting(submission, loop, loop.create_future())
+        self._queue.put(waiting)
+        self.wake()
+        if not submission.wait:
+            return await waiting.answer
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiting.answer), WAIT_SECONDS)
+        except TimeoutError:
+            if waiting.stored is not None:
+                return Accepted(alerts=waiting.stored)
+            return await waiting.answer
+
+    def wake(self) -> None:
+        """Make sure the thread runs: it ingests what is stored, then waits for requests."""
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="warroom-intake", daemon=True
                 )
                 self._thread.start()
-        return await answer
 
     def _run(self) -> None:
+        stored = True  # unknown at start: look
+        ingested_at = time.monotonic()
         while True:
-            try:
-                first = self._queue.get(timeout=IDLE_SECONDS)
-            except queue.Empty:
+            waiting = self._gather(block=not stored)
+            if waiting is None:
                 with self._lock:
                     if self._queue.empty():
                         self._thread = None
                         return
                 continue
-            waiting = [first]
-            alerts = len(first.submission.alerts)
-            while alerts < self.max_batch_alerts:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                waiting.append(more)
-                alerts += len(more.submission.alerts)
-            self._write(waiting)
+            if waiting:
+                self._accept(waiting)
+                stored = True
+                if time.monotonic() - ingested_at < MAX_DEFER_SECONDS:
+                    continue
+            stored = self._ingest_next()
+            ingested_at = time.monotonic()
 
-    def _write(self, waiting: list[_Waiting]) -> None:
+    def _gather(self, *, block: bool) -> list[_Waiting] | None:
+        """The requests waiting, up to ``accept_alerts`` alerts: after waiting at most
+        IDLE_SECONDS for one when ``block`` (None when none came), at once otherwise."""
+        try:
+            first = self._queue.get(timeout=IDLE_SECONDS) if block else self._queue.get_nowait()
+        except queue.Empty:
+            return None if block else []
+        waiting = [first]
+        alerts = len(first.submission.alerts)
+        while alerts < self.accept_alerts:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            waiting.append(more)
+            alerts += len(more.submission.alerts)
+        return waiting
+
+    def _accept(self, waiting: list[_Waiting]) -> None:
         try:
             with self.runtime.transaction() as session:
-                outcomes = service.ingest_many(
+                outcomes = backlog.store(
                     session=session,
-                    playbook=self.runtime.playbook,
                     submissions=[w.submission for w in waiting],
-                    clock=self.runtime.clock,
+                    now=self.runtime.clock.now(),
                 )
         except Exception as exc:
             if len(waiting) > 1:
-                for one in waiting:  # alone, so that one bad submission fails only itself
-                    self._write([one])
+                for one in waiting:  # alone, so that one bad request fails only itself
+                    self._accept([one])
                 return
             if not isinstance(exc, WarroomError):
-                logger.exception("ingesting alerts failed")
+                logger.exception("storing alerts failed")
             _answer(waiting[0], exc)
             return
         for one, outcome in zip(waiting, outcomes, strict=True):
-            _answer(one, outcome)
+            if isinstance(outcome, Stored) and outcome.entry_id is not None:
+                one.stored = outcome.alerts
+                self._waiters[outcome.entry_id] = one
+            elif isinstance(outcome, Stored):
+                _answer(one, Accepted(alerts=outcome.alerts))
+            else:
+                _answer(one, outcome)
+
+    def _ingest_next(self) -> bool:
+        """Ingest the oldest stored entries; whether there were any."""
+        ids: list[int] = []
+        try:
+            with self.runtime.read() as session:
+                ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
+            if ids:
+                self._ingest(ids)
+        except OperationalError:  # the database is unreachable or busy: try again soon
+            logger.exception("ingesting stored alerts failed; trying again in a second")
+            time.sleep(1.0)
+            return True
+        except Exception:
+            for one in ids:  # alone, so that one entry that cannot be ingested holds up none
+                self._ingest_alone(one)
+        return bool(ids)
+
+    def _ingest(self, ids: list[int]) -> None:
+        results: dict[int, IngestResult] = {}
+        with self.runtime.transaction() as session:
+            taken = backlog.take(session=session, ids=ids)
+            if taken:
+                done = service.ingest_entries(
+                    session=session,
+                    playbook=self.runtime.playbook,
+                    entries=[entry for _, entry in taken],
+                    clock=self.runtime.clock,
+                )
+                backlog.remove(session=session, ids=[entry_id for entry_id, _ in taken])
+                results = {entry_id: r for (entry_id, _), r in zip(taken, done, strict=True)}
+        for entry_id in ids:  # not taken: another process ingested it
+            self._settle(entry_id, results.get(entry_id))
+
+    def _settle(self, entry_id: int, result: IngestResult | None) -> None:
+        """Answer the request waiting for this entry's ingest, if one is."""
+        waiting = self._waiters.pop(entry_id, None)
+        if waiting is not None:
+            _answer(waiting, Accepted(alerts=waiting.stored or 0, result=result))
+
+    def _ingest_alone(self, entry_id: int) -> None:
+        try:
+            self._ingest([entry_id])
+        except OperationalError:
+            logger.exception("ingesting intake entry %s failed; trying again", entry_id)
+            time.sleep(1.0)
+        except Exception:
+            logger.exception("ingesting intake entry %s failed; it is set aside", entry_id)
+            error = traceback.format_exc(limit=5)
+            with (
+                contextlib.suppress(OperationalError),  # unreachable: tried again later
+                self.runtime.transaction() as session,
+            ):
+                backlog.fail(session=session, entry_id=entry_id, error=error)
+            self._settle(entry_id, None)
 
 
-def _answer(waiting: _Waiting, outcome: Outcome | Exception) -> None:
+def _answer(waiting: _Waiting, outcome: Accepted | Exception) -> None:
     def settle() -> None:
         if waiting.answer.done():  # the client went away
             return

@@ -77,6 +77,14 @@ def by_keys(*, session: Session, keys: set[str], lock: bool = False) -> dict[str
     return {integration.key: integration for integration in session.scalars(query)}
 
 
+def by_ids(*, session: Session, ids: set[int], lock: bool = False) -> dict[int, Integration]:
+    """The integrations with these ids, locked in id order when ``lock``."""
+    query = select(Integration).where(Integration.id.in_(sorted(ids))).order_by(Integration.id)
+    if lock:
+        query = query.with_for_update()
+    return {integration.id: integration for integration in session.scalars(query)}
+
+
 def check(found: dict[str, Integration], key: str, kind: str) -> Integration:
     """The integration of ``key`` if it is of the hook's kind; NotFound otherwise."""
     integration = found.get(key)

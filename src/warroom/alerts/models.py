@@ -77,3 +77,19 @@ class Silence(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IntakeEntry(Base):
+    """One accepted hook request, committed before its 2xx answer and processed (dedup,
+    routing, incidents) after it, in order; processing deletes it in the same transaction.
+    An entry whose processing failed keeps its error and is skipped until dealt with."""
+
+    __tablename__ = "alert_intake"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    size: Mapped[int]
+    alerts: Mapped[list[Any]] = mapped_column(JSONType)
+    acknowledge: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)

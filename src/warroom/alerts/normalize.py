@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -39,3 +39,26 @@ def summary_of(labels: dict[str, str], annotations: dict[str, str]) -> str:
     name = labels.get("alertname", "alert")
     where = labels.get("service") or labels.get("instance") or labels.get("job") or ""
     return f"{name} {where}".strip()[:300]
+
+
+def to_record(alert: NormalizedAlert) -> dict[str, Any]:
+    """The alert as JSON-ready data (times in ISO 8601), for the intake."""
+    record = {name: getattr(alert, name) for name in _FIELDS}
+    record["starts_at"] = alert.starts_at.isoformat() if alert.starts_at else None
+    record["ends_at"] = alert.ends_at.isoformat() if alert.ends_at else None
+    return record
+
+
+def from_record(record: dict[str, Any]) -> NormalizedAlert:
+    """The alert :func:`to_record` wrote."""
+    starts, ends = record.get("starts_at"), record.get("ends_at")
+    return NormalizedAlert(
+        **{
+            **{name: record[name] for name in _FIELDS if name in record},
+            "starts_at": datetime.fromisoformat(starts) if starts else None,
+            "ends_at": datetime.fromisoformat(ends) if ends else None,
+        }
+    )
+
+
+_FIELDS = tuple(f.name for f in fields(NormalizedAlert))

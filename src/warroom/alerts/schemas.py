@@ -111,3 +111,12 @@ class ReportCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     contact: str = Field(min_length=1, max_length=200, description="Email or phone.")
     description: str = Field(min_length=1, max_length=5000, description="What is wrong.")
+
+
+class IntakeRead(BaseModel):
+    """Hook requests committed but not yet ingested, and those set aside after failing."""
+
+    pending: int
+    pending_alerts: int
+    failed: int
+    oldest_received_at: datetime | None

@@ -37,27 +37,25 @@ from warroom.playbook.schema import Playbook
 
 
 @dataclass(frozen=True)
-class Submission:
-    """What one hook request brings: alerts for the integration with this key, or (PagerDuty's
+class Entry:
+    """The alerts of one accepted request, for an integration already checked: or (PagerDuty's
     acknowledge event) the fingerprint whose incident to acknowledge."""
 
-    key: str
-    kind: str
-    token: str | None
+    integration_id: int
     alerts: Sequence[NormalizedAlert] = ()
     acknowledge: str | None = None
 
 
-Outcome = IngestResult | WarroomError
 logger = logging.getLogger("warroom.alerts")
 
 
-def ingest_many(
-    *, session: Session, playbook: Playbook, submissions: Sequence[Submission], clock: Clock
-) -> list[Outcome]:
-    """Ingest each submission in order, in the caller's transaction. A submission with an
-    unknown key or wrong token gets its error and changes nothing; the others go on."""
-    found = integrations.by_keys(session=session, keys={s.key for s in submissions}, lock=True)
+def ingest_entries(
+    *, session: Session, playbook: Playbook, entries: Sequence[Entry], clock: Clock
+) -> list[IngestResult]:
+    """Ingest each entry in order, in the caller's transaction; what happened to each. The
+    integrations are locked first, so for one integration one batch is ingested at a time and
+    dedup stays exact; an entry whose integration has gone is skipped."""
+    found = integrations.by_ids(session=session, ids={e.integration_id for e in entries}, lock=True)
     now = clock.now()
     batch = Batch(
         session=session,
@@ -66,29 +64,22 @@ def ingest_many(
         now=now,
         silences=silences.active(session=session, now=now),
     )
-    accepted: list[tuple[Integration, Submission, list[NormalizedAlert]]] = []
-    outcomes: list[Outcome] = []
-    for submission in submissions:
-        try:
-            integration = integrations.check(found, submission.key, submission.kind)
-            integrations.check_auth(integration, submission.token)
-        except WarroomError as exc:
-            outcomes.append(exc)
-            continue
-        alerts = [bounded(a) for a in submission.alerts]
-        accepted.append((integration, submission, alerts))
-        outcomes.append(IngestResult())
+    results = [IngestResult() for _ in entries]
+    accepted = [
+        (found[e.integration_id], e, [bounded(a) for a in e.alerts], result)
+        for e, result in zip(entries, results, strict=True)
+        if e.integration_id in found
+    ]
     wanted: dict[int, set[str]] = {}
-    for integration, submission, alerts in accepted:
+    for integration, entry, alerts, _ in accepted:
         fingerprints = wanted.setdefault(integration.id, set())
         fingerprints.update(a.fingerprint for a in alerts)
-        if submission.acknowledge is not None:
-            fingerprints.add(submission.acknowledge)
+        if entry.acknowledge is not None:
+            fingerprints.add(entry.acknowledge)
     batch.load_firing(wanted)
-    results = iter(o for o in outcomes if isinstance(o, IngestResult))
-    for (integration, submission, alerts), result in zip(accepted, results, strict=True):
-        if submission.acknowledge is not None:
-            _acknowledge(batch, integration, submission.acknowledge, result)
+    for integration, entry, alerts, result in accepted:
+        if entry.acknowledge is not None:
+            _acknowledge(batch, integration, entry.acknowledge, result)
         for alert in alerts:
             result.accepted += 1
             if alert.status == "firing":
@@ -97,7 +88,7 @@ def ingest_many(
                 _resolve(batch, integration, alert, result)
     batch.write_changes()
     batch.entries.insert(session)
-    return outcomes
+    return results
 
 
 def ingest(
@@ -109,13 +100,13 @@ def ingest(
     clock: Clock,
 ) -> IngestResult:
     """Ingest alerts of an integration the caller already holds (customer reports)."""
-    submission = Submission(key=integration.key, kind=integration.kind, token=None, alerts=alerts)
-    [outcome] = ingest_many(
-        session=session, playbook=playbook, submissions=[submission], clock=clock
+    [result] = ingest_entries(
+        session=session,
+        playbook=playbook,
+        entries=[Entry(integration_id=integration.id, alerts=alerts)],
+        clock=clock,
     )
-    if isinstance(outcome, WarroomError):
-        raise outcome
-    return outcome
+    return result
 
 
 def _fire(

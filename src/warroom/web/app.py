@@ -24,6 +24,7 @@ from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
 from warroom.runtime import Runtime
 from warroom.web import ack, deliveries, errors, health, live, messages, slack, twilio
+from warroom.web.fasthooks import HookFastPath
 from warroom.web.pages import (
     account,
     actions,
@@ -45,7 +46,8 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
     with_worker = runtime.settings.worker if run_worker is None else run_worker
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.intake.wake()  # ingest what an earlier run committed but did not ingest
         worker = runtime.worker() if with_worker else None
         if worker is not None:
             runtime.start_auditor()
@@ -72,6 +74,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
     )
     common.install_filters(app.state.templates)
     errors.install(app)
+    app.add_middleware(HookFastPath)
     for router in (  # the alert hooks first: routes are matched in order, and they are hot
         hooks.router,
         health.router,

@@ -1,0 +1,149 @@
+"""The alert intake table: requests are stored here before their 2xx answer, then taken in
+order, ingested and deleted in one transaction. An entry that cannot be ingested keeps its
+error and is skipped (see ``warroom alert intake``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from warroom.alerts import integrations
+from warroom.alerts.models import IntakeEntry
+from warroom.alerts.normalize import NormalizedAlert, from_record, to_record
+from warroom.alerts.service import Entry
+from warroom.db import table_of
+from warroom.errors import WarroomError
+
+INTAKE = table_of(IntakeEntry)
+SCAN_ROWS = 1000  # rows looked at when choosing the next entries to ingest
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What one hook request brings: alerts for the integration with this key, or (PagerDuty's
+    acknowledge event) the fingerprint whose incident to acknowledge."""
+
+    key: str
+    kind: str
+    token: str | None
+    alerts: Sequence[NormalizedAlert] = ()
+    acknowledge: str | None = None
+    wait: bool = False  # answer after ingesting, with what happened
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A submission stored: its alerts, and the entry's id when the request waits for it."""
+
+    alerts: int
+    entry_id: int | None = None
+
+
+@dataclass(frozen=True)
+class State:
+    pending: int
+    pending_alerts: int
+    failed: int
+    oldest: datetime | None
+
+
+def store(
+    *, session: Session, submissions: Sequence[Submission], now: datetime
+) -> list[Stored | WarroomError]:
+    """Store each submission whose key, kind and token check out; for each, what was stored
+    or the error it gets. One read and one insert for all of them (and one more for each
+    that waits for its entry's id)."""
+    found = integrations.by_keys(session=session, keys={s.key for s in submissions})
+    outcomes: list[Stored | WarroomError] = []
+    rows: list[dict[str, Any]] = []
+    for submission in submissions:
+        try:
+            integration = integrations.check(found, submission.key, submission.kind)
+            integrations.check_auth(integration, submission.token)
+        except WarroomError as exc:
+            outcomes.append(exc)
+            continue
+        row = {
+            "integration_id": integration.id,
+            "received_at": now,
+            "size": max(1, len(submission.alerts)),
+            "alerts": [to_record(a) for a in submission.alerts],
+            "acknowledge": submission.acknowledge,
+            "error": None,
+        }
+        entry_id = None
+        if submission.wait:  # in order: the rows before it first
+            if rows:
+                session.execute(insert(INTAKE), rows)
+                rows = []
+            entry_id = session.execute(insert(INTAKE).returning(INTAKE.c.id), row).scalar_one()
+        else:
+            rows.append(row)
+        outcomes.append(Stored(alerts=len(submission.alerts), entry_id=entry_id))
+    if rows:
+        session.execute(insert(INTAKE), rows)
+    return outcomes
+
+
+def next_ids(*, session: Session, max_alerts: int) -> list[int]:
+    """The oldest entries not failed, as many as fit in ``max_alerts`` (at least one)."""
+    rows = session.execute(
+        select(INTAKE.c.id, INTAKE.c.size)
+        .where(INTAKE.c.error.is_(None))
+        .order_by(INTAKE.c.id)
+        .limit(SCAN_ROWS)
+    )
+    chosen: list[int] = []
+    total = 0
+    for entry_id, size in rows:
+        if chosen and total + size > max_alerts:
+            break
+        chosen.append(entry_id)
+        total += size
+    return chosen
+
+
+def take(*, session: Session, ids: Sequence[int]) -> list[tuple[int, Entry]]:
+    """These entries, locked (another process that took them first has deleted them)."""
+    rows = session.execute(
+        select(INTAKE.c.id, INTAKE.c.integration_id, INTAKE.c.alerts, INTAKE.c.acknowledge)
+        .where(INTAKE.c.id.in_(list(ids)), INTAKE.c.error.is_(None))
+        .order_by(INTAKE.c.id)
+        .with_for_update()
+    )
+    return [
+        (
+            entry_id,
+            Entry(
+                integration_id=integration_id,
+                alerts=[from_record(record) for record in alerts],
+                acknowledge=acknowledge,
+            ),
+        )
+        for entry_id, integration_id, alerts, acknowledge in rows
+    ]
+
+
+def remove(*, session: Session, ids: Sequence[int]) -> None:
+    session.execute(delete(INTAKE).where(INTAKE.c.id.in_(list(ids))))
+
+
+def fail(*, session: Session, entry_id: int, error: str) -> None:
+    session.execute(update(INTAKE).where(INTAKE.c.id == entry_id).values(error=error[:2000]))
+
+
+def state(*, session: Session) -> State:
+    pending, alerts, oldest = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(INTAKE.c.size), 0),
+            func.min(INTAKE.c.received_at),
+        ).where(INTAKE.c.error.is_(None))
+    ).one()
+    failed = session.scalar(select(func.count()).where(INTAKE.c.error.is_not(None))) or 0
+    return State(pending=pending, pending_alerts=int(alerts), failed=failed, oldest=oldest)
