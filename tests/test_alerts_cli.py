@@ -240,7 +240,9 @@ def test_silence_create_list_expire(cli: Cli, api: Api, clock: FakeClock) -> Non
     # The server's clock inside the window: the alert is recorded, not paged.
     clock.set(starts + timedelta(minutes=1))
     prod = {**DB_DOWN, "env": "prod-eu"}
-    response = api.client.post(f"/hooks/alertmanager/{key}", json=am_payload(am_alert(prod)))
+    response = api.client.post(
+        f"/hooks/alertmanager/{key}?wait=true", json=am_payload(am_alert(prod))
+    )
     assert response.status_code == 202, response.text
     assert response.json()["silenced"] == 1
     [row] = alerts(api)
@@ -258,7 +260,9 @@ def test_silence_create_list_expire(cli: Cli, api: Api, clock: FakeClock) -> Non
     # After it ended, a matching alert pages.
     clock.set(ended_at + timedelta(seconds=1))
     other = {**prod, "instance": "db-2"}
-    response = api.client.post(f"/hooks/alertmanager/{key}", json=am_payload(am_alert(other)))
+    response = api.client.post(
+        f"/hooks/alertmanager/{key}?wait=true", json=am_payload(am_alert(other))
+    )
     assert response.status_code == 202, response.text
     assert response.json()["silenced"] == 0
     assert len(incidents(api)) == 1

@@ -20,8 +20,8 @@ from tests.test_alerts_hooks import (
     incidents,
     kinds,
 )
-from warroom.alerts import service
-from warroom.alerts.service import Submission
+from warroom.alerts import backlog, service
+from warroom.alerts.backlog import Submission
 from warroom.runtime import Runtime
 
 INCIDENTS = "/api/v1/incidents"
@@ -108,13 +108,13 @@ def test_alerts_written_together_keep_every_timeline_chain_whole(
         assert kinds(api, one["id"]).count("alert_resolved") == 2
 
 
-def test_a_request_whose_shared_transaction_fails_is_retried_alone(
+def test_a_request_whose_shared_store_fails_is_retried_alone(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A submission that breaks its transaction gets a 500; those that shared the
-    transaction with it are written again on their own and answered 202."""
+    """A request that breaks the transaction storing it gets a 500; those that shared the
+    transaction with it are stored again on their own and answered 202."""
     key = create_integration(api, "prom", "alertmanager")["key"]
-    real = service.ingest_many
+    real = backlog.store
 
     def failing(**kwargs: Any) -> Any:
         submissions: list[Submission] = kwargs["submissions"]
@@ -123,28 +123,68 @@ def test_a_request_whose_shared_transaction_fails_is_retried_alone(
             raise RuntimeError("injected failure")
         return real(**kwargs)
 
-    monkeypatch.setattr(service, "ingest_many", failing)
-    number = _numbered()
-
-    def send(client: TestClient) -> Any:
-        n = number()
-        labels = {"alertname": "Load", "service": "api", "instance": f"i{n}"}
-        if n == 5:
-            labels["poison"] = "yes"
-        return client.post(f"/hooks/alertmanager/{key}", json=am_payload(am_alert(labels)))
-
-    codes = _at_once(api, 16, False, send)
+    monkeypatch.setattr(backlog, "store", failing)
+    codes = _at_once(api, 16, False, _sender(key, poisoned=5))
     assert sorted(codes) == [202] * 15 + [500]
     stored = alerts(api)
     assert len(stored) == 15
     assert not [a for a in stored if a["labels"].get("poison")]
     [opened] = incidents(api)
     assert kinds(api, opened["id"]).count("alert_attached") == 15
+    assert api.settle()["failed"] == 0
+
+
+def test_an_entry_that_cannot_be_ingested_is_set_aside_and_holds_up_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request is answered 202 (its alerts are committed); when ingesting a batch fails,
+    each entry is ingested alone, and the one that still fails keeps its error in the intake
+    (counted as failed) while the others are ingested."""
+    key = create_integration(api, "prom", "alertmanager")["key"]
+    real = service.ingest_entries
+
+    def failing(**kwargs: Any) -> Any:
+        entries: list[service.Entry] = kwargs["entries"]
+        if any(a.labels.get("poison") for e in entries for a in e.alerts):
+            real(**kwargs)  # writes, then breaks: the transaction must roll back
+            raise RuntimeError("injected failure")
+        return real(**kwargs)
+
+    monkeypatch.setattr(service, "ingest_entries", failing)
+    assert _at_once(api, 16, False, _sender(key, poisoned=5)) == [202] * 16
+    state = api.settle()
+    assert (state["pending"], state["failed"]) == (0, 1)
+    stored = alerts(api)
+    assert len(stored) == 15
+    assert not [a for a in stored if a["labels"].get("poison")]
+    [opened] = incidents(api)
+    assert kinds(api, opened["id"]).count("alert_attached") == 15
+    waited = api.client.post(
+        f"/hooks/alertmanager/{key}?wait=true",
+        json=am_payload(am_alert({"alertname": "Load", "service": "api", "poison": "again"})),
+    )
+    assert waited.status_code == 202, waited.text
+    assert waited.json() == {"status": "accepted", "alerts": 1, "ingested": False}
+    assert api.settle()["failed"] == 2
+
+
+def _sender(key: str, poisoned: int) -> Any:
+    number = _numbered()
+
+    def send(client: TestClient) -> Any:
+        n = number()
+        labels = {"alertname": "Load", "service": "api", "instance": f"i{n}"}
+        if n == poisoned:
+            labels["poison"] = "yes"
+        return client.post(f"/hooks/alertmanager/{key}", json=am_payload(am_alert(labels)))
+
+    return send
 
 
 def test_one_transaction_takes_submissions_of_several_integrations(runtime: Runtime) -> None:
-    """ingest_many, as the writer calls it: each submission gets its own outcome; a repeat
-    within one transaction is a duplicate; an unknown key or wrong token changes nothing."""
+    """The intake as the thread uses it: each submission is stored or refused on its own (an
+    unknown key or wrong token stores nothing), then one ingest of all the entries gives each
+    its own result; a repeat within one ingest is a duplicate."""
     from warroom.alerts import integrations
     from warroom.alerts.normalize import NormalizedAlert
     from warroom.errors import NotFound, Unauthorized
@@ -171,7 +211,7 @@ def test_one_transaction_takes_submissions_of_several_integrations(runtime: Runt
     submissions = [
         Submission(key=keys[0], kind="alertmanager", token=None, alerts=[alert("f1")]),
         Submission(key="unknown", kind="alertmanager", token=None, alerts=[alert("f2")]),
-        Submission(key=keys[0], kind="alertmanager", token=None, alerts=[alert("f1")]),
+        Submission(key=keys[0], kind="alertmanager", token=None, alerts=[alert("f1")], wait=True),
         Submission(key=keys[1], kind="generic", token="wrong", alerts=[alert("f3")]),
         Submission(key=keys[1], kind="alertmanager", token=None, alerts=[alert("f4")]),
         Submission(
@@ -179,24 +219,37 @@ def test_one_transaction_takes_submissions_of_several_integrations(runtime: Runt
         ),
     ]
     with runtime.transaction() as session:
-        outcomes = service.ingest_many(
-            session=session,
-            playbook=runtime.playbook,
-            submissions=submissions,
-            clock=runtime.clock,
-        )
+        outcomes = backlog.store(session=session, submissions=submissions, now=runtime.clock.now())
     assert [type(o).__name__ for o in outcomes] == [
-        "IngestResult",
+        "Stored",
         NotFound.__name__,
-        "IngestResult",
+        "Stored",
         Unauthorized.__name__,
         NotFound.__name__,  # a key of another kind of integration is unknown here
-        "IngestResult",
+        "Stored",
     ]
-    made, again, other = (o for o in outcomes if isinstance(o, service.IngestResult))
+    stored = [o for o in outcomes if isinstance(o, backlog.Stored)]
+    assert [o.alerts for o in stored] == [1, 1, 1]
+    assert [o.entry_id is not None for o in stored] == [False, True, False]
+    with runtime.read() as session:
+        ids = backlog.next_ids(session=session, max_alerts=1000)
+    assert len(ids) == 3
+    with runtime.transaction() as session:
+        taken = backlog.take(session=session, ids=ids)
+        assert [entry_id for entry_id, _ in taken] == ids
+        results = service.ingest_entries(
+            session=session,
+            playbook=runtime.playbook,
+            entries=[entry for _, entry in taken],
+            clock=runtime.clock,
+        )
+        backlog.remove(session=session, ids=ids)
+    made, again, other = results
     assert (made.created, made.deduplicated) == (1, 0)
     assert (again.created, again.deduplicated) == (0, 1)
     assert (other.created, other.deduplicated) == (1, 0)  # same fingerprint, other integration
     assert made.incidents
     assert other.incidents
     assert made.incidents != other.incidents
+    with runtime.read() as session:
+        assert backlog.state(session=session).pending == 0

@@ -394,7 +394,7 @@ def test_an_integration_gets_a_url_and_a_rotated_key_retires_the_old_one(
     assert old_url.startswith(runtime.settings.resolved_base_url() + "/hooks/generic/")
     assert f"Point generic at <code>{old_url}</code>" in made.text
     old_path = old_url.removeprefix(runtime.settings.resolved_base_url())
-    assert client.post(old_path, json={"summary": "first"}).status_code == 202
+    assert client.post(f"{old_path}?wait=true", json={"summary": "first"}).status_code == 202
     with runtime.read() as session:
         cron = session.scalar(select(Integration).where(Integration.name == "cron"))
     assert cron is not None
@@ -405,7 +405,9 @@ def test_an_integration_gets_a_url_and_a_rotated_key_retires_the_old_one(
     assert f"its URL is now <code>{new_url}</code>. The old URL no longer works." in rotated.text
     assert client.post(old_path, json={"summary": "stale"}).status_code == 404
     new_path = new_url.removeprefix(runtime.settings.resolved_base_url())
-    assert client.post(new_path, json={"summary": "Backup failed"}).status_code == 202
+    assert (
+        client.post(f"{new_path}?wait=true", json={"summary": "Backup failed"}).status_code == 202
+    )
     with runtime.read() as session:
         titles = set(session.scalars(select(Alert.summary)).all())
     assert titles == {"first", "Backup failed"}

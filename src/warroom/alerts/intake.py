@@ -40,6 +40,7 @@ ACCEPT_ALERTS = 5000  # alerts per accepting transaction
 PROCESS_ALERTS = 1000  # alerts per ingesting transaction
 MAX_DEFER_SECONDS = 0.25  # under a stream of requests, ingesting still runs this often
 IDLE_SECONDS = 5.0  # the thread ends after this long without work
+STOP_SECONDS = 5.0  # at shutdown, ingesting what is stored gets at most this long
 
 
 WAIT_SECONDS = 30.0  # a request that waits for its ingest gets at most this long
@@ -73,7 +74,8 @@ class Intake:
         self.runtime = runtime
         self.accept_alerts = accept_alerts
         self.process_alerts = process_alerts
-        self._queue: queue.SimpleQueue[_Waiting] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        self._stop_by: float | None = None  # when stopping: the time to give up ingesting
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._waiters: dict[int, _Waiting] = {}  # entry id -> the request waiting for it
@@ -103,42 +105,67 @@ class Intake:
                 )
                 self._thread.start()
 
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Answer the requests waiting, ingest what is stored (for at most ``timeout``; the
+        rest waits for the next start), then end the thread."""
+        with self._lock:
+            thread = self._thread
+        if thread is None:
+            return
+        self._stop_by = time.monotonic() + timeout
+        self._queue.put(None)  # wake it
+        thread.join(timeout + 1.0)
+
     def _run(self) -> None:
         stored = True  # unknown at start: look
         ingested_at = time.monotonic()
         while True:
-            waiting = self._gather(block=not stored)
-            if waiting is None:
-                with self._lock:
-                    if self._queue.empty():
-                        self._thread = None
-                        return
+            stopping = self._stop_by is not None
+            waiting = self._gather(block=not stored and not stopping)
+            if waiting is None or (stopping and not waiting and not stored):
+                if self._retire():
+                    return
                 continue
             if waiting:
                 self._accept(waiting)
                 stored = True
                 if time.monotonic() - ingested_at < MAX_DEFER_SECONDS:
                     continue
+            if stopping and time.monotonic() > (self._stop_by or 0.0):
+                stored = False  # out of time: the next start ingests the rest
+                continue
             stored = self._ingest_next()
             ingested_at = time.monotonic()
+
+    def _retire(self) -> bool:
+        """End the thread unless a request came in meanwhile; whether it ended."""
+        with self._lock:
+            if not self._queue.empty():
+                return False
+            self._thread = None
+            self._stop_by = None
+            return True
 
     def _gather(self, *, block: bool) -> list[_Waiting] | None:
         """The requests waiting, up to ``accept_alerts`` alerts: after waiting at most
         IDLE_SECONDS for one when ``block`` (None when none came), at once otherwise."""
+        waiting: list[_Waiting] = []
+        alerts = 0
         try:
             first = self._queue.get(timeout=IDLE_SECONDS) if block else self._queue.get_nowait()
         except queue.Empty:
-            return None if block else []
-        waiting = [first]
-        alerts = len(first.submission.alerts)
-        while alerts < self.accept_alerts:
+            return None if block else waiting
+        more = first
+        while True:
+            if more is not None:  # None only wakes the thread
+                waiting.append(more)
+                alerts += len(more.submission.alerts)
+            if alerts >= self.accept_alerts:
+                return waiting
             try:
                 more = self._queue.get_nowait()
             except queue.Empty:
-                break
-            waiting.append(more)
-            alerts += len(more.submission.alerts)
-        return waiting
+                return waiting
 
     def _accept(self, waiting: list[_Waiting]) -> None:
         try:

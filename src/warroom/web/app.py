@@ -55,6 +55,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.intake.stop()
             if worker is not None:
                 worker.stop()
 
