@@ -37,8 +37,9 @@ from warroom.runtime import Runtime
 
 logger = logging.getLogger("warroom.alerts")
 ACCEPT_ALERTS = 5000  # alerts per accepting transaction
-PROCESS_ALERTS = 1000  # alerts per ingesting transaction
-MAX_DEFER_SECONDS = 0.25  # under a stream of requests, ingesting still runs this often
+PROCESS_ALERTS = 100  # alerts per ingesting transaction
+INGEST_SHARE = 0.3  # under a steady stream of requests, ingesting gets at least this share
+GRACE_SECONDS = 0.0003  # before ingesting, how long to wait for a request about to come
 IDLE_SECONDS = 5.0  # the thread ends after this long without work
 STOP_SECONDS = 5.0  # at shutdown, ingesting what is stored gets at most this long
 
@@ -118,24 +119,29 @@ class Intake:
 
     def _run(self) -> None:
         stored = True  # unknown at start: look
-        ingested_at = time.monotonic()
+        ingest_by = 0.0  # under a stream of requests, ingest again by this time
         while True:
             stopping = self._stop_by is not None
-            waiting = self._gather(block=not stored and not stopping)
-            if waiting is None or (stopping and not waiting and not stored):
+            idle = not stored and not stopping
+            waiting = self._gather(wait=IDLE_SECONDS if idle else 0.0)
+            if not waiting and stored and not stopping:
+                waiting = self._gather(wait=GRACE_SECONDS)  # the next request is often near
+            if not waiting and (idle or (stopping and not stored)):
                 if self._retire():
                     return
                 continue
             if waiting:
                 self._accept(waiting)
                 stored = True
-                if time.monotonic() - ingested_at < MAX_DEFER_SECONDS:
+                if time.monotonic() < ingest_by:
                     continue
             if stopping and time.monotonic() > (self._stop_by or 0.0):
                 stored = False  # out of time: the next start ingests the rest
                 continue
+            started = time.monotonic()
             stored = self._ingest_next()
-            ingested_at = time.monotonic()
+            ended = time.monotonic()
+            ingest_by = ended + (ended - started) * (1 - INGEST_SHARE) / INGEST_SHARE
 
     def _retire(self) -> bool:
         """End the thread unless a request came in meanwhile; whether it ended."""
@@ -146,16 +152,15 @@ class Intake:
             self._stop_by = None
             return True
 
-    def _gather(self, *, block: bool) -> list[_Waiting] | None:
-        """The requests waiting, up to ``accept_alerts`` alerts: after waiting at most
-        IDLE_SECONDS for one when ``block`` (None when none came), at once otherwise."""
+    def _gather(self, *, wait: float) -> list[_Waiting]:
+        """The requests waiting, up to ``accept_alerts`` alerts, after waiting at most
+        ``wait`` seconds for the first (none: at once)."""
         waiting: list[_Waiting] = []
         alerts = 0
         try:
-            first = self._queue.get(timeout=IDLE_SECONDS) if block else self._queue.get_nowait()
+            more = self._queue.get(timeout=wait) if wait else self._queue.get_nowait()
         except queue.Empty:
-            return None if block else waiting
-        more = first
+            return waiting
         while True:
             if more is not None:  # None only wakes the thread
                 waiting.append(more)

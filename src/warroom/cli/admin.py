@@ -50,7 +50,7 @@ def serve(
     bootstrap_admin(rt)
     app = create_app(rt, run_worker=with_worker and rt.settings.worker)
     gc.freeze()  # what start-up made lives as long as the process: the collector skips it
-    gc.set_threshold(50_000, 20, 20)  # requests make many short-lived objects: collect less often
+    gc.set_threshold(5_000, 20, 20)  # requests make many short-lived objects: collect less often
     out.print(f"warroom serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     uvicorn.run(
         app,
