@@ -169,6 +169,31 @@ class Target:
     watched: Watched | None  # None: a warroom we did not start and whose process is unknown
     notifies: bool  # True: the latency probe waits for the webhook at the sink (Alertmanager)
     server: Server | None = None  # None: a warroom we did not start
+    token: str | None = None  # warroom: a viewer token, to ask its intake what is left
+
+
+def wait_ingested(cfg: Config, target: Target, started: float) -> float | None:
+    """warroom answers once alerts are committed and ingests them right after: the seconds
+    from the round's start until GET /api/v1/alerts/intake shows none pending (None when
+    it cannot be asked, or the phase time bound passed first)."""
+    if target.token is None:
+        return None
+    client = BlockingClient(target.port)
+    deadline = time.monotonic() + cfg.phase_seconds * 4
+    header = f"Authorization: Bearer {target.token}\r\n"
+    try:
+        while time.monotonic() < deadline:
+            status, body = client.send(
+                http_request(target.port, "/api/v1/alerts/intake", method="GET", headers=header)
+            )
+            if status != 200:
+                return None
+            if json.loads(body)["pending"] == 0:
+                return time.monotonic() - started
+            time.sleep(0.01)
+    finally:
+        client.close()
+    return None
 
 
 Starter = Callable[[contextlib.ExitStack], Target | str]
@@ -329,10 +354,11 @@ def warroom_starter(cfg: Config, workdir: Path, notes: list[str], sink_port: int
             WARROOM_HOST=HOST,
             WARROOM_PORT=str(port),
         )
-        output = ""
+        outputs = []
         for argv in (
             ["db", "upgrade"],
             ["integration", "create", "--name", f"bench-ingest-{runs}", "--kind", "alertmanager"],
+            ["token", "create", "--name", f"bench-ingest-{runs}", "--role", "viewer"],
         ):
             done = subprocess.run(
                 [*warroom_cmd(), *argv],
@@ -344,10 +370,11 @@ def warroom_starter(cfg: Config, workdir: Path, notes: list[str], sink_port: int
             )
             if done.returncode != 0:
                 return f"`warroom {' '.join(argv)}` failed: {(done.stderr or done.stdout).strip()}"
-            output = done.stdout
-        found = re.search(r"/hooks/alertmanager/[^\s\"'<>]+", output)
+            outputs.append(done.stdout)
+        found = re.search(r"/hooks/alertmanager/[^\s\"'<>]+", outputs[1])
         if not found:
-            return f"no /hooks/alertmanager/<key> in `warroom integration create`: {output!r}"
+            return f"no /hooks/alertmanager/<key> in `warroom integration create`: {outputs[1]!r}"
+        token = re.search(r"\bwr_[A-Za-z0-9_-]+", outputs[2])
         server = Server(
             "warroom",
             [*warroom_cmd(), "serve", "--port", str(port)],
@@ -365,6 +392,7 @@ def warroom_starter(cfg: Config, workdir: Path, notes: list[str], sink_port: int
             Watched("warroom", server.pids),
             notifies=True,
             server=server,
+            token=token.group(0) if token else None,
         )
 
     return start
@@ -545,6 +573,7 @@ class SystemResult:
     loaded: Latency | None = None
     peak_rss: int = 0
     notes: list[str] = field(default_factory=list)
+    ingested: dict[int, list[float]] = field(default_factory=dict)  # warroom: alerts/s
 
     def rate(self, batch: int) -> float | None:
         rounds = self.throughput.get(batch)
@@ -565,9 +594,18 @@ def run_system(cfg: Config, start: Starter, harness: Harness, result: SystemResu
                     stream = alert_stream(tag, cfg.alerts, cfg.groups, cfg.duplicates)
                     requests, sizes = encode(target.port, target.path, target.shape, stream, batch)
                     warm_up(cfg, target)
+                    started = time.monotonic()
                     figures = throughput(cfg, target, harness, requests, sizes)
                     result.throughput.setdefault(batch, []).append(figures)
                     log(f"  batch {batch:>3} round {round_number}: {describe_load(figures)}")
+                    ingested = wait_ingested(cfg, target, started)
+                    if ingested is not None:
+                        rate = figures.alerts / ingested
+                        result.ingested.setdefault(batch, []).append(rate)
+                        log(
+                            f"  batch {batch:>3} round {round_number}: {rate:,.0f} alerts/s "
+                            f"accepted and ingested (none pending after {ingested:.2f}s)"
+                        )
                     if target.name == "alertmanager":
                         check_alertmanager_count(cfg, target, figures, result)
                     record_rss(target, result)
@@ -692,6 +730,12 @@ def report(
                 rates = [x.rate for x in rounds]
                 cells.append(f"{r.rate(batch):,.0f} [{min(rates):,.0f} - {max(rates):,.0f}]")
         print(f"{r.name:<22}{cells[0]:>28}{cells[1]:>28}")
+        if r.ingested:
+            done = [
+                f"{statistics.median(r.ingested[b]):,.0f}" if r.ingested.get(b) else "-"
+                for b in (1, 100)
+            ]
+            print(f"{'  and ingested':<22}{done[0]:>28}{done[1]:>28}")
     if am and wr and not am.skipped and not wr.skipped:
         ratios = []
         for batch in (1, 100):

@@ -253,3 +253,47 @@ def test_one_transaction_takes_submissions_of_several_integrations(runtime: Runt
     assert made.incidents != other.incidents
     with runtime.read() as session:
         assert backlog.state(session=session).pending == 0
+
+
+def test_alerts_committed_but_not_ingested_are_ingested_at_the_next_start(
+    runtime: Runtime,
+) -> None:
+    """A crash between the 2xx and the ingest loses nothing: what the intake stored (as it
+    does before answering) is ingested when the app starts again."""
+    from warroom.alerts import integrations
+    from warroom.alerts.normalize import NormalizedAlert
+    from warroom.auth import service as auth
+    from warroom.web.app import create_app
+
+    with runtime.transaction() as session:
+        prom = integrations.create(
+            session=session, name="p", kind="alertmanager", auth_token=None, now=runtime.clock.now()
+        )
+        _, token = auth.create_token(
+            session=session, name="viewer", role="viewer", now=runtime.clock.now()
+        )
+    labels = {"alertname": "DiskFull", "service": "db", "severity": "critical"}
+    firing = NormalizedAlert(
+        fingerprint="disk", status="firing", summary="Disk full", source="t", labels=labels
+    )
+    with runtime.transaction() as session:
+        backlog.store(
+            session=session,
+            submissions=[
+                Submission(key=prom.key, kind="alertmanager", token=None, alerts=[firing])
+            ],
+            now=runtime.clock.now(),
+        )
+    with TestClient(create_app(runtime, run_worker=False)) as client:
+        api = Api(client=client, admin={}, commander={}, security={}, responder={}, viewer={})
+        api.viewer = {"Authorization": f"Bearer {token}"}
+        assert api.settle() == {
+            "pending": 0,
+            "pending_alerts": 0,
+            "failed": 0,
+            "oldest_received_at": None,
+        }
+        [stored] = alerts(api)
+        assert (stored["fingerprint"], stored["status"]) == ("disk", "firing")
+        [opened] = incidents(api)
+        assert stored["incident_id"] == opened["id"]

@@ -63,7 +63,7 @@ def test_a_worse_alert_joining_the_group_raises_the_incident(api: Api) -> None:
     listing = api.client.get("/api/v1/incidents", headers=api.viewer).json()
     assert listing["total"] == 1
     api.client.post(
-        f"/hooks/alertmanager/{key}",
+        f"/hooks/alertmanager/{key}?wait=true",
         json=_am({**base, "instance": "db-3", "severity": "warning"}, "a3"),
     )
     incident = api.client.get(f"/api/v1/incidents/{incident_id}", headers=api.viewer).json()

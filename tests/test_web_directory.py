@@ -114,6 +114,7 @@ def seed_alerts(api: Api) -> int:
             hook.format(integrations["cron"]), json={"alerts": [backup | {"status": status}]}
         )
         assert response.status_code == 202, response.text
+    api.settle()  # answered once committed; ingested right after
     found = api.client.get("/api/v1/alerts", headers=api.viewer, params={"q": "backup"}).json()
     incident_id: int = found["items"][0]["incident_id"]
     assert incident_id
