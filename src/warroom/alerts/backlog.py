@@ -1,18 +1,22 @@
 """The alert intake table: requests are stored here before their 2xx answer, then taken in
 order, ingested and deleted in one transaction. An entry that cannot be ingested keeps its
-error and is skipped (see ``warroom alert intake``)."""
+error and is skipped (``GET /api/v1/alerts/intake`` counts them). The entry of a request
+that waits for its ingest (``?wait=true``) is kept with its result until the request reads
+it: whichever process ingested it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from warroom.alerts import integrations
+from warroom.alerts.batch import IngestResult
 from warroom.alerts.models import IntakeEntry
 from warroom.alerts.normalize import NormalizedAlert, from_record, to_record
 from warroom.alerts.service import Entry
@@ -21,6 +25,7 @@ from warroom.errors import WarroomError
 
 INTAKE = table_of(IntakeEntry)
 SCAN_ROWS = 1000  # rows looked at when choosing the next entries to ingest
+UNDONE = and_(INTAKE.c.error.is_(None), INTAKE.c.result.is_(None))
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ def store(
             "alerts": [to_record(a) for a in submission.alerts],
             "acknowledge": submission.acknowledge,
             "error": None,
+            "wait": submission.wait,
+            "result": None,
         }
         entry_id = None
         if submission.wait:  # in order: the rows before it first
@@ -93,10 +100,7 @@ def store(
 def next_ids(*, session: Session, max_alerts: int) -> list[int]:
     """The oldest entries not failed, as many as fit in ``max_alerts`` (at least one)."""
     rows = session.execute(
-        select(INTAKE.c.id, INTAKE.c.size)
-        .where(INTAKE.c.error.is_(None))
-        .order_by(INTAKE.c.id)
-        .limit(SCAN_ROWS)
+        select(INTAKE.c.id, INTAKE.c.size).where(UNDONE).order_by(INTAKE.c.id).limit(SCAN_ROWS)
     )
     chosen: list[int] = []
     total = 0
@@ -108,29 +112,70 @@ def next_ids(*, session: Session, max_alerts: int) -> list[int]:
     return chosen
 
 
-def take(*, session: Session, ids: Sequence[int]) -> list[tuple[int, Entry]]:
-    """These entries, locked (another process that took them first has deleted them)."""
+@dataclass(frozen=True)
+class Taken:
+    id: int
+    entry: Entry
+    wait: bool
+
+
+def take(*, session: Session, ids: Sequence[int]) -> list[Taken]:
+    """These entries, locked (another process that took them first has ingested them)."""
     rows = session.execute(
-        select(INTAKE.c.id, INTAKE.c.integration_id, INTAKE.c.alerts, INTAKE.c.acknowledge)
-        .where(INTAKE.c.id.in_(list(ids)), INTAKE.c.error.is_(None))
+        select(
+            INTAKE.c.id,
+            INTAKE.c.integration_id,
+            INTAKE.c.alerts,
+            INTAKE.c.acknowledge,
+            INTAKE.c.wait,
+        )
+        .where(INTAKE.c.id.in_(list(ids)), UNDONE)
         .order_by(INTAKE.c.id)
         .with_for_update()
     )
     return [
-        (
-            entry_id,
-            Entry(
+        Taken(
+            id=entry_id,
+            entry=Entry(
                 integration_id=integration_id,
                 alerts=[from_record(record) for record in alerts],
                 acknowledge=acknowledge,
             ),
+            wait=wait,
         )
-        for entry_id, integration_id, alerts, acknowledge in rows
+        for entry_id, integration_id, alerts, acknowledge, wait in rows
     ]
 
 
-def remove(*, session: Session, ids: Sequence[int]) -> None:
-    session.execute(delete(INTAKE).where(INTAKE.c.id.in_(list(ids))))
+def finish(*, session: Session, taken: Sequence[Taken], results: Sequence[IngestResult]) -> None:
+    """The entries are ingested: delete them, but keep the result of one a request waits for."""
+    gone = [t.id for t in taken if not t.wait]
+    if gone:
+        session.execute(delete(INTAKE).where(INTAKE.c.id.in_(gone)))
+    for one, result in zip(taken, results, strict=True):
+        if one.wait:
+            session.execute(
+                update(INTAKE)
+                .where(INTAKE.c.id == one.id)
+                .values(result=dataclasses.asdict(result) | {"incidents": sorted(result.incidents)})
+            )
+
+
+def outcome(*, session: Session, entry_id: int) -> tuple[bool, IngestResult | None]:
+    """Whether the entry is ingested (or set aside), and what ingesting it did; once read,
+    the entry is deleted."""
+    row = session.execute(
+        select(INTAKE.c.result, INTAKE.c.error).where(INTAKE.c.id == entry_id)
+    ).one_or_none()
+    if row is None:
+        return True, None
+    result, error = row
+    if result is None and error is None:
+        return False, None
+    if result is not None:
+        session.execute(delete(INTAKE).where(INTAKE.c.id == entry_id))
+        return True, IngestResult(**{**result, "incidents": set(result["incidents"])})
+    return True, None
 
 
 def fail(*, session: Session, entry_id: int, error: str) -> None:
@@ -143,7 +188,7 @@ def state(*, session: Session) -> State:
             func.count(),
             func.coalesce(func.sum(INTAKE.c.size), 0),
             func.min(INTAKE.c.received_at),
-        ).where(INTAKE.c.error.is_(None))
+        ).where(UNDONE)
     ).one()
     failed = session.scalar(select(func.count()).where(INTAKE.c.error.is_not(None))) or 0
     return State(pending=pending, pending_alerts=int(alerts), failed=failed, oldest=oldest)

@@ -24,20 +24,18 @@ import logging
 import queue
 import threading
 import time
-import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import OperationalError
-
-from warroom.alerts import backlog, service
+from warroom.alerts import backlog
 from warroom.alerts.backlog import Stored, Submission
 from warroom.alerts.batch import IngestResult
+from warroom.alerts.ingester import Ingester
 from warroom.errors import WarroomError
 from warroom.runtime import Runtime
 
 logger = logging.getLogger("warroom.alerts")
 ACCEPT_ALERTS = 5000  # alerts per accepting transaction
-PROCESS_ALERTS = 100  # alerts per ingesting transaction
 INGEST_SHARE = 0.3  # under a steady stream of requests, ingesting gets at least this share
 GRACE_SECONDS = 0.0003  # before ingesting, how long to wait for a request about to come
 IDLE_SECONDS = 5.0  # the thread ends after this long without work
@@ -45,6 +43,7 @@ STOP_SECONDS = 5.0  # at shutdown, ingesting what is stored gets at most this lo
 
 
 WAIT_SECONDS = 30.0  # a request that waits for its ingest gets at most this long
+WAIT_POLL_SECONDS = 0.002  # how often such a request looks whether it is done
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,11 @@ class Accepted:
     result: IngestResult | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Waiting:
     submission: Submission
     loop: asyncio.AbstractEventLoop
-    answer: asyncio.Future[Accepted]
-    stored: int | None = None  # alerts committed, for a request that waits for its ingest
+    answer: asyncio.Future[Stored]
 
 
 class Intake:
@@ -70,32 +68,41 @@ class Intake:
         runtime: Runtime,
         *,
         accept_alerts: int = ACCEPT_ALERTS,
-        process_alerts: int = PROCESS_ALERTS,
+        stored: Callable[[], None] | None = None,
     ) -> None:
+        """With ``stored`` (told after each commit), another process ingests; without, this
+        thread does."""
         self.runtime = runtime
         self.accept_alerts = accept_alerts
-        self.process_alerts = process_alerts
+        self.stored = stored
+        self._ingester = Ingester(runtime)
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._stop_by: float | None = None  # when stopping: the time to give up ingesting
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._waiters: dict[int, _Waiting] = {}  # entry id -> the request waiting for it
 
     async def submit(self, submission: Submission) -> Accepted:
         """Store the submission; returns once it is committed (with ``wait``: once it is
-        ingested too). Raises its WarroomError: unknown key, wrong token."""
+        ingested too, by whichever process). Raises its WarroomError: unknown key, wrong
+        token."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(submission, loop, loop.create_future())
         self._queue.put(waiting)
         self.wake()
-        if not submission.wait:
-            return await waiting.answer
-        try:
-            return await asyncio.wait_for(asyncio.shield(waiting.answer), WAIT_SECONDS)
-        except TimeoutError:
-            if waiting.stored is not None:
-                return Accepted(alerts=waiting.stored)
-            return await waiting.answer
+        stored = await waiting.answer
+        if stored.entry_id is None:
+            return Accepted(alerts=stored.alerts)
+        deadline = loop.time() + WAIT_SECONDS
+        while loop.time() < deadline:
+            await asyncio.sleep(WAIT_POLL_SECONDS)
+            done, result = await asyncio.to_thread(self._outcome, stored.entry_id)
+            if done:
+                return Accepted(alerts=stored.alerts, result=result)
+        return Accepted(alerts=stored.alerts)
+
+    def _outcome(self, entry_id: int) -> tuple[bool, IngestResult | None]:
+        with self.runtime.transaction() as session:
+            return backlog.outcome(session=session, entry_id=entry_id)
 
     def wake(self) -> None:
         """Make sure the thread runs: it ingests what is stored, then waits for requests."""
@@ -118,7 +125,7 @@ class Intake:
         thread.join(timeout + 1.0)
 
     def _run(self) -> None:
-        stored = True  # unknown at start: look
+        stored = self.stored is None  # unknown at start: look, when this process ingests
         ingest_by = 0.0  # under a stream of requests, ingest again by this time
         while True:
             stopping = self._stop_by is not None
@@ -132,14 +139,16 @@ class Intake:
                 continue
             if waiting:
                 self._accept(waiting)
-                stored = True
+                if self.stored is not None:
+                    self.stored()
+                stored = self.stored is None
                 if time.monotonic() < ingest_by:
                     continue
             if stopping and time.monotonic() > (self._stop_by or 0.0):
                 stored = False  # out of time: the next start ingests the rest
                 continue
             started = time.monotonic()
-            stored = self._ingest_next()
+            stored = self._ingester.ingest_next()
             ended = time.monotonic()
             ingest_by = ended + (ended - started) * (1 - INGEST_SHARE) / INGEST_SHARE
 
@@ -190,71 +199,10 @@ class Intake:
             _answer(waiting[0], exc)
             return
         for one, outcome in zip(waiting, outcomes, strict=True):
-            if isinstance(outcome, Stored) and outcome.entry_id is not None:
-                one.stored = outcome.alerts
-                self._waiters[outcome.entry_id] = one
-            elif isinstance(outcome, Stored):
-                _answer(one, Accepted(alerts=outcome.alerts))
-            else:
-                _answer(one, outcome)
-
-    def _ingest_next(self) -> bool:
-        """Ingest the oldest stored entries; whether there were any."""
-        ids: list[int] = []
-        try:
-            with self.runtime.read() as session:
-                ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
-            if ids:
-                self._ingest(ids)
-        except OperationalError:  # the database is unreachable or busy: try again soon
-            logger.exception("ingesting stored alerts failed; trying again in a second")
-            time.sleep(1.0)
-            return True
-        except Exception:
-            for one in ids:  # alone, so that one entry that cannot be ingested holds up none
-                self._ingest_alone(one)
-        return bool(ids)
-
-    def _ingest(self, ids: list[int]) -> None:
-        results: dict[int, IngestResult] = {}
-        with self.runtime.transaction() as session:
-            taken = backlog.take(session=session, ids=ids)
-            if taken:
-                done = service.ingest_entries(
-                    session=session,
-                    playbook=self.runtime.playbook,
-                    entries=[entry for _, entry in taken],
-                    clock=self.runtime.clock,
-                )
-                backlog.remove(session=session, ids=[entry_id for entry_id, _ in taken])
-                results = {entry_id: r for (entry_id, _), r in zip(taken, done, strict=True)}
-        for entry_id in ids:  # not taken: another process ingested it
-            self._settle(entry_id, results.get(entry_id))
-
-    def _settle(self, entry_id: int, result: IngestResult | None) -> None:
-        """Answer the request waiting for this entry's ingest, if one is."""
-        waiting = self._waiters.pop(entry_id, None)
-        if waiting is not None:
-            _answer(waiting, Accepted(alerts=waiting.stored or 0, result=result))
-
-    def _ingest_alone(self, entry_id: int) -> None:
-        try:
-            self._ingest([entry_id])
-        except OperationalError:
-            logger.exception("ingesting intake entry %s failed; trying again", entry_id)
-            time.sleep(1.0)
-        except Exception:
-            logger.exception("ingesting intake entry %s failed; it is set aside", entry_id)
-            error = traceback.format_exc(limit=5)
-            with (
-                contextlib.suppress(OperationalError),  # unreachable: tried again later
-                self.runtime.transaction() as session,
-            ):
-                backlog.fail(session=session, entry_id=entry_id, error=error)
-            self._settle(entry_id, None)
+            _answer(one, outcome)
 
 
-def _answer(waiting: _Waiting, outcome: Accepted | Exception) -> None:
+def _answer(waiting: _Waiting, outcome: Stored | Exception) -> None:
     def settle() -> None:
         if waiting.answer.done():  # the client went away
             return

@@ -80,9 +80,10 @@ class Silence(Base):
 
 
 class IntakeEntry(Base):
-    """One accepted hook request, committed before its 2xx answer and processed (dedup,
-    routing, incidents) after it, in order; processing deletes it in the same transaction.
-    An entry whose processing failed keeps its error and is skipped until dealt with."""
+    """One accepted hook request, committed before its 2xx answer and ingested (dedup,
+    routing, incidents) after it, in order; ingesting deletes it in the same transaction
+    (or, when a request waits for it, keeps its result until the request reads it). An
+    entry whose ingest failed keeps its error and is skipped."""
 
     __tablename__ = "alert_intake"
 
@@ -93,3 +94,5 @@ class IntakeEntry(Base):
     alerts: Mapped[list[Any]] = mapped_column(JSONType)
     acknowledge: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
+    wait: Mapped[bool] = mapped_column(default=False)  # a request waits for the result
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

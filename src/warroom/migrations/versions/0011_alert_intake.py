@@ -33,6 +33,12 @@ def upgrade() -> None:
         ),
         sa.Column("acknowledge", sa.String(length=255), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("wait", sa.Boolean(), nullable=False),
+        sa.Column(
+            "result",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.ForeignKeyConstraint(
             ["integration_id"],
             ["integrations.id"],

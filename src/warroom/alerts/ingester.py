@@ -1,0 +1,97 @@
+"""Ingest what the intake stored: the oldest entries first, a chunk at a time, each chunk
+ingested and deleted in one transaction.
+
+Whoever ingests (the intake thread of ``serve --no-worker``, or the worker process that
+``serve`` starts) always takes the oldest entries, and takes them under a lock, so alerts are
+ingested in the order they were accepted even when several processes ingest. If a chunk
+fails, each entry in it is ingested alone; one that still fails is set aside with its error
+and holds up nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import threading
+import time
+import traceback
+
+from sqlalchemy.exc import OperationalError
+
+from warroom.alerts import backlog, service
+from warroom.runtime import Runtime
+
+logger = logging.getLogger("warroom.alerts")
+PROCESS_ALERTS = 100  # alerts per ingesting transaction
+RETRY_SECONDS = 1.0  # after the database failed us
+
+
+class Ingester:
+    def __init__(self, runtime: Runtime, *, process_alerts: int = PROCESS_ALERTS) -> None:
+        self.runtime = runtime
+        self.process_alerts = process_alerts
+
+    def ingest_next(self) -> bool:
+        """Ingest the oldest stored entries; whether there were any."""
+        ids: list[int] = []
+        try:
+            with self.runtime.read() as session:
+                ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
+            if ids:
+                self._ingest(ids)
+        except OperationalError:  # the database is unreachable or busy: try again soon
+            logger.exception("ingesting stored alerts failed; trying again in a second")
+            time.sleep(RETRY_SECONDS)
+            return True
+        except Exception:
+            for one in ids:  # alone, so that one entry that cannot be ingested holds up none
+                self._ingest_alone(one)
+        return bool(ids)
+
+    def _ingest(self, ids: list[int]) -> None:
+        with self.runtime.transaction() as session:
+            taken = backlog.take(session=session, ids=ids)
+            if taken:  # none: another process ingested them
+                results = service.ingest_entries(
+                    session=session,
+                    playbook=self.runtime.playbook,
+                    entries=[t.entry for t in taken],
+                    clock=self.runtime.clock,
+                )
+                backlog.finish(session=session, taken=taken, results=results)
+
+    def _ingest_alone(self, entry_id: int) -> None:
+        try:
+            self._ingest([entry_id])
+        except OperationalError:
+            logger.exception("ingesting intake entry %s failed; trying again", entry_id)
+            time.sleep(RETRY_SECONDS)
+        except Exception:
+            logger.exception("ingesting intake entry %s failed; it is set aside", entry_id)
+            error = traceback.format_exc(limit=5)
+            with (
+                contextlib.suppress(OperationalError),  # unreachable: tried again later
+                self.runtime.transaction() as session,
+            ):
+                backlog.fail(session=session, entry_id=entry_id, error=error)
+
+
+def run_forever(
+    runtime: Runtime, *, wake_fd: int | None, stopping: threading.Event, poll_seconds: float
+) -> None:
+    """Ingest whenever the server that stored alerts says so (a byte on ``wake_fd``), and
+    at least every ``poll_seconds``, until ``stopping``; or until ``wake_fd`` reaches its end
+    (that server is gone, even killed)."""
+    ingester = Ingester(runtime)
+    while not stopping.is_set():
+        while ingester.ingest_next() and not stopping.is_set():
+            pass
+        if wake_fd is None:
+            stopping.wait(poll_seconds)
+            continue
+        readable, _, _ = select.select([wake_fd], [], [], poll_seconds)
+        if readable and not os.read(wake_fd, 65536):
+            logger.warning("the server that started this worker is gone")
+            return
