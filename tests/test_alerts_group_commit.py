@@ -236,14 +236,15 @@ def test_one_transaction_takes_submissions_of_several_integrations(runtime: Runt
     assert len(ids) == 3
     with runtime.transaction() as session:
         taken = backlog.take(session=session, ids=ids)
-        assert [entry_id for entry_id, _ in taken] == ids
+        assert [t.id for t in taken] == ids
+        assert [t.wait for t in taken] == [False, True, False]
         results = service.ingest_entries(
             session=session,
             playbook=runtime.playbook,
-            entries=[entry for _, entry in taken],
+            entries=[t.entry for t in taken],
             clock=runtime.clock,
         )
-        backlog.remove(session=session, ids=ids)
+        backlog.finish(session=session, taken=taken, results=results)
     made, again, other = results
     assert (made.created, made.deduplicated) == (1, 0)
     assert (again.created, again.deduplicated) == (0, 1)
@@ -253,6 +254,14 @@ def test_one_transaction_takes_submissions_of_several_integrations(runtime: Runt
     assert made.incidents != other.incidents
     with runtime.read() as session:
         assert backlog.state(session=session).pending == 0
+    waited = stored[1].entry_id
+    assert waited is not None
+    with runtime.transaction() as session:  # the waiting request reads what its ingest did
+        done, result = backlog.outcome(session=session, entry_id=waited)
+    assert done
+    assert result == again
+    with runtime.transaction() as session:  # read once: the entry is gone
+        assert backlog.outcome(session=session, entry_id=waited) == (True, None)
 
 
 def test_alerts_committed_but_not_ingested_are_ingested_at_the_next_start(

@@ -80,8 +80,7 @@ def store(
             "alerts": [to_record(a) for a in submission.alerts],
             "acknowledge": submission.acknowledge,
             "error": None,
-            "wait": submission.wait,
-            "result": None,
+            "wait": submission.wait,  # result: left out, so SQL NULL (None would be JSON null)
         }
         entry_id = None
         if submission.wait:  # in order: the rows before it first
