@@ -1,20 +1,16 @@
 """Ingest what the intake stored: the oldest entries first, a chunk at a time, each chunk
 ingested and deleted in one transaction.
 
-Whoever ingests (the intake thread of ``serve --no-worker``, or the worker process that
-``serve`` starts) always takes the oldest entries, and takes them under a lock, so alerts are
-ingested in the order they were accepted even when several processes ingest. If a chunk
-fails, each entry in it is ingested alone; one that still fails is set aside with its error
-and holds up nothing.
+Every ingesting thread (one per ``serve`` process) takes the oldest entries, and takes them
+under a lock, so alerts are ingested in the order they were accepted even when several
+processes share a PostgreSQL database. If a chunk fails, each entry in it is ingested
+alone; one that still fails is set aside with its error and holds up nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import select
-import threading
 import time
 import traceback
 
@@ -76,22 +72,3 @@ class Ingester:
                 self.runtime.transaction() as session,
             ):
                 backlog.fail(session=session, entry_id=entry_id, error=error)
-
-
-def run_forever(
-    runtime: Runtime, *, wake_fd: int | None, stopping: threading.Event, poll_seconds: float
-) -> None:
-    """Ingest whenever the server that stored alerts says so (a byte on ``wake_fd``), and
-    at least every ``poll_seconds``, until ``stopping``; or until ``wake_fd`` reaches its end
-    (that server is gone, even killed)."""
-    ingester = Ingester(runtime)
-    while not stopping.is_set():
-        while ingester.ingest_next() and not stopping.is_set():
-            pass
-        if wake_fd is None:
-            stopping.wait(poll_seconds)
-            continue
-        readable, _, _ = select.select([wake_fd], [], [], poll_seconds)
-        if readable and not os.read(wake_fd, 65536):
-            logger.warning("the server that started this worker is gone")
-            return

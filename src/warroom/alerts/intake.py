@@ -7,10 +7,9 @@ One thread per process does both, accepting first:
   transaction, and each is answered after that commit. Under load the requests that arrive
   while one transaction is written share the next one. When a shared transaction fails,
   each request is retried alone, so one bad request never fails another.
-- **Ingest**: while no request waits, and at least every ``MAX_DEFER_SECONDS`` under a
-  steady stream of them, the oldest stored entries (up to ``PROCESS_ALERTS`` alerts) are
-  ingested and deleted in one transaction. An entry that fails even alone keeps its error in
-  the table and is skipped, so it holds up nothing.
+- **Ingest** (``Ingester``): when no request has come for ``GRACE_SECONDS``, and for at
+  least ``INGEST_SHARE`` of the time under a steady stream of them, the oldest stored
+  entries are ingested, a chunk at a time.
 
 A 2xx answer means the alerts are committed: a crash before they are ingested loses nothing,
 since the next start ingests the stored entries first (``wake``).
@@ -24,7 +23,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from warroom.alerts import backlog
@@ -68,13 +66,9 @@ class Intake:
         runtime: Runtime,
         *,
         accept_alerts: int = ACCEPT_ALERTS,
-        stored: Callable[[], None] | None = None,
     ) -> None:
-        """With ``stored`` (told after each commit), another process ingests; without, this
-        thread does."""
         self.runtime = runtime
         self.accept_alerts = accept_alerts
-        self.stored = stored
         self._ingester = Ingester(runtime)
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._stop_by: float | None = None  # when stopping: the time to give up ingesting
@@ -125,7 +119,7 @@ class Intake:
         thread.join(timeout + 1.0)
 
     def _run(self) -> None:
-        stored = self.stored is None  # unknown at start: look, when this process ingests
+        stored = True  # unknown at start: look
         ingest_by = 0.0  # under a stream of requests, ingest again by this time
         while True:
             stopping = self._stop_by is not None
@@ -139,9 +133,7 @@ class Intake:
                 continue
             if waiting:
                 self._accept(waiting)
-                if self.stored is not None:
-                    self.stored()
-                stored = self.stored is None
+                stored = True
                 if time.monotonic() < ingest_by:
                     continue
             if stopping and time.monotonic() > (self._stop_by or 0.0):

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
-import os
 import sys
-import threading
 from typing import Annotated
 
 import typer
 
 from warroom import migrate
-from warroom.alerts import ingester
-from warroom.alerts.ingester import Ingester
 from warroom.auth import service as auth
 from warroom.auth import users
 from warroom.auth.policy import ROLES
 from warroom.cli.context import out, runtime
-from warroom.cli.supervise import WorkerProcess
 from warroom.db import create_db_engine
 from warroom.engine.worker import run_due
 from warroom.runtime import Runtime
@@ -43,7 +37,7 @@ def serve(
         bool, typer.Option("--worker/--no-worker", help="Run the job worker inside.")
     ] = True,
 ) -> None:
-    """Serve the API (and run the job worker beside it) until stopped."""
+    """Serve the API (and run the job worker) until stopped."""
     import uvicorn  # deferred: the other commands start faster without the web stack
 
     from warroom.web.app import create_app
@@ -54,28 +48,20 @@ def serve(
     # links in pages and events point at where this server listens (unless WARROOM_BASE_URL)
     rt.settings = rt.settings.model_copy(update={"host": bind_host, "port": bind_port})
     bootstrap_admin(rt)
-    child = None
-    if with_worker and rt.settings.worker:  # jobs and alert ingest in a process of their own
-        env = dict(os.environ, WARROOM_HOST=bind_host, WARROOM_PORT=str(bind_port))
-        child = WorkerProcess(env)
-    app = create_app(rt, run_worker=False, stored=child.poke if child else None)
+    app = create_app(rt, run_worker=with_worker and rt.settings.worker)
     gc.freeze()  # what start-up made lives as long as the process: the collector skips it
-    gc.set_threshold(5_000, 20, 20)  # requests make many short-lived objects: collect less often
+    gc.set_threshold(50_000, 20, 20)  # requests make many short-lived objects: collect less often
     out.print(f"warroom serving on http://{bind_host}:{bind_port} (API docs at /docs)")
-    try:
-        uvicorn.run(
-            app,
-            host=bind_host,
-            port=bind_port,
-            log_level="info",
-            access_log=rt.settings.access_log,
-            http="httptools",
-            timeout_graceful_shutdown=5,  # open live pages do not hold a restart up
-            loop="uvloop" if sys.platform != "win32" else "asyncio",
-        )
-    finally:
-        if child is not None:
-            child.stop()
+    uvicorn.run(
+        app,
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+        access_log=rt.settings.access_log,
+        http="httptools",
+        timeout_graceful_shutdown=5,  # open live pages do not hold a restart up
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+    )
 
 
 FIRST_ADMIN = "admin@warroom.local"
@@ -112,36 +98,22 @@ def bootstrap_admin(rt: Runtime) -> None:
 
 
 def worker(
-    once: Annotated[
-        bool, typer.Option(help="Run the jobs due now and ingest stored alerts, then exit.")
-    ] = False,
-    wake_fd: Annotated[
-        int | None, typer.Option(hidden=True, help="A pipe `serve` writes to on new alerts.")
-    ] = None,
-    nice: Annotated[int, typer.Option(help="Lower this process's CPU priority by this.")] = 0,
+    once: Annotated[bool, typer.Option(help="Run the jobs due now, then exit.")] = False,
 ) -> None:
-    """Run the job worker and the alert ingester (several may run against PostgreSQL)."""
+    """Run the job worker alone (several may run against PostgreSQL)."""
     rt = runtime()
-    if nice:
-        os.nice(nice)
     if once:
         total = 0
         while taken := run_due(factory=rt.factory, clock=rt.clock, handlers=rt.handlers()):
             total += taken
-        stored = Ingester(rt)
-        while stored.ingest_next():
-            pass
         out.print(f"ran {total} job(s)")
         return
     w = rt.worker()
     rt.start_auditor()
-    w.start_thread()
-    stopping = threading.Event()
-    with contextlib.suppress(KeyboardInterrupt):
-        ingester.run_forever(
-            rt, wake_fd=wake_fd, stopping=stopping, poll_seconds=rt.settings.worker_poll_seconds
-        )
-    w.stop()
+    try:
+        w.run_forever()
+    except KeyboardInterrupt:
+        w.stop()
 
 
 @db_app.command("upgrade")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 
@@ -41,15 +41,8 @@ from warroom.web.replays import SeenSignatures
 logger = logging.getLogger("warroom.web")
 
 
-def create_app(
-    runtime: Runtime,
-    *,
-    run_worker: bool | None = None,
-    stored: Callable[[], None] | None = None,
-) -> FastAPI:
-    """The app; with ``run_worker`` (default: the setting) the job worker runs inside it.
-    With ``stored`` (told whenever alerts were stored), another process ingests alerts;
-    without, the app does."""
+def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
+    """The app; with ``run_worker`` (default: the setting) the job worker runs inside it."""
     with_worker = runtime.settings.worker if run_worker is None else run_worker
 
     @asynccontextmanager
@@ -75,7 +68,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.report_limiter = reports.RateLimiter()
     app.state.sign_in_limiter = reports.RateLimiter(burst=10, every=6.0)
-    app.state.intake = Intake(runtime, stored=stored)
+    app.state.intake = Intake(runtime)
     app.state.seen_signatures = SeenSignatures()
     app.state.templates = Jinja2Templates(
         directory=str(resources.files("warroom.web") / "templates")
