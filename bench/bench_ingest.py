@@ -10,6 +10,9 @@ client pinned to the other CPU(s):
   of alerts) and to warroom's `POST /hooks/alertmanager/{key}` (Alertmanager's version 4 webhook
   payload: one alert per payload at batch 1, 100 alerts per payload at batch 100). Each round
   starts a fresh server, warms it up, then times the stream; the median of the rounds is shown.
+  warroom answers once alerts are committed and ingests them (incidents, routing) right
+  after, so for it the round also shows "accepted and ingested": alerts over the time until
+  `GET /api/v1/alerts/intake` shows none pending.
 - latency, idle and under a background load of about 2,000 alerts/s: serial probe alerts, each
   opening a group of its own. For Alertmanager: from sending the POST to the arrival, at a local
   webhook sink, of the notification carrying the probe (`group_wait: 0s`). For warroom: from

@@ -3,13 +3,14 @@ is answered on its own, after the commit, and one bad request never fails anothe
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Api
+from tests.conftest import Api, Cli
 from tests.test_alerts_hooks import (
     CLIENTS,
     _at_once,
@@ -135,11 +136,12 @@ def test_a_request_whose_shared_store_fails_is_retried_alone(
 
 
 def test_an_entry_that_cannot_be_ingested_is_set_aside_and_holds_up_nothing(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every request is answered 202 (its alerts are committed); when ingesting a batch fails,
     each entry is ingested alone, and the one that still fails keeps its error in the intake
-    (counted as failed) while the others are ingested."""
+    (counted as failed) while the others are ingested. Once fixed, `warroom alert intake
+    --retry` ingests those set aside."""
     key = create_integration(api, "prom", "alertmanager")["key"]
     real = service.ingest_entries
 
@@ -166,6 +168,22 @@ def test_an_entry_that_cannot_be_ingested_is_set_aside_and_holds_up_nothing(
     assert waited.status_code == 202, waited.text
     assert waited.json() == {"status": "accepted", "alerts": 1, "ingested": False}
     assert api.settle()["failed"] == 2
+    shown = cli("alert", "intake")
+    assert shown.code == 0, shown.err
+    assert "set aside after failing: 2" in shown.out
+
+    monkeypatch.undo()  # the fix
+    retried = cli("alert", "intake", "--retry", "--json")
+    assert retried.code == 0, retried.err
+    assert "2 request(s) set aside were ingested again" in retried.out
+    assert json.loads(retried.out[retried.out.index("{") :]) == {
+        "pending": 0,
+        "pending_alerts": 0,
+        "failed": 0,
+        "oldest": None,
+    }
+    assert len([a for a in alerts(api) if a["labels"].get("poison")]) == 2
+    assert kinds(api, opened["id"]).count("alert_attached") == 17
 
 
 def _sender(key: str, poisoned: int) -> Any:

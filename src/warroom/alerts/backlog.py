@@ -181,6 +181,12 @@ def fail(*, session: Session, entry_id: int, error: str) -> None:
     session.execute(update(INTAKE).where(INTAKE.c.id == entry_id).values(error=error[:2000]))
 
 
+def retry_failed(*, session: Session) -> int:
+    """Put the entries set aside back in line (after what failed them is fixed)."""
+    done = session.execute(update(INTAKE).where(INTAKE.c.error.is_not(None)).values(error=None))
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def state(*, session: Session) -> State:
     pending, alerts, oldest = session.execute(
         select(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from warroom.alerts import integrations, queries, silences
+from warroom.alerts import backlog, integrations, queries, silences
 from warroom.alerts.api import integration_read
+from warroom.alerts.ingester import Ingester
 from warroom.alerts.schemas import AlertFilter, AlertRead, SilenceCreate, SilenceRead
 from warroom.cli.context import actor, out, print_json, runtime
 from warroom.cli.render import when
@@ -90,6 +92,33 @@ def list_alerts(
         print_json({"items": [a.model_dump(mode="json") for a in items], "total": total})
         return
     _alert_table(items, total)
+
+
+@alert_app.command("intake")
+def intake(
+    retry: Annotated[
+        bool, typer.Option(help="Ingest the requests set aside again, now (after a fix).")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Hook requests committed but not yet ingested, and those set aside after failing."""
+    rt = runtime()
+    if retry:
+        with rt.transaction() as session:
+            again = backlog.retry_failed(session=session)
+        ingester = Ingester(rt)
+        while ingester.ingest_next():
+            pass
+        out.print(f"{again} request(s) set aside were ingested again")
+    with rt.read() as session:
+        state = backlog.state(session=session)
+    if as_json:
+        oldest = state.oldest.isoformat() if state.oldest else None
+        print_json(dataclasses.asdict(state) | {"oldest": oldest})
+        return
+    oldest = f", the oldest from {when(state.oldest)}" if state.oldest else ""
+    out.print(f"pending: {state.pending} request(s), {state.pending_alerts} alert(s){oldest}")
+    out.print(f"set aside after failing: {state.failed}", markup=False)
 
 
 def _alert_table(items: list[AlertRead], total: int) -> None:
