@@ -324,3 +324,47 @@ def test_alerts_committed_but_not_ingested_are_ingested_at_the_next_start(
         assert (stored["fingerprint"], stored["status"]) == ("disk", "firing")
         [opened] = incidents(api)
         assert stored["incident_id"] == opened["id"]
+
+
+def test_a_result_no_request_came_back_for_is_dropped(runtime: Runtime) -> None:
+    """The result kept for a request that waits for its ingest is deleted once read, or, if
+    the request went away, by the ingester's tidying (after 5 minutes)."""
+    from datetime import timedelta
+
+    from warroom.alerts import integrations
+    from warroom.alerts.normalize import NormalizedAlert
+
+    now = runtime.clock.now()
+    with runtime.transaction() as session:
+        prom = integrations.create(
+            session=session, name="p", kind="alertmanager", auth_token=None, now=now
+        )
+    firing = NormalizedAlert(fingerprint="f", status="firing", summary="X", source="t")
+    with runtime.transaction() as session:
+        [stored] = backlog.store(
+            session=session,
+            submissions=[
+                Submission(
+                    key=prom.key, kind="alertmanager", token=None, alerts=[firing], wait=True
+                )
+            ],
+            now=now,
+        )
+    assert isinstance(stored, backlog.Stored)
+    assert stored.entry_id is not None
+    with runtime.transaction() as session:
+        taken = backlog.take(session=session, ids=[stored.entry_id])
+        results = service.ingest_entries(
+            session=session,
+            playbook=runtime.playbook,
+            entries=[t.entry for t in taken],
+            clock=runtime.clock,
+        )
+        backlog.finish(session=session, taken=taken, results=results)
+        backlog.forget_unread(session=session, before=now)  # not older than that: kept
+    with runtime.read() as session:
+        assert backlog.state(session=session).pending == 0  # a kept result is not pending
+    with runtime.transaction() as session:
+        backlog.forget_unread(session=session, before=now + timedelta(seconds=1))
+    with runtime.transaction() as session:
+        assert backlog.outcome(session=session, entry_id=stored.entry_id) == (True, None)

@@ -181,6 +181,13 @@ def fail(*, session: Session, entry_id: int, error: str) -> None:
     session.execute(update(INTAKE).where(INTAKE.c.id == entry_id).values(error=error[:2000]))
 
 
+def forget_unread(*, session: Session, before: datetime) -> None:
+    """Delete results kept for requests that stopped waiting (gone, or timed out)."""
+    session.execute(
+        delete(INTAKE).where(INTAKE.c.result.is_not(None), INTAKE.c.received_at < before)
+    )
+
+
 def retry_failed(*, session: Session) -> int:
     """Put the entries set aside back in line (after what failed them is fixed)."""
     done = session.execute(update(INTAKE).where(INTAKE.c.error.is_not(None)).values(error=None))

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 import traceback
+from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
 
@@ -22,12 +23,15 @@ from warroom.runtime import Runtime
 logger = logging.getLogger("warroom.alerts")
 PROCESS_ALERTS = 100  # alerts per ingesting transaction
 RETRY_SECONDS = 1.0  # after the database failed us
+UNREAD_RESULTS = timedelta(minutes=5)  # a result kept for a waiting request, at most
+FORGET_EVERY_SECONDS = 60.0  # how often such results are looked for
 
 
 class Ingester:
     def __init__(self, runtime: Runtime, *, process_alerts: int = PROCESS_ALERTS) -> None:
         self.runtime = runtime
         self.process_alerts = process_alerts
+        self._forget_at = 0.0  # when to drop unread results next (monotonic)
 
     def ingest_next(self) -> bool:
         """Ingest the oldest stored entries; whether there were any."""
@@ -37,6 +41,12 @@ class Ingester:
                 ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
             if ids:
                 self._ingest(ids)
+            elif time.monotonic() > self._forget_at:  # a quiet moment: tidy up
+                self._forget_at = time.monotonic() + FORGET_EVERY_SECONDS
+                with self.runtime.transaction() as session:
+                    backlog.forget_unread(
+                        session=session, before=self.runtime.clock.now() - UNREAD_RESULTS
+                    )
         except OperationalError:  # the database is unreachable or busy: try again soon
             logger.exception("ingesting stored alerts failed; trying again in a second")
             time.sleep(RETRY_SECONDS)

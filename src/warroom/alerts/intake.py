@@ -140,9 +140,19 @@ class Intake:
                 stored = False  # out of time: the next start ingests the rest
                 continue
             started = time.monotonic()
-            stored = self._ingester.ingest_next()
+            stored = self._ingest_next()
             ended = time.monotonic()
             ingest_by = ended + (ended - started) * (1 - INGEST_SHARE) / INGEST_SHARE
+
+    def _ingest_next(self) -> bool:
+        """Ingest a chunk; whether there may be more. Nothing may end this thread: requests
+        wait on it."""
+        try:
+            return self._ingester.ingest_next()
+        except Exception:
+            logger.exception("ingesting stored alerts failed; trying again in a second")
+            time.sleep(1.0)
+            return True
 
     def _retire(self) -> bool:
         """End the thread unless a request came in meanwhile; whether it ended."""
