@@ -1141,3 +1141,13 @@ def test_nul_characters_are_refused_with_400_on_both_backends(
     assert response.status_code == 400, response.text
     assert response.json()["error"]["details"]["field"] == field
     assert stored(api) == (0, 0)
+
+
+@pytest.mark.parametrize("kind", ["alertmanager", "grafana"])
+def test_the_plain_asgi_hooks_answer_other_methods_405(
+    api: Api, keys: dict[str, str], kind: str
+) -> None:
+    response = api.client.get(f"/hooks/{kind}/{keys[kind]}")
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "POST"
+    assert stored(api) == (2, 1)  # what the fixture stored, nothing more

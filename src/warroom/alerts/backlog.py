@@ -161,8 +161,7 @@ def finish(*, session: Session, taken: Sequence[Taken], results: Sequence[Ingest
 
 
 def outcome(*, session: Session, entry_id: int) -> tuple[bool, IngestResult | None]:
-    """Whether the entry is ingested (or set aside), and what ingesting it did; once read,
-    the entry is deleted."""
+    """Whether the entry is ingested (or set aside), and what ingesting it did."""
     row = session.execute(
         select(INTAKE.c.result, INTAKE.c.error).where(INTAKE.c.id == entry_id)
     ).one_or_none()
@@ -172,9 +171,13 @@ def outcome(*, session: Session, entry_id: int) -> tuple[bool, IngestResult | No
     if result is None and error is None:
         return False, None
     if result is not None:
-        session.execute(delete(INTAKE).where(INTAKE.c.id == entry_id))
         return True, IngestResult(**{**result, "incidents": set(result["incidents"])})
     return True, None
+
+
+def forget(*, session: Session, entry_id: int) -> None:
+    """The waiting request has read the entry's result."""
+    session.execute(delete(INTAKE).where(INTAKE.c.id == entry_id, INTAKE.c.result.is_not(None)))
 
 
 def fail(*, session: Session, entry_id: int, error: str) -> None:

@@ -9,7 +9,6 @@ alone; one that still fails is set aside with its error and holds up nothing.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import traceback
@@ -34,27 +33,34 @@ class Ingester:
         self._forget_at = 0.0  # when to drop unread results next (monotonic)
 
     def ingest_next(self) -> bool:
-        """Ingest the oldest stored entries; whether there were any."""
+        """Ingest the oldest stored entries; whether there may be more."""
         ids: list[int] = []
         try:
             with self.runtime.read() as session:
                 ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
-            if ids:
-                self._ingest(ids)
-            elif time.monotonic() > self._forget_at:  # a quiet moment: tidy up
-                self._forget_at = time.monotonic() + FORGET_EVERY_SECONDS
-                with self.runtime.transaction() as session:
-                    backlog.forget_unread(
-                        session=session, before=self.runtime.clock.now() - UNREAD_RESULTS
-                    )
+            if not ids:
+                self._tidy()
+                return False
+            self._ingest(ids)
         except OperationalError:  # the database is unreachable or busy: try again soon
             logger.exception("ingesting stored alerts failed; trying again in a second")
             time.sleep(RETRY_SECONDS)
-            return True
         except Exception:
+            if not ids:  # choosing them failed: not an entry's fault
+                logger.exception("reading stored alerts failed; trying again in a second")
+                time.sleep(RETRY_SECONDS)
             for one in ids:  # alone, so that one entry that cannot be ingested holds up none
-                self._ingest_alone(one)
-        return bool(ids)
+                if not self._ingest_alone(one):
+                    break  # the database failed: the rest waits, in order, for the next try
+        return True
+
+    def _tidy(self) -> None:
+        """In a quiet moment, now and then: drop results no request came back for."""
+        if time.monotonic() < self._forget_at:
+            return
+        self._forget_at = time.monotonic() + FORGET_EVERY_SECONDS
+        with self.runtime.transaction() as session:
+            backlog.forget_unread(session=session, before=self.runtime.clock.now() - UNREAD_RESULTS)
 
     def _ingest(self, ids: list[int]) -> None:
         with self.runtime.transaction() as session:
@@ -68,17 +74,21 @@ class Ingester:
                 )
                 backlog.finish(session=session, taken=taken, results=results)
 
-    def _ingest_alone(self, entry_id: int) -> None:
+    def _ingest_alone(self, entry_id: int) -> bool:
+        """Ingest one entry, or set it aside if it fails; False when the database failed
+        (nothing changed: it is tried again, before anything after it)."""
         try:
             self._ingest([entry_id])
         except OperationalError:
             logger.exception("ingesting intake entry %s failed; trying again", entry_id)
             time.sleep(RETRY_SECONDS)
+            return False
         except Exception:
             logger.exception("ingesting intake entry %s failed; it is set aside", entry_id)
             error = traceback.format_exc(limit=5)
-            with (
-                contextlib.suppress(OperationalError),  # unreachable: tried again later
-                self.runtime.transaction() as session,
-            ):
-                backlog.fail(session=session, entry_id=entry_id, error=error)
+            try:
+                with self.runtime.transaction() as session:
+                    backlog.fail(session=session, entry_id=entry_id, error=error)
+            except OperationalError:
+                return False
+        return True

@@ -86,17 +86,32 @@ class Intake:
         stored = await waiting.answer
         if stored.entry_id is None:
             return Accepted(alerts=stored.alerts)
+        result = await self._wait_for(stored.entry_id, loop)
+        return Accepted(alerts=stored.alerts, result=result)
+
+    async def _wait_for(
+        self, entry_id: int, loop: asyncio.AbstractEventLoop
+    ) -> IngestResult | None:
+        """What ingesting the entry did, once some process has (None after WAIT_SECONDS, or
+        when it was set aside, or the database failed us: the alerts are committed anyway)."""
         deadline = loop.time() + WAIT_SECONDS
-        while loop.time() < deadline:
-            await asyncio.sleep(WAIT_POLL_SECONDS)
-            done, result = await asyncio.to_thread(self._outcome, stored.entry_id)
-            if done:
-                return Accepted(alerts=stored.alerts, result=result)
-        return Accepted(alerts=stored.alerts)
+        try:
+            while loop.time() < deadline:
+                await asyncio.sleep(WAIT_POLL_SECONDS)
+                done, result = await asyncio.to_thread(self._outcome, entry_id)
+                if done:
+                    return result
+        except Exception:
+            logger.exception("waiting for the ingest of intake entry %s failed", entry_id)
+        return None
 
     def _outcome(self, entry_id: int) -> tuple[bool, IngestResult | None]:
-        with self.runtime.transaction() as session:
-            return backlog.outcome(session=session, entry_id=entry_id)
+        with self.runtime.read() as session:  # looking takes no write lock
+            done, result = backlog.outcome(session=session, entry_id=entry_id)
+        if done and result is not None:
+            with self.runtime.transaction() as session:  # read once: forget it
+                backlog.forget(session=session, entry_id=entry_id)
+        return done, result
 
     def wake(self) -> None:
         """Make sure the thread runs: it ingests what is stored, then waits for requests."""
@@ -110,11 +125,11 @@ class Intake:
     def stop(self, timeout: float = STOP_SECONDS) -> None:
         """Answer the requests waiting, ingest what is stored (for at most ``timeout``; the
         rest waits for the next start), then end the thread."""
-        with self._lock:
+        with self._lock:  # the thread may be retiring: then there is nothing to stop
             thread = self._thread
-        if thread is None:
-            return
-        self._stop_by = time.monotonic() + timeout
+            if thread is None:
+                return
+            self._stop_by = time.monotonic() + timeout
         self._queue.put(None)  # wake it
         thread.join(timeout + 1.0)
 

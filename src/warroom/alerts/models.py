@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.db import Base, JSONType, UTCDateTime
@@ -95,4 +96,7 @@ class IntakeEntry(Base):
     acknowledge: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
     wait: Mapped[bool] = mapped_column(default=False)  # a request waits for the result
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # SQL NULL for None (JSON null would hide the row from every "not done" query)
+    result: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+    )

@@ -109,9 +109,10 @@ def intake(
         ingester = Ingester(rt)
         while ingester.ingest_next():
             pass
-        out.print(f"{again} request(s) set aside were ingested again")
     with rt.read() as session:
         state = backlog.state(session=session)
+    if retry:
+        out.print(f"{again} request(s) set aside were tried again; {state.failed} failed again")
     if as_json:
         oldest = state.oldest.isoformat() if state.oldest else None
         print_json(dataclasses.asdict(state) | {"oldest": oldest})

@@ -43,6 +43,10 @@ class HookFastPath:
             await self.app(scope, receive, send)
             return
         kind, key = target
+        if scope["method"] != "POST":
+            refusal = error_body("method_not_allowed", "Method Not Allowed")
+            await _respond(send, 405, refusal, [(b"allow", b"POST")])
+            return
         intake: Intake = scope["app"].state.intake
         try:
             body = await _read_body(scope, receive)
@@ -66,14 +70,14 @@ class HookFastPath:
             return
         except Exception:
             logger.exception("the %s hook failed", kind)
-            await _respond(send, 500, error_body("internal_error", "internal server error"))
+            await _respond(send, 500, error_body("internal", "internal error; see the server log"))
             return
         await _respond(send, 202, accepted(answer, wait))
 
 
 def _target(scope: Scope) -> tuple[str, str] | None:
-    """(kind, key) of a POST to one of these hooks; None for anything else."""
-    if scope["type"] != "http" or scope["method"] != "POST":
+    """(kind, key) of a request to one of these hooks; None for anything else."""
+    if scope["type"] != "http":
         return None
     path: str = scope["path"]
     if not path.startswith(PREFIX):
