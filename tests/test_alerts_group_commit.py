@@ -253,16 +253,9 @@ def test_one_transaction_takes_submissions_of_several_integrations(runtime: Runt
         ids = backlog.next_ids(session=session, max_alerts=1000)
     assert len(ids) == 3
     with runtime.transaction() as session:
-        taken = backlog.take(session=session, ids=ids)
-        assert [t.id for t in taken] == ids
-        assert [t.wait for t in taken] == [False, True, False]
-        results = service.ingest_entries(
-            session=session,
-            playbook=runtime.playbook,
-            entries=[t.entry for t in taken],
-            clock=runtime.clock,
-        )
-        backlog.finish(session=session, taken=taken, results=results)
+        taken, results = _ingest_by_hand(runtime, session, ids)
+    assert [t.id for t in taken] == ids
+    assert [t.wait for t in taken] == [False, True, False]
     made, again, other = results
     assert (made.created, made.deduplicated) == (1, 0)
     assert (again.created, again.deduplicated) == (0, 1)
@@ -355,14 +348,7 @@ def test_a_result_no_request_came_back_for_is_dropped(runtime: Runtime) -> None:
     assert isinstance(stored, backlog.Stored)
     assert stored.entry_id is not None
     with runtime.transaction() as session:
-        taken = backlog.take(session=session, ids=[stored.entry_id])
-        results = service.ingest_entries(
-            session=session,
-            playbook=runtime.playbook,
-            entries=[t.entry for t in taken],
-            clock=runtime.clock,
-        )
-        backlog.finish(session=session, taken=taken, results=results)
+        _ingest_by_hand(runtime, session, [stored.entry_id])
         backlog.forget_unread(session=session, before=now)  # not older than that: kept
     with runtime.read() as session:
         assert backlog.state(session=session).pending == 0  # a kept result is not pending
@@ -370,3 +356,18 @@ def test_a_result_no_request_came_back_for_is_dropped(runtime: Runtime) -> None:
         backlog.forget_unread(session=session, before=now + timedelta(seconds=1))
     with runtime.transaction() as session:
         assert backlog.outcome(session=session, entry_id=stored.entry_id) == (True, None)
+
+
+def _ingest_by_hand(
+    runtime: Runtime, session: Any, ids: list[int]
+) -> tuple[list[backlog.Taken], list[service.IngestResult]]:
+    """What the ingester does with these entries, in the caller's transaction."""
+    taken = backlog.take(session=session, ids=ids)
+    results = service.ingest_entries(
+        session=session,
+        playbook=runtime.playbook,
+        entries=[t.entry for t in taken],
+        clock=runtime.clock,
+    )
+    backlog.finish(session=session, taken=taken, results=results)
+    return taken, results
