@@ -7,11 +7,13 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Integration
+from warroom.db import table_of
 from warroom.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
 KINDS = ("alertmanager", "grafana", "events-v2", "generic")
@@ -68,13 +70,23 @@ def find(*, session: Session, ref: str) -> Integration:
     return integration
 
 
-def by_keys(*, session: Session, keys: set[str], lock: bool = False) -> dict[str, Integration]:
-    """The integrations these hook keys belong to, locked in id order when ``lock`` (one
-    ingest per integration at a time: dedup stays exact under concurrency)."""
-    query = select(Integration).where(Integration.key.in_(sorted(keys))).order_by(Integration.id)
-    if lock:
-        query = query.with_for_update()
-    return {integration.key: integration for integration in session.scalars(query)}
+class KeyHolder(NamedTuple):
+    """What checking a hook request needs of its integration."""
+
+    id: int
+    kind: str
+    auth_token_hash: str | None
+
+
+def by_keys(*, session: Session, keys: set[str]) -> dict[str, KeyHolder]:
+    """The integrations these hook keys belong to (one Core query: requests are hot)."""
+    table = table_of(Integration)
+    rows = session.execute(
+        select(table.c.key, table.c.id, table.c.kind, table.c.auth_token_hash).where(
+            table.c.key.in_(sorted(keys))
+        )
+    )
+    return {key: KeyHolder(id_, kind, token_hash) for key, id_, kind, token_hash in rows}
 
 
 def by_ids(*, session: Session, ids: set[int], lock: bool = False) -> dict[int, Integration]:
@@ -85,7 +97,7 @@ def by_ids(*, session: Session, ids: set[int], lock: bool = False) -> dict[int, 
     return {integration.id: integration for integration in session.scalars(query)}
 
 
-def check(found: dict[str, Integration], key: str, kind: str) -> Integration:
+def check(found: dict[str, KeyHolder], key: str, kind: str) -> KeyHolder:
     """The integration of ``key`` if it is of the hook's kind; NotFound otherwise."""
     integration = found.get(key)
     if integration is None or integration.kind != kind:
@@ -93,7 +105,7 @@ def check(found: dict[str, Integration], key: str, kind: str) -> Integration:
     return integration
 
 
-def check_auth(integration: Integration, bearer: str | None) -> None:
+def check_auth(integration: KeyHolder, bearer: str | None) -> None:
     """Unauthorized unless the integration needs no token or the right one was sent."""
     if integration.auth_token_hash is None:
         return
