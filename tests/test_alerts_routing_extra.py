@@ -41,6 +41,7 @@ def test_pagerduty_events_with_different_dedup_keys_open_different_incidents(api
             "payload": {"summary": f"{dedup} bad", "source": "host", "severity": "error"},
         }
         assert api.client.post("/v2/enqueue", json=event).status_code == 202
+    api.settle()  # answered once committed; ingested right after
     incidents = api.client.get("/api/v1/incidents", headers=api.viewer).json()["items"]
     assert sorted(i["title"] for i in incidents) == ["cpu-7 bad", "disk-1 bad"]
 
