@@ -156,11 +156,17 @@ def test_an_entry_that_cannot_be_ingested_is_set_aside_and_holds_up_nothing(
     assert _at_once(api, 16, False, _sender(key, poisoned=5)) == [202] * 16
     state = api.settle()
     assert (state["pending"], state["failed"]) == (0, 1)
-    stored = alerts(api)
-    assert len(stored) == 15
-    assert not [a for a in stored if a["labels"].get("poison")]
-    [opened] = incidents(api)
+    loads = [a for a in alerts(api) if a["labels"]["alertname"] == "Load"]
+    assert len(loads) == 15
+    assert not [a for a in loads if a["labels"].get("poison")]
+    opened, alarmed = incidents(api)
     assert kinds(api, opened["id"]).count("alert_attached") == 15
+    # the failure is an alert of its own, routed like any other: here a P1 incident
+    [alarm] = [a for a in alerts(api) if a["labels"]["alertname"] == "WarroomIntakeFailed"]
+    assert (alarm["status"], alarm["source"], alarm["count"]) == ("firing", "warroom", 1)
+    assert alarm["incident_id"] == alarmed["id"]
+    assert alarmed["severity"] == "P1"
+    assert alarmed["title"].startswith("warroom could not ingest alerts it accepted")
     waited = api.client.post(
         f"/hooks/alertmanager/{key}?wait=true",
         json=am_payload(am_alert({"alertname": "Load", "service": "api", "poison": "again"})),
@@ -168,6 +174,8 @@ def test_an_entry_that_cannot_be_ingested_is_set_aside_and_holds_up_nothing(
     assert waited.status_code == 202, waited.text
     assert waited.json() == {"status": "accepted", "alerts": 1, "ingested": False}
     assert api.settle()["failed"] == 2
+    assert [a["count"] for a in alerts(api) if a["source"] == "warroom"] == [2]  # one alert
+    assert len(incidents(api)) == 2
     shown = cli("alert", "intake")
     assert shown.code == 0, shown.err
     assert "set aside after failing: 2" in shown.out

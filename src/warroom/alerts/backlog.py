@@ -180,8 +180,14 @@ def forget(*, session: Session, entry_id: int) -> None:
     session.execute(delete(INTAKE).where(INTAKE.c.id == entry_id, INTAKE.c.result.is_not(None)))
 
 
-def fail(*, session: Session, entry_id: int, error: str) -> None:
-    session.execute(update(INTAKE).where(INTAKE.c.id == entry_id).values(error=error[:2000]))
+def fail(*, session: Session, entry_id: int, error: str) -> int | None:
+    """Set the entry aside with its error; the id of its integration (None: it is gone)."""
+    return session.execute(
+        update(INTAKE)
+        .where(INTAKE.c.id == entry_id)
+        .values(error=error[:2000])
+        .returning(INTAKE.c.integration_id)
+    ).scalar_one_or_none()
 
 
 def forget_unread(*, session: Session, before: datetime) -> None:

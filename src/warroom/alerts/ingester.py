@@ -17,11 +17,14 @@ from datetime import timedelta
 from sqlalchemy.exc import OperationalError
 
 from warroom.alerts import backlog, service
+from warroom.alerts.normalize import NormalizedAlert
 from warroom.runtime import Runtime
 
 logger = logging.getLogger("warroom.alerts")
 PROCESS_ALERTS = 100  # alerts per ingesting transaction
 RETRY_SECONDS = 1.0  # after the database failed us
+ALARM_FINGERPRINT = "warroom-intake-failed"
+ALARM_LABELS = {"alertname": "WarroomIntakeFailed", "service": "warroom", "severity": "critical"}
 UNREAD_RESULTS = timedelta(minutes=5)  # a result kept for a waiting request, at most
 FORGET_EVERY_SECONDS = 60.0  # how often such results are looked for
 
@@ -88,7 +91,36 @@ class Ingester:
             error = traceback.format_exc(limit=5)
             try:
                 with self.runtime.transaction() as session:
-                    backlog.fail(session=session, entry_id=entry_id, error=error)
+                    integration_id = backlog.fail(session=session, entry_id=entry_id, error=error)
             except OperationalError:
                 return False
+            if integration_id is not None:
+                self._raise_alarm(integration_id, entry_id)
         return True
+
+    def _raise_alarm(self, integration_id: int, entry_id: int) -> None:
+        """An alert of the integration's own, routed like any other (by default a P1
+        incident that pages): alerts were accepted but not turned into incidents. One open
+        alert for all such failures of the integration; it counts them."""
+        alarm = NormalizedAlert(
+            fingerprint=ALARM_FINGERPRINT,
+            status="firing",
+            summary="warroom could not ingest alerts it accepted; see `warroom alert intake`",
+            source="warroom",
+            labels={
+                "alertname": "WarroomIntakeFailed",
+                "service": "warroom",
+                "severity": "critical",
+            },
+            annotations={"entry": str(entry_id)},
+        )
+        try:
+            with self.runtime.transaction() as session:
+                service.ingest_entries(
+                    session=session,
+                    playbook=self.runtime.playbook,
+                    entries=[service.Entry(integration_id=integration_id, alerts=[alarm])],
+                    clock=self.runtime.clock,
+                )
+        except Exception:  # the log line above is all that is left
+            logger.exception("could not raise the alarm for intake entry %s", entry_id)
