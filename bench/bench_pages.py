@@ -64,6 +64,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from common import free_port, percentile
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -620,19 +621,6 @@ def survey(url: str) -> Contents:
 
 
 # ---------------------------------------------------------------- serving and measuring
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def start_server(url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:

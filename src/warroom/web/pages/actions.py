@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from warroom.auth import policy
 from warroom.auth.sessions import SignedIn
-from warroom.errors import Conflict, InvalidInput, NotFound
+from warroom.errors import Conflict, InvalidInput, NotFound, WarroomError
 from warroom.incidents import assembly, changes, lifecycle, service, work
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentUpdate
@@ -36,8 +36,9 @@ def _refused(
     incident_id: int,
     form: str,
     values: dict[str, str],
-    exc: InvalidInput,
+    exc: WarroomError,
 ) -> Response:
+    """The room again, the form's input kept, saying what was refused and where."""
     return show_room(
         request,
         runtime,
@@ -45,7 +46,7 @@ def _refused(
         form=form,
         problem=exc.message,
         values=values,
-        field=exc.field,
+        field=str(exc.details.get("field", "")),
         status_code=exc.http_status,
     )
 
@@ -79,16 +80,7 @@ def _apply(
     except ValidationError as exc:
         return _refused(request, runtime, incident_id, form, values, first_problem(exc, form))
     except (InvalidInput, Conflict, NotFound) as exc:  # the room itself may be gone: a 404
-        return show_room(
-            request,
-            runtime,
-            incident_id,
-            form=form,
-            problem=exc.message,
-            values=values,
-            field=str(exc.details.get("field", "")),
-            status_code=exc.http_status,
-        )
+        return _refused(request, runtime, incident_id, form, values, exc)
     return RedirectResponse(f"/incidents/{incident_id}{anchor}", status_code=303)
 
 
