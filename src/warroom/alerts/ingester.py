@@ -15,6 +15,7 @@ import traceback
 from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from warroom.alerts import backlog, service
 from warroom.alerts.normalize import NormalizedAlert
@@ -92,30 +93,26 @@ class Ingester:
             try:
                 with self.runtime.transaction() as session:
                     integration_id = backlog.fail(session=session, entry_id=entry_id, error=error)
+                    if integration_id is not None:
+                        self._raise_alarm(session, integration_id, entry_id)
             except OperationalError:
                 return False
-            if integration_id is not None:
-                self._raise_alarm(integration_id, entry_id)
         return True
 
-    def _raise_alarm(self, integration_id: int, entry_id: int) -> None:
-        """An alert of the integration's own, routed like any other (by default a P1
-        incident that pages): alerts were accepted but not turned into incidents. One open
-        alert for all such failures of the integration; it counts them."""
+    def _raise_alarm(self, session: Session, integration_id: int, entry_id: int) -> None:
+        """With setting the entry aside, an alert of the integration's own, routed like any
+        other (by default a P1 incident): alerts were accepted but not turned into
+        incidents. One open alert for all such failures of the integration counts them."""
         alarm = NormalizedAlert(
             fingerprint=ALARM_FINGERPRINT,
             status="firing",
             summary="warroom could not ingest alerts it accepted; see `warroom alert intake`",
             source="warroom",
-            labels={
-                "alertname": "WarroomIntakeFailed",
-                "service": "warroom",
-                "severity": "critical",
-            },
+            labels=ALARM_LABELS,
             annotations={"entry": str(entry_id)},
         )
         try:
-            with self.runtime.transaction() as session:
+            with session.begin_nested():  # if it fails, the entry is set aside all the same
                 service.ingest_entries(
                     session=session,
                     playbook=self.runtime.playbook,
