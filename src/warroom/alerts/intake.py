@@ -213,20 +213,26 @@ class Intake:
                 return
             if not isinstance(exc, WarroomError):
                 logger.exception("storing alerts failed")
-            _answer(waiting[0], exc)
+            _answer([(waiting[0], exc)])
             return
-        for one, outcome in zip(waiting, outcomes, strict=True):
-            _answer(one, outcome)
+        _answer(list(zip(waiting, outcomes, strict=True)))
 
 
-def _answer(waiting: _Waiting, outcome: Stored | Exception) -> None:
-    def settle() -> None:
+def _answer(answers: list[tuple[_Waiting, Stored | Exception]]) -> None:
+    """Settle each request's future on its event loop: one wake-up per loop, not per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Waiting, Stored | Exception]]] = {}
+    for one, outcome in answers:
+        by_loop.setdefault(one.loop, []).append((one, outcome))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits any more
+            loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(answers: list[tuple[_Waiting, Stored | Exception]]) -> None:
+    for waiting, outcome in answers:
         if waiting.answer.done():  # the client went away
-            return
+            continue
         if isinstance(outcome, Exception):
             waiting.answer.set_exception(outcome)
         else:
             waiting.answer.set_result(outcome)
-
-    with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits any more
-        waiting.loop.call_soon_threadsafe(settle)

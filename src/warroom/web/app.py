@@ -24,7 +24,7 @@ from warroom.people.api import router as people_router
 from warroom.playbook.api import router as playbook_router
 from warroom.runtime import Runtime
 from warroom.web import ack, deliveries, errors, health, live, messages, slack, twilio
-from warroom.web.fasthooks import HookFastPath
+from warroom.web.fasthooks import WarroomApp
 from warroom.web.pages import (
     account,
     actions,
@@ -59,7 +59,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
             if worker is not None:
                 worker.stop()
 
-    app = FastAPI(
+    app = WarroomApp(
         title="warroom",
         version=__version__,
         lifespan=lifespan,
@@ -75,7 +75,6 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
     )
     common.install_filters(app.state.templates)
     errors.install(app)
-    app.add_middleware(HookFastPath)
     for router in (  # the alert hooks first: routes are matched in order, and they are hot
         hooks.router,
         health.router,

@@ -1,74 +1,122 @@
-"""The Alertmanager and Grafana hooks as plain ASGI, in front of the framework.
+"""The Alertmanager and Grafana hooks as plain ASGI, ahead of the framework.
 
 These two hooks take the heaviest traffic (every alert of every Prometheus and Grafana), so
-they skip FastAPI's routing, dependency resolution and response classes: a request is read,
-parsed and validated by pydantic straight from the bytes, handed to the intake, and answered
-once its alerts are committed. Every other path goes on to the app unchanged.
+``WarroomApp`` answers them before FastAPI's middleware, routing, dependency resolution and
+response classes: a request is read, parsed and validated by pydantic straight from the
+bytes, handed to the intake, and answered with ready-made ASGI messages once its alerts are
+committed. Every other path goes on to FastAPI unchanged.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
+from urllib.parse import parse_qs
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from warroom.alerts.backlog import Submission
-from warroom.alerts.hooks import accepted, bearer, parse, read_body, wants_wait
+from warroom.alerts.hooks import MAX_BODY, BodyTooLarge, accepted, parse, wants_wait
 from warroom.alerts.intake import Intake
 from warroom.alerts.sources import alertmanager
 from warroom.errors import WarroomError
-from warroom.web.errors import error_body, refusal
+from warroom.web.errors import error_body
 
 logger = logging.getLogger("warroom.alerts")
 KINDS = {"alertmanager", "grafana"}
 PREFIX = "/hooks/"
 
 
-class HookFastPath:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class ClientGone(Exception):
+    """The client went away before its body arrived: there is nobody to answer."""
+
+
+class WarroomApp(FastAPI):
+    """FastAPI, with the two hottest hooks answered before its middleware stack."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = _kind(scope)
         if kind is None:
-            await self.app(scope, receive, send)
+            await super().__call__(scope, receive, send)
             return
-        response = await _hook(Request(scope, receive), kind)
-        if response is not None:
-            await response(scope, receive, send)
+        try:
+            status, body, extra = await _hook(self.state.intake, scope, receive, kind)
+        except ClientGone:
+            return
+        await _respond(send, status, body, extra)
 
 
-async def _hook(request: Request, kind: str) -> Response | None:
-    """The answer to a request to the hook (None: the client went away)."""
-    if request.method != "POST":
-        body = error_body("method_not_allowed", "Method Not Allowed")
-        return JSONResponse(body, status_code=405, headers={"Allow": "POST"})
-    intake: Intake = request.app.state.intake
-    wait = wants_wait(request.query_params.get("wait"))
+async def _hook(
+    intake: Intake, scope: Scope, receive: Receive, kind: str
+) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
+    """The status, JSON body and extra headers of the answer."""
+    if scope["method"] != "POST":
+        return 405, error_body("method_not_allowed", "Method Not Allowed"), [(b"allow", b"POST")]
+    headers = dict(scope["headers"])
+    wait = _wait(scope["query_string"])
     try:
-        payload = parse(alertmanager.WebhookPayload, await read_body(request))
+        payload = parse(alertmanager.WebhookPayload, await _body(receive, headers))
         submission = Submission(
-            key=request.scope["path"].rsplit("/", 1)[1],
+            key=scope["path"].rsplit("/", 1)[1],
             kind=kind,
-            token=bearer(request),
+            token=_bearer(headers),
             alerts=alertmanager.normalize(payload, source=kind),
             wait=wait,
         )
         answer = await intake.submit(submission)
-    except ClientDisconnect:
-        return None
     except WarroomError as exc:
-        response = refusal(exc)
-        if exc.http_status == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
-        return response
+        extra = [(b"www-authenticate", b"Bearer")] if exc.http_status == 401 else []
+        return exc.http_status, error_body(exc.code, exc.message, exc.details), extra
+    except ClientGone:
+        raise
     except Exception:
         logger.exception("the %s hook failed", kind)
-        body = error_body("internal", "internal error; see the server log")
-        return JSONResponse(body, status_code=500)
-    return JSONResponse(accepted(answer, wait), status_code=202)
+        return 500, error_body("internal", "internal error; see the server log"), []
+    return 202, accepted(answer, wait), []
+
+
+async def _body(receive: Receive, headers: dict[bytes, bytes]) -> bytes:
+    """The raw body, at most 1 MiB; BodyTooLarge otherwise."""
+    declared = headers.get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        body += message.get("body", b"")
+        if len(body) > MAX_BODY:
+            raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
+        if not message.get("more_body", False):
+            return body
+
+
+def _bearer(headers: dict[bytes, bytes]) -> str | None:
+    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _wait(query: bytes) -> bool:
+    if not query:
+        return False
+    values = parse_qs(query.decode("latin-1")).get("wait")
+    return wants_wait(values[-1] if values else None)
+
+
+async def _respond(
+    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]]
+) -> None:
+    content = json.dumps(body, separators=(",", ":")).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(content)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
 
 
 def _kind(scope: Scope) -> str | None:
