@@ -87,7 +87,8 @@ async def _body(receive: Receive, headers: dict[bytes, bytes]) -> bytes:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGone
-        body += message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
+        body += chunk
         if len(body) > MAX_BODY:
             raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
         if not message.get("more_body", False):
