@@ -51,6 +51,9 @@ def serve(
     app = create_app(rt, run_worker=with_worker and rt.settings.worker)
     gc.freeze()  # what start-up made lives as long as the process: the collector skips it
     gc.set_threshold(50_000, 20, 20)  # requests make many short-lived objects: collect less often
+    # a thread woken to answer a request, or to deliver a page, waits for the interpreter lock
+    # at most this long while another thread computes (Python's default: 5 ms)
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     out.print(f"warroom serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     uvicorn.run(
         app,
@@ -65,6 +68,7 @@ def serve(
 
 
 FIRST_ADMIN = "admin@warroom.local"
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 def bootstrap_admin(rt: Runtime) -> None:
