@@ -59,7 +59,9 @@ class State:
     oldest: datetime | None
 
 
-def check(*, session: Session, submissions: Sequence[Submission]) -> list[Entry | WarroomError]:
+def check(
+    *, session: Session, submissions: Sequence[Submission]
+) -> list[Entry | WarroomError]:
     """For each submission, its entry when its key, kind and token check out, or the error
     it gets; one read for all of them."""
     found = integrations.by_keys(session=session, keys={s.key for s in submissions})

@@ -142,18 +142,15 @@ class Intake:
         while True:
             stopping = self._stop_by is not None
             idle = not stored and not stopping
-            waiting = self._gather(wait=0.0)
-            quiet = not waiting  # what comes now comes to a thread with nothing to do
-            if quiet and idle:
-                waiting = self._gather(wait=IDLE_SECONDS)
-            elif quiet and stored and not stopping:
+            waiting = self._gather(wait=IDLE_SECONDS if idle else 0.0)
+            if not waiting and stored and not stopping:
                 waiting = self._gather(wait=GRACE_SECONDS)  # the next request is often near
             if not waiting and (idle or (stopping and not stored)):
                 if self._retire():
                     return
                 continue
             if waiting:
-                if quiet and not stored and self._ingest_at_once(waiting):
+                if not stored and self._ingest_at_once(waiting):
                     continue
                 self._accept(waiting)
                 stored = True
