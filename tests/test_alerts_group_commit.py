@@ -23,8 +23,6 @@ from tests.test_alerts_hooks import (
 )
 from warroom.alerts import backlog, service
 from warroom.alerts.backlog import Submission
-from warroom.alerts.intake import Intake
-from warroom.alerts.sources import alertmanager
 from warroom.runtime import Runtime
 
 INCIDENTS = "/api/v1/incidents"
@@ -117,8 +115,6 @@ def test_a_request_whose_shared_store_fails_is_retried_alone(
     """A request that breaks the transaction storing it gets a 500; those that shared the
     transaction with it are stored again on their own and answered 202."""
     key = create_integration(api, "prom", "alertmanager")["key"]
-    intake: Intake = api.client.app.state.intake  # type: ignore[attr-defined]
-    monkeypatch.setattr(intake, "at_once_alerts", 0)  # always store first
     real = backlog.store
 
     def failing(**kwargs: Any) -> Any:
@@ -197,113 +193,6 @@ def test_an_entry_that_cannot_be_ingested_is_set_aside_and_holds_up_nothing(
     }
     assert len([a for a in alerts(api) if a["labels"].get("poison")]) == 2
     assert kinds(api, opened["id"]).count("alert_attached") == 17
-
-
-def test_with_nothing_stored_a_request_is_ingested_in_the_transaction_that_commits_it(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With no entry waiting, the intake ingests a request as it commits it: its alert and
-    incident are there when the 202 comes, and the intake never held it."""
-    key = create_integration(api, "prom", "alertmanager")["key"]
-    api.settle()
-    stores: list[int] = []
-    real = backlog.store
-
-    def counting(**kwargs: Any) -> Any:
-        stores.append(len(kwargs["submissions"]))
-        return real(**kwargs)
-
-    monkeypatch.setattr(backlog, "store", counting)
-    body = am_payload(am_alert({"alertname": "Disk", "service": "db"}))
-    answer = api.client.post(f"/hooks/alertmanager/{key}", json=body)
-    assert answer.status_code == 202, answer.text
-    assert answer.json() == {"status": "accepted", "alerts": 1}
-    listed = api.client.get("/api/v1/alerts", headers=api.viewer)  # no settle: not needed
-    [alert] = listed.json()["items"]
-    assert alert["incident_id"] is not None
-    assert stores == []
-    waited = api.client.post(f"/hooks/alertmanager/{key}?wait=true", json=body)
-    assert waited.json() == {
-        "status": "accepted",
-        "alerts": 1,
-        "ingested": True,
-        "created": 0,
-        "deduplicated": 1,
-        "resolved": 0,
-        "silenced": 0,
-        "incidents": [],  # a repeat joins nothing new
-    }
-    assert stores == []
-
-
-def test_with_entries_stored_a_request_is_stored_behind_them(
-    api: Api, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An entry stored and not yet ingested (here: by another process) goes first: a request
-    that comes meanwhile is stored behind it, not ingested ahead of it."""
-    key = create_integration(api, "prom", "alertmanager")["key"]
-    api.settle()
-    firing = am_alert({"alertname": "Disk", "service": "db"})
-    resolved = {**firing, "status": "resolved", "endsAt": firing["startsAt"]}
-    ingester = Intake._ingest_next
-    held = threading.Event()
-
-    def held_back(self: Intake) -> bool:
-        held.wait(10)
-        return ingester(self)
-
-    monkeypatch.setattr(Intake, "_ingest_next", held_back)
-    with runtime.transaction() as session:  # what another process stored
-        [stored] = backlog.store(
-            session=session,
-            submissions=[
-                Submission(
-                    key=key,
-                    kind="alertmanager",
-                    token=None,
-                    alerts=alertmanager.normalize(
-                        alertmanager.WebhookPayload.model_validate(am_payload(firing)),
-                        source="alertmanager",
-                    ),
-                )
-            ],
-            now=runtime.clock.now(),
-        )
-    assert not isinstance(stored, Exception)
-    answer = api.client.post(f"/hooks/alertmanager/{key}", json=am_payload(resolved))
-    assert answer.status_code == 202, answer.text
-    assert api.client.get("/api/v1/alerts/intake", headers=api.viewer).json()["pending"] == 2
-    held.set()
-    api.settle()
-    [alert] = alerts(api)
-    assert alert["status"] == "resolved"  # fired, then resolved: in the order they came
-
-
-def test_a_request_that_cannot_be_ingested_at_once_is_stored(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """When ingesting at once fails, nothing of it stays: the request is stored and answered
-    202, and the ingester, tried again, ingests it."""
-    key = create_integration(api, "prom", "alertmanager")["key"]
-    api.settle()
-    real = service.ingest_entries
-    failures: list[int] = []
-
-    def failing_once(**kwargs: Any) -> Any:
-        results = real(**kwargs)  # writes, then breaks: the transaction must roll back
-        if not failures:
-            failures.append(1)
-            raise RuntimeError("injected failure")
-        return results
-
-    monkeypatch.setattr(service, "ingest_entries", failing_once)
-    body = am_payload(am_alert({"alertname": "Disk", "service": "db"}))
-    answer = api.client.post(f"/hooks/alertmanager/{key}", json=body)
-    assert answer.status_code == 202, answer.text
-    assert api.settle()["failed"] == 0
-    [alert] = alerts(api)
-    assert alert["count"] == 1  # ingested once: the failed try left nothing
-    assert len(incidents(api)) == 1
 
 
 def _sender(key: str, poisoned: int) -> Any:

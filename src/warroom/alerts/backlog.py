@@ -43,12 +43,10 @@ class Submission:
 
 @dataclass(frozen=True)
 class Stored:
-    """A submission stored: its alerts, and the entry's id when the request waits for it;
-    or, ingested at once, what that did."""
+    """A submission stored: its alerts, and the entry's id when the request waits for it."""
 
     alerts: int
     entry_id: int | None = None
-    result: IngestResult | None = None  # ingested at once, not stored
 
 
 @dataclass(frozen=True)
@@ -59,46 +57,24 @@ class State:
     oldest: datetime | None
 
 
-def check(
-    *, session: Session, submissions: Sequence[Submission]
-) -> list[Entry | WarroomError]:
-    """For each submission, its entry when its key, kind and token check out, or the error
-    it gets; one read for all of them."""
-    found = integrations.by_keys(session=session, keys={s.key for s in submissions})
-    checked: list[Entry | WarroomError] = []
-    for submission in submissions:
-        try:
-            integration = integrations.check(found, submission.key, submission.kind)
-            integrations.check_auth(integration, submission.token)
-        except WarroomError as exc:
-            checked.append(exc)
-            continue
-        checked.append(
-            Entry(
-                integration_id=integration.id,
-                alerts=submission.alerts,
-                acknowledge=submission.acknowledge,
-            )
-        )
-    return checked
-
-
 def store(
     *, session: Session, submissions: Sequence[Submission], now: datetime
 ) -> list[Stored | WarroomError]:
     """Store each submission whose key, kind and token check out; for each, what was stored
     or the error it gets. One read and one insert for all of them (and one more for each
     that waits for its entry's id)."""
+    found = integrations.by_keys(session=session, keys={s.key for s in submissions})
     outcomes: list[Stored | WarroomError] = []
     rows: list[dict[str, Any]] = []
-    for submission, entry in zip(
-        submissions, check(session=session, submissions=submissions), strict=True
-    ):
-        if isinstance(entry, WarroomError):
-            outcomes.append(entry)
+    for submission in submissions:
+        try:
+            integration = integrations.check(found, submission.key, submission.kind)
+            integrations.check_auth(integration, submission.token)
+        except WarroomError as exc:
+            outcomes.append(exc)
             continue
         row = {
-            "integration_id": entry.integration_id,
+            "integration_id": integration.id,
             "received_at": now,
             "size": max(1, len(submission.alerts)),
             "alerts": [to_record(a) for a in submission.alerts],
@@ -118,11 +94,6 @@ def store(
     if rows:
         session.execute(insert(INTAKE), rows)
     return outcomes
-
-
-def any_pending(*, session: Session) -> bool:
-    """Whether some entry waits to be ingested (by any process)."""
-    return session.scalar(select(INTAKE.c.id).where(UNDONE).limit(1)) is not None
 
 
 def next_ids(*, session: Session, max_alerts: int) -> list[int]:

@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from warroom.alerts import backlog, service
+from warroom.alerts import backlog
 from warroom.alerts.backlog import Stored, Submission
 from warroom.alerts.batch import IngestResult
 from warroom.alerts.ingester import Ingester
@@ -34,7 +34,6 @@ from warroom.runtime import Runtime
 
 logger = logging.getLogger("warroom.alerts")
 ACCEPT_ALERTS = 5000  # alerts per accepting transaction
-AT_ONCE_ALERTS = 100  # with nothing stored, up to this many are ingested as they commit
 INGEST_SHARE = 0.3  # under a steady stream of requests, ingesting gets at least this share
 GRACE_SECONDS = 0.0003  # before ingesting, how long to wait for a request about to come
 IDLE_SECONDS = 5.0  # the thread ends after this long without work
@@ -67,11 +66,9 @@ class Intake:
         runtime: Runtime,
         *,
         accept_alerts: int = ACCEPT_ALERTS,
-        at_once_alerts: int = AT_ONCE_ALERTS,
     ) -> None:
         self.runtime = runtime
         self.accept_alerts = accept_alerts
-        self.at_once_alerts = at_once_alerts
         self._ingester = Ingester(runtime)
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._stop_by: float | None = None  # when stopping: the time to give up ingesting
@@ -88,7 +85,7 @@ class Intake:
         self.wake()
         stored = await waiting.answer
         if stored.entry_id is None:
-            return Accepted(alerts=stored.alerts, result=stored.result)
+            return Accepted(alerts=stored.alerts)
         result = await self._wait_for(stored.entry_id, loop)
         return Accepted(alerts=stored.alerts, result=result)
 
@@ -150,8 +147,6 @@ class Intake:
                     return
                 continue
             if waiting:
-                if not stored and self._ingest_at_once(waiting):
-                    continue
                 self._accept(waiting)
                 stored = True
                 if time.monotonic() < ingest_by:
@@ -202,38 +197,6 @@ class Intake:
                 more = self._queue.get_nowait()
             except queue.Empty:
                 return waiting
-
-    def _ingest_at_once(self, waiting: list[_Waiting]) -> bool:
-        """With nothing stored before them, ingest a few requests in the transaction that
-        commits them: one commit instead of two, and their incidents open without waiting
-        for the next loop. Whether that was done; if not (too many alerts, entries waiting,
-        or ingesting failed), nothing changed and they are stored as usual."""
-        if sum(len(w.submission.alerts) for w in waiting) > self.at_once_alerts:
-            return False
-        submissions = [w.submission for w in waiting]
-        try:
-            with self.runtime.transaction() as session:
-                if backlog.any_pending(session=session):  # another process's, first
-                    return False
-                checked = backlog.check(session=session, submissions=submissions)
-                entries = [e for e in checked if not isinstance(e, WarroomError)]
-                results = iter(
-                    service.ingest_entries(
-                        session=session,
-                        playbook=self.runtime.playbook,
-                        entries=entries,
-                        clock=self.runtime.clock,
-                    )
-                )
-        except Exception:  # stored instead: the ingester sets aside what cannot be ingested
-            logger.info("ingesting %d requests at once failed; storing them", len(waiting))
-            return False
-        outcomes: list[Stored | Exception] = [
-            e if isinstance(e, WarroomError) else Stored(alerts=len(e.alerts), result=next(results))
-            for e in checked
-        ]
-        _answer(list(zip(waiting, outcomes, strict=True)))
-        return True
 
     def _accept(self, waiting: list[_Waiting]) -> None:
         try:
