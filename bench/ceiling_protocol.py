@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import Any
 
 import httptools
 import uvloop
 
 
 class Hook(asyncio.Protocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+    def connection_made(self, transport: Any) -> None:  # uvloop's own transport class
         self.transport = transport
         self.parser = httptools.HttpRequestParser(self)
         self.body: list[bytes] = []
