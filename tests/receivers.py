@@ -42,7 +42,10 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["content-length"]))
+            length = int(self.headers["content-length"])
+            body = self.rfile.read(length)
+            if len(body) < length:  # the sender died mid-request (killed): nothing arrived
+                return
             with state.lock:
                 state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 state.arrived.append(time.monotonic())
