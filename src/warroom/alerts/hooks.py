@@ -7,6 +7,7 @@ A 2xx answer is sent only after the alerts are committed. Bad input stores nothi
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -37,11 +38,16 @@ class InvalidPayload(WarroomError):
 
 async def read_body(request: Request) -> bytes:
     """The raw body, at most 1 MiB; BodyTooLarge otherwise."""
-    declared = request.headers.get("content-length", "")
+    return await read_limited(request.headers.get("content-length", ""), request.stream())
+
+
+async def read_limited(declared: str, chunks: AsyncIterator[bytes]) -> bytes:
+    """The body from its chunks, at most 1 MiB (by its declared length, then by what came);
+    BodyTooLarge otherwise."""
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
     body = bytearray()
-    async for chunk in request.stream():
+    async for chunk in chunks:
         body += chunk
         if len(body) > MAX_BODY:
             raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
@@ -122,7 +128,11 @@ def _invalid(exc: ValidationError) -> InvalidPayload:
 
 
 def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+    return bearer_token(request.headers.get("authorization", ""))
+
+
+def bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header value; None for any other."""
     scheme, _, token = header.partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from warroom.alerts import backlog
 from warroom.alerts.backlog import Stored, Submission
 from warroom.alerts.batch import IngestResult
-from warroom.alerts.ingester import Ingester
+from warroom.alerts.ingester import RETRY_SECONDS, Ingester
 from warroom.errors import WarroomError
 from warroom.runtime import Runtime
 
@@ -166,7 +166,7 @@ class Intake:
             return self._ingester.ingest_next()
         except Exception:
             logger.exception("ingesting stored alerts failed; trying again in a second")
-            time.sleep(1.0)
+            time.sleep(RETRY_SECONDS)
             return True
 
     def _retire(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,7 +19,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from warroom.alerts.backlog import Submission
-from warroom.alerts.hooks import MAX_BODY, BodyTooLarge, accepted, parse, wants_wait
+from warroom.alerts.hooks import accepted, bearer_token, parse, read_limited, wants_wait
 from warroom.alerts.intake import Intake
 from warroom.alerts.sources import alertmanager
 from warroom.errors import WarroomError
@@ -57,11 +58,13 @@ async def _hook(
     headers = dict(scope["headers"])
     wait = _wait(scope["query_string"])
     try:
-        payload = parse(alertmanager.WebhookPayload, await _body(receive, headers))
+        declared = headers.get(b"content-length", b"").decode("latin-1")
+        body = await read_limited(declared, _chunks(receive))
+        payload = parse(alertmanager.WebhookPayload, body)
         submission = Submission(
             key=scope["path"].rsplit("/", 1)[1],
             kind=kind,
-            token=_bearer(headers),
+            token=bearer_token(headers.get(b"authorization", b"").decode("latin-1")),
             alerts=alertmanager.normalize(payload, source=kind),
             wait=wait,
         )
@@ -77,27 +80,16 @@ async def _hook(
     return 202, accepted(answer, wait), []
 
 
-async def _body(receive: Receive, headers: dict[bytes, bytes]) -> bytes:
-    """The raw body, at most 1 MiB; BodyTooLarge otherwise."""
-    declared = headers.get(b"content-length", b"")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
-    body = b""
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The body's chunks as they come; ClientGone if the client goes away first."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGone
         chunk: bytes = message.get("body", b"")
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
+        yield chunk
         if not message.get("more_body", False):
-            return body
-
-
-def _bearer(headers: dict[bytes, bytes]) -> str | None:
-    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+            return
 
 
 def _wait(query: bytes) -> bool:
