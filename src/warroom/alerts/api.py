@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from warroom.alerts import backlog, integrations, queries, silences
+from warroom.alerts import integrations, journal, queries, silences
 from warroom.alerts.models import Integration
 from warroom.alerts.schemas import (
     AlertFilter,
@@ -84,7 +84,7 @@ def intake_state(caller: Viewer, runtime: RuntimeDep) -> IntakeRead:
     """Hook requests answered and committed but not yet ingested (normally none for more than
     a moment), and any set aside because ingesting them failed."""
     with runtime.read() as session:
-        state = backlog.state(session=session)
+        state = journal.state(session=session, url=runtime.settings.resolved_database_url())
     return IntakeRead(
         pending=state.pending,
         pending_alerts=state.pending_alerts,

@@ -20,6 +20,7 @@ from warroom.alerts.batch import IngestResult
 from warroom.alerts.models import IntakeEntry
 from warroom.alerts.normalize import NormalizedAlert, from_record, to_record
 from warroom.alerts.service import Entry
+from warroom.alerts.sources import alertmanager
 from warroom.db import table_of
 from warroom.errors import WarroomError
 
@@ -39,6 +40,21 @@ class Submission:
     alerts: Sequence[NormalizedAlert] = ()
     acknowledge: str | None = None
     wait: bool = False  # answer after ingesting, with what happened
+    webhook: Webhook | None = None  # instead of alerts: normalized when moved (``journal``)
+
+    @property
+    def count(self) -> int:
+        """How many alerts it brings."""
+        return self.webhook.alerts if self.webhook is not None else len(self.alerts)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An Alertmanager or Grafana webhook body, already validated, and its alerts' count: the
+    journal stores it as it came, and its alerts are normalized off the event loop."""
+
+    body: bytes
+    alerts: int
 
 
 @dataclass(frozen=True)
@@ -76,8 +92,8 @@ def store(
         row = {
             "integration_id": integration.id,
             "received_at": now,
-            "size": max(1, len(submission.alerts)),
-            "alerts": [to_record(a) for a in submission.alerts],
+            "size": max(1, submission.count),
+            "alerts": [to_record(a) for a in alerts_of(submission)],
             "acknowledge": submission.acknowledge,
             "error": None,
             "wait": submission.wait,  # result: left out, so SQL NULL (None would be JSON null)
@@ -90,10 +106,22 @@ def store(
             entry_id = session.execute(insert(INTAKE).returning(INTAKE.c.id), row).scalar_one()
         else:
             rows.append(row)
-        outcomes.append(Stored(alerts=len(submission.alerts), entry_id=entry_id))
+        outcomes.append(Stored(alerts=submission.count, entry_id=entry_id))
     if rows:
         session.execute(insert(INTAKE), rows)
     return outcomes
+
+
+def alerts_of(submission: Submission) -> Sequence[NormalizedAlert]:
+    """The submission's alerts, normalized."""
+    if submission.webhook is None:
+        return submission.alerts
+    return from_webhook(submission.webhook.body, submission.kind)
+
+
+def from_webhook(body: bytes, kind: str) -> list[NormalizedAlert]:
+    """The alerts of an Alertmanager or Grafana webhook body validated before."""
+    return alertmanager.normalize(alertmanager.WebhookPayload.model_validate_json(body), kind)
 
 
 def next_ids(*, session: Session, max_alerts: int) -> list[int]:

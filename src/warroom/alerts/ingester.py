@@ -10,6 +10,7 @@ alone; one that still fails is set aside with its error and holds up nothing.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 import traceback
 from datetime import timedelta
@@ -17,12 +18,13 @@ from datetime import timedelta
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from warroom.alerts import backlog, service
+from warroom.alerts import backlog, journal, service
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.runtime import Runtime
 
 logger = logging.getLogger("warroom.alerts")
 PROCESS_ALERTS = 100  # alerts per ingesting transaction
+MOVE_ALERTS = 1000  # alerts per transaction moving them from the journal (SQLite)
 RETRY_SECONDS = 1.0  # after the database failed us
 ALARM_FINGERPRINT = "warroom-intake-failed"
 ALARM_LABELS = {"alertname": "WarroomIntakeFailed", "service": "warroom", "severity": "critical"}
@@ -35,18 +37,31 @@ class Ingester:
         self.runtime = runtime
         self.process_alerts = process_alerts
         self._forget_at = 0.0  # when to drop unread results next (monotonic)
+        path = journal.path_for(runtime.settings.resolved_database_url())
+        self._mover = journal.Mover(path) if path is not None else None
+
+    def move_journal(self) -> None:
+        """Move what the journal holds into the intake table (SQLite; see ``journal``)."""
+        mover = self._mover
+        if mover is None:
+            return
+        while mover.has_more():
+            with self.runtime.transaction() as session:
+                if not mover.move(session=session, max_alerts=MOVE_ALERTS):
+                    return
 
     def ingest_next(self) -> bool:
         """Ingest the oldest stored entries; whether there may be more."""
         ids: list[int] = []
         try:
+            self.move_journal()
             with self.runtime.read() as session:
                 ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
             if not ids:
                 self._tidy()
                 return False
             self._ingest(ids)
-        except OperationalError:  # the database is unreachable or busy: try again soon
+        except (OperationalError, sqlite3.Error):  # unreachable or busy: try again soon
             logger.exception("ingesting stored alerts failed; trying again in a second")
             time.sleep(RETRY_SECONDS)
         except Exception:

@@ -1,15 +1,16 @@
-"""The intake thread: every hook request is answered once its alerts are committed, then
-ingested (dedup, silences, routing, incidents) after the answer, in the order they came.
+"""The intake: every hook request is answered once its alerts are committed, then ingested
+(dedup, silences, routing, incidents) after the answer, in the order they came.
 
-One thread per process does both, accepting first:
-
-- **Accept** (group commit): every request waiting is stored in the intake table in one
-  transaction, and each is answered after that commit. Under load the requests that arrive
-  while one transaction is written share the next one. When a shared transaction fails,
-  each request is retried alone, so one bad request never fails another.
-- **Ingest** (``Ingester``): when no request has come for ``GRACE_SECONDS``, and for at
-  least ``INGEST_SHARE`` of the time under a steady stream of them, the oldest stored
-  entries are ingested, a chunk at a time.
+- **Accept** (group commit): the requests that came together are stored in one transaction,
+  and each is answered after that commit. When a shared transaction fails, each request is
+  retried alone, so one bad request never fails another. On SQLite the event loop itself
+  stores them, in a journal file of their own (``journal``), so that accepting never waits
+  for ingesting's hold on the database; elsewhere (PostgreSQL, and requests that wait for
+  their ingest) the intake thread stores them in the intake table, before it ingests more.
+- **Ingest** (``Ingester``, in the intake thread, one per process): the oldest stored
+  entries (on SQLite, moved from the journal first), a chunk at a time: when no request to
+  the thread has come for ``GRACE_SECONDS``, and for at least ``INGEST_SHARE`` of the time
+  under a steady stream of them.
 
 A 2xx answer means the alerts are committed: a crash before they are ingested loses nothing,
 since the next start ingests the stored entries first (``wake``).
@@ -25,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from warroom.alerts import backlog
+from warroom.alerts import backlog, journal
 from warroom.alerts.backlog import Stored, Submission
 from warroom.alerts.batch import IngestResult
 from warroom.alerts.ingester import RETRY_SECONDS, Ingester
@@ -34,7 +35,7 @@ from warroom.runtime import Runtime
 
 logger = logging.getLogger("warroom.alerts")
 ACCEPT_ALERTS = 5000  # alerts per accepting transaction
-INGEST_SHARE = 0.3  # under a steady stream of requests, ingesting gets at least this share
+INGEST_SHARE = 0.3  # under a stream of requests to the thread, ingesting gets at least this
 GRACE_SECONDS = 0.0003  # before ingesting, how long to wait for a request about to come
 IDLE_SECONDS = 5.0  # the thread ends after this long without work
 STOP_SECONDS = 5.0  # at shutdown, ingesting what is stored gets at most this long
@@ -74,6 +75,10 @@ class Intake:
         self._stop_by: float | None = None  # when stopping: the time to give up ingesting
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        url = runtime.settings.resolved_database_url()
+        self._journal_path = journal.path_for(url)
+        self._appender: journal.Appender | None = None
+        self._appending: dict[asyncio.AbstractEventLoop, list[_Waiting]] = {}
 
     async def submit(self, submission: Submission) -> Accepted:
         """Store the submission; returns once it is committed (with ``wait``: once it is
@@ -81,6 +86,8 @@ class Intake:
         token."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(submission, loop, loop.create_future())
+        if self.journals(wait=submission.wait):
+            return Accepted(alerts=(await self._append(waiting)).alerts)
         self._queue.put(waiting)
         self.wake()
         stored = await waiting.answer
@@ -88,6 +95,44 @@ class Intake:
             return Accepted(alerts=stored.alerts)
         result = await self._wait_for(stored.entry_id, loop)
         return Accepted(alerts=stored.alerts, result=result)
+
+    def journals(self, *, wait: bool) -> bool:
+        """Whether a request is stored in the journal (which takes a ``Webhook`` as it came)."""
+        return self._journal_path is not None and not wait
+
+    async def _append(self, waiting: _Waiting) -> Stored:
+        """Store the request in the journal with the others of this turn of the event loop."""
+        queued = self._appending.setdefault(waiting.loop, [])
+        queued.append(waiting)
+        if len(queued) == 1:  # the first of this turn: store them all once it ends
+            waiting.loop.call_soon(self._append_queued, waiting.loop)
+        return await waiting.answer
+
+    def _append_queued(self, loop: asyncio.AbstractEventLoop) -> None:
+        queued = self._appending.pop(loop, [])
+        if queued:
+            _settle(self._append_now(queued))
+            self._queue.put(None)  # the thread moves them into the database and ingests them
+            self.wake()
+
+    def _append_now(self, queued: list[_Waiting]) -> list[tuple[_Waiting, Stored | Exception]]:
+        try:
+            if self._appender is None:
+                assert self._journal_path is not None
+                database = self._journal_path.with_name(
+                    self._journal_path.name.removesuffix(journal.SUFFIX)
+                )
+                self._appender = journal.Appender(self._journal_path, database)
+            outcomes = self._appender.append(
+                [w.submission for w in queued], self.runtime.clock.now()
+            )
+        except Exception as exc:
+            if len(queued) > 1:  # alone, so that one bad request fails only itself
+                return [answer for one in queued for answer in self._append_now([one])]
+            if not isinstance(exc, WarroomError):
+                logger.exception("storing alerts failed")
+            return [(queued[0], exc)]
+        return list(zip(queued, outcomes, strict=True))
 
     async def _wait_for(
         self, entry_id: int, loop: asyncio.AbstractEventLoop
@@ -139,10 +184,11 @@ class Intake:
         while True:
             stopping = self._stop_by is not None
             idle = not stored and not stopping
-            waiting = self._gather(wait=IDLE_SECONDS if idle else 0.0)
-            if not waiting and stored and not stopping:
-                waiting = self._gather(wait=GRACE_SECONDS)  # the next request is often near
-            if not waiting and (idle or (stopping and not stored)):
+            waiting, woken = self._gather(wait=IDLE_SECONDS if idle else 0.0)
+            if not waiting and not woken and stored and not stopping:
+                waiting, woken = self._gather(wait=GRACE_SECONDS)  # the next is often near
+            stored = stored or woken  # woken: the event loop stored some in the journal
+            if not waiting and (idle or (stopping and not stored)) and not woken:
                 if self._retire():
                     return
                 continue
@@ -178,28 +224,33 @@ class Intake:
             self._stop_by = None
             return True
 
-    def _gather(self, *, wait: float) -> list[_Waiting]:
+    def _gather(self, *, wait: float) -> tuple[list[_Waiting], bool]:
         """The requests waiting, up to ``accept_alerts`` alerts, after waiting at most
-        ``wait`` seconds for the first (none: at once)."""
+        ``wait`` seconds for the first (none: at once); and whether the thread was woken
+        (``None`` in the queue: the journal has more, or the thread is to stop)."""
         waiting: list[_Waiting] = []
+        woken = False
         alerts = 0
         try:
             more = self._queue.get(timeout=wait) if wait else self._queue.get_nowait()
         except queue.Empty:
-            return waiting
+            return waiting, woken
         while True:
-            if more is not None:  # None only wakes the thread
+            if more is None:
+                woken = True
+            else:
                 waiting.append(more)
-                alerts += len(more.submission.alerts)
+                alerts += more.submission.count
             if alerts >= self.accept_alerts:
-                return waiting
+                return waiting, woken
             try:
                 more = self._queue.get_nowait()
             except queue.Empty:
-                return waiting
+                return waiting, woken
 
     def _accept(self, waiting: list[_Waiting]) -> None:
         try:
+            self._ingester.move_journal()  # what the journal holds came first
             with self.runtime.transaction() as session:
                 outcomes = backlog.store(
                     session=session,

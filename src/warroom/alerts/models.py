@@ -100,3 +100,14 @@ class IntakeEntry(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(
         JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
     )
+
+
+class IntakeJournalMark(Base):
+    """On SQLite, the last journal entry moved into the intake table (one row): moving the
+    next entries and raising the mark are one transaction, so each is moved exactly once
+    (``warroom.alerts.journal``)."""
+
+    __tablename__ = "alert_intake_journal"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    moved_through: Mapped[int]

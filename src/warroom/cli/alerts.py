@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from warroom.alerts import backlog, integrations, queries, silences
+from warroom.alerts import backlog, integrations, journal, queries, silences
 from warroom.alerts.api import integration_read
 from warroom.alerts.ingester import Ingester
 from warroom.alerts.schemas import AlertFilter, AlertRead, SilenceCreate, SilenceRead
@@ -110,7 +110,7 @@ def intake(
         while ingester.ingest_next():
             pass
     with rt.read() as session:
-        state = backlog.state(session=session)
+        state = journal.state(session=session, url=rt.settings.resolved_database_url())
     if retry:
         out.print(f"{again} request(s) set aside were tried again; {state.failed} failed again")
     if as_json:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from warroom.alerts.backlog import Submission
+from warroom.alerts.backlog import Submission, Webhook
 from warroom.alerts.hooks import accepted, bearer_token, parse, read_limited, wants_wait
 from warroom.alerts.intake import Intake
 from warroom.alerts.sources import alertmanager
@@ -28,6 +28,7 @@ from warroom.web.errors import error_body
 logger = logging.getLogger("warroom.alerts")
 KINDS = {"alertmanager", "grafana"}
 PREFIX = "/hooks/"
+ACCEPTED = b'{"status":"accepted","alerts":%d}'  # what hooks.accepted gives without wait
 
 
 class ClientGone(Exception):
@@ -43,41 +44,49 @@ class WarroomApp(FastAPI):
             await super().__call__(scope, receive, send)
             return
         try:
-            status, body, extra = await _hook(self.state.intake, scope, receive, kind)
+            status, content, extra = await _hook(self.state.intake, scope, receive, kind)
         except ClientGone:
             return
-        await _respond(send, status, body, extra)
+        await _respond(send, status, content, extra)
 
 
 async def _hook(
     intake: Intake, scope: Scope, receive: Receive, kind: str
-) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
+) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     """The status, JSON body and extra headers of the answer."""
     if scope["method"] != "POST":
-        return 405, error_body("method_not_allowed", "Method Not Allowed"), [(b"allow", b"POST")]
+        refusal = error_body("method_not_allowed", "Method Not Allowed")
+        return 405, _json(refusal), [(b"allow", b"POST")]
     headers = dict(scope["headers"])
     wait = _wait(scope["query_string"])
     try:
         declared = headers.get(b"content-length", b"").decode("latin-1")
         body = await read_limited(declared, _chunks(receive))
         payload = parse(alertmanager.WebhookPayload, body)
-        submission = Submission(
-            key=scope["path"].rsplit("/", 1)[1],
-            kind=kind,
-            token=bearer_token(headers.get(b"authorization", b"").decode("latin-1")),
-            alerts=alertmanager.normalize(payload, source=kind),
-            wait=wait,
-        )
+        key = scope["path"].rsplit("/", 1)[1]
+        token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
+        if intake.journals(wait=wait):  # stored as it came, normalized off the event loop
+            webhook = Webhook(body=body, alerts=len(payload.alerts))
+            submission = Submission(key=key, kind=kind, token=token, webhook=webhook)
+        else:
+            alerts = alertmanager.normalize(payload, source=kind)
+            submission = Submission(key=key, kind=kind, token=token, alerts=alerts, wait=wait)
         answer = await intake.submit(submission)
     except WarroomError as exc:
         extra = [(b"www-authenticate", b"Bearer")] if exc.http_status == 401 else []
-        return exc.http_status, error_body(exc.code, exc.message, exc.details), extra
+        return exc.http_status, _json(error_body(exc.code, exc.message, exc.details)), extra
     except ClientGone:
         raise
     except Exception:
         logger.exception("the %s hook failed", kind)
-        return 500, error_body("internal", "internal error; see the server log"), []
-    return 202, accepted(answer, wait), []
+        return 500, _json(error_body("internal", "internal error; see the server log")), []
+    if not wait:  # the usual answer, without building and encoding a dict each time
+        return 202, ACCEPTED % answer.alerts, []
+    return 202, _json(accepted(answer, wait)), []
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
@@ -100,9 +109,8 @@ def _wait(query: bytes) -> bool:
 
 
 async def _respond(
-    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]]
+    send: Send, status: int, content: bytes, extra: list[tuple[bytes, bytes]]
 ) -> None:
-    content = json.dumps(body, separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(content)).encode()),

@@ -1,0 +1,323 @@
+"""On SQLite, the intake's front: a journal file of its own beside the database
+(``warroom.db-intake``), written from the event loop.
+
+SQLite has one writer per file, and ingesting holds the database's write lock for tens of
+milliseconds at a time. Committing hook requests to a separate file means that a request
+never waits for an ingest: the event loop stores every request that came in one turn with
+one ``executemany`` and one commit (group commit), then answers them all. The intake thread
+then moves the journal's entries, oldest first, into the intake table (``alert_intake``) in
+one transaction of the database with the mark of the last one moved
+(``alert_intake_journal``), and ingests them from there as before. Only entries after the
+mark are ever moved, so each is moved exactly once whatever crashes when; moved entries are
+deleted from the journal by a later commit of the event loop.
+
+Requests that wait for their ingest (``?wait=true``) are stored by the intake thread straight
+into the intake table, after it moved what the journal holds: the order stays the order of
+acceptance.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from warroom.alerts import backlog, integrations
+from warroom.alerts.backlog import INTAKE, State, Stored, Submission
+from warroom.alerts.models import IntakeJournalMark, Integration
+from warroom.alerts.normalize import to_record
+from warroom.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite, table_of
+from warroom.errors import WarroomError
+
+SUFFIX = "-intake"
+MARK = table_of(IntakeJournalMark)
+MARK_ID = 1  # the mark is one row
+CACHE_KIB = 512  # page cache of each connection (SQLite's default: 2 MiB)
+SCAN_ROWS = 1000  # journal rows read per move, at most
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    integration_id INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    alerts TEXT,
+    webhook BLOB,
+    acknowledge TEXT
+)
+"""
+
+
+def path_for(url: str) -> Path | None:
+    """The journal of the SQLite database at ``url``; None for any other database (and for
+    an in-memory SQLite, which no second connection could share)."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    main = Path(database)
+    return main.with_name(main.name + SUFFIX)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection to a SQLite file in WAL mode (commits survive a crash of the process,
+    as the database's do), in autocommit mode: transactions are begun explicitly."""
+    connection = sqlite3.connect(
+        path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # small rows, read once: little cache
+    return connection
+
+
+def open_journal(path: Path) -> sqlite3.Connection:
+    connection = connect(path)
+    connection.execute(SCHEMA)
+    return connection
+
+
+def _mark(main: sqlite3.Connection) -> int:
+    row = main.execute(
+        f"SELECT moved_through FROM {MARK.name} WHERE id = ?",  # noqa: S608 (a constant)
+        (MARK_ID,),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+class Appender:
+    """The event loop's side: stores requests in the journal. Thread-safe (a lock), though
+    one event loop uses it at a time."""
+
+    def __init__(self, journal: Path, database: Path) -> None:
+        self._journal = open_journal(journal)
+        self._main = connect(database)
+        self._lock = threading.Lock()
+        self._deleted_through = 0
+        with self._lock:
+            self._start_after(_mark(self._main))
+
+    def _start_after(self, mark: int) -> None:
+        """New ids come after the mark, even when the journal file was new or replaced: an
+        entry with an id at or below it would never be moved."""
+        row = self._journal.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'")
+        found = row.fetchone()
+        if found is not None and int(found[0]) >= mark:
+            return
+        self._journal.execute("BEGIN IMMEDIATE")
+        try:
+            self._journal.execute("DELETE FROM sqlite_sequence WHERE name = 'entries'")
+            self._journal.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES ('entries', ?)", (mark,)
+            )
+            self._journal.execute("DELETE FROM entries WHERE id <= ?", (mark,))
+            self._journal.execute("COMMIT")
+        except BaseException:
+            self._journal.execute("ROLLBACK")
+            raise
+
+    def append(
+        self, submissions: Sequence[Submission], now: datetime
+    ) -> list[Stored | WarroomError]:
+        """Store each submission whose key, kind and token check out, in one commit; for each,
+        what was stored or the error it gets. Raises when the commit fails (nothing stored)."""
+        with self._lock:
+            found, mark = self._keys({s.key for s in submissions})
+            outcomes: list[Stored | WarroomError] = []
+            rows: list[tuple[Any, ...]] = []
+            received = now.isoformat()
+            for submission in submissions:
+                try:
+                    holder = integrations.check(found, submission.key, submission.kind)
+                    integrations.check_auth(holder, submission.token)
+                except WarroomError as exc:
+                    outcomes.append(exc)
+                    continue
+                webhook = submission.webhook
+                alerts = None
+                if webhook is None:  # normalized already: kept as the intake table keeps them
+                    records = [to_record(a) for a in submission.alerts]
+                    alerts = json.dumps(records, separators=(",", ":"))
+                body = webhook.body if webhook is not None else None
+                size = max(1, submission.count)
+                kind = submission.kind
+                rows.append((holder.id, received, size, kind, alerts, body, submission.acknowledge))
+                outcomes.append(Stored(alerts=submission.count))
+            if rows or mark > self._deleted_through:
+                self._write(rows, mark)
+            return outcomes
+
+    def _keys(self, keys: set[str]) -> tuple[dict[str, integrations.KeyHolder], int]:
+        """The integrations of these keys, and the mark, from one snapshot of the database."""
+        table = table_of(Integration)
+        marks = ",".join("?" * len(keys))
+        self._main.execute("BEGIN")
+        try:
+            found = {
+                key: integrations.KeyHolder(id_, kind, token_hash)
+                for key, id_, kind, token_hash in self._main.execute(
+                    f"SELECT key, id, kind, auth_token_hash FROM {table.name} "  # noqa: S608
+                    f"WHERE key IN ({marks})",
+                    sorted(keys),
+                )
+            }
+            mark = _mark(self._main)
+        finally:
+            self._main.execute("COMMIT")
+        return found, mark
+
+    def _write(self, rows: list[tuple[Any, ...]], mark: int) -> None:
+        journal = self._journal
+        journal.execute("BEGIN IMMEDIATE")
+        try:
+            if rows:
+                self._insert(rows)
+            if mark > self._deleted_through:  # moved into the database: no longer needed here
+                journal.execute("DELETE FROM entries WHERE id <= ?", (mark,))
+            journal.execute("COMMIT")
+        except BaseException:
+            if journal.in_transaction:
+                journal.execute("ROLLBACK")
+            raise
+        self._deleted_through = max(self._deleted_through, mark)
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        self._journal.executemany(
+            "INSERT INTO entries "
+            "(integration_id, received_at, size, kind, alerts, webhook, acknowledge) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._journal.close()
+            self._main.close()
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    integration_id: int
+    received_at: str
+    size: int
+    kind: str
+    alerts: str | None
+    webhook: bytes | None
+    acknowledge: str | None
+
+    def records(self) -> list[Any]:
+        """The alerts as the intake table keeps them."""
+        if self.webhook is not None:
+            return [to_record(a) for a in backlog.from_webhook(self.webhook, self.kind)]
+        return list(json.loads(self.alerts or "[]"))
+
+
+class Mover:
+    """The intake thread's side: moves the journal's entries into the intake table."""
+
+    def __init__(self, journal: Path) -> None:
+        self._journal = open_journal(journal)
+        self._moved_through = 0  # the last mark this process saw
+
+    def has_more(self) -> bool:
+        """Whether the journal may hold entries not moved yet (as far as this process knows)."""
+        row = self._journal.execute(
+            "SELECT 1 FROM entries WHERE id > ? LIMIT 1", (self._moved_through,)
+        ).fetchone()
+        return row is not None
+
+    def move(self, *, session: Session, max_alerts: int) -> int:
+        """In the caller's transaction, which holds the database's write lock: the oldest
+        entries after the mark, as many as fit in ``max_alerts`` (at least one), into the
+        intake table, and the mark after them. How many entries moved."""
+        through = session.scalar(select(MARK.c.moved_through).where(MARK.c.id == MARK_ID))
+        through = through or 0
+        chosen = self._after(through, max_alerts)
+        self._moved_through = chosen[-1].id if chosen else through
+        if not chosen:
+            return 0
+        table = table_of(Integration)
+        present = set(
+            session.scalars(
+                select(table.c.id).where(table.c.id.in_({r.integration_id for r in chosen}))
+            )
+        )
+        rows = [  # an integration deleted since: its alerts go with it, as its intake's do
+            {
+                "integration_id": r.integration_id,
+                "received_at": datetime.fromisoformat(r.received_at),
+                "size": r.size,
+                "alerts": r.records(),
+                "acknowledge": r.acknowledge,
+                "error": None,
+                "wait": False,
+            }
+            for r in chosen
+            if r.integration_id in present
+        ]
+        if rows:
+            session.execute(insert(INTAKE), rows)
+        if through:
+            session.execute(
+                update(MARK).where(MARK.c.id == MARK_ID).values(moved_through=chosen[-1].id)
+            )
+        else:
+            session.execute(insert(MARK).values(id=MARK_ID, moved_through=chosen[-1].id))
+        return len(chosen)
+
+    def _after(self, through: int, max_alerts: int) -> list[_Row]:
+        rows = self._journal.execute(
+            "SELECT id, integration_id, received_at, size, kind, alerts, webhook, acknowledge "
+            "FROM entries "
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            (through, SCAN_ROWS),
+        )
+        chosen: list[_Row] = []
+        total = 0
+        for row in rows:
+            entry = _Row(*row)
+            if chosen and total + entry.size > max_alerts:
+                break
+            chosen.append(entry)
+            total += entry.size
+        return chosen
+
+    def close(self) -> None:
+        self._journal.close()
+
+
+def state(*, session: Session, url: str) -> State:
+    """The intake's state: its table's, and (SQLite) the journal's entries not moved yet."""
+    stored = backlog.state(session=session)
+    path = path_for(url)
+    if path is None or not path.exists():
+        return stored
+    through = session.scalar(select(MARK.c.moved_through).where(MARK.c.id == MARK_ID)) or 0
+    connection = connect(path)
+    try:
+        count, alerts, oldest = connection.execute(
+            "SELECT count(*), coalesce(sum(size), 0), min(received_at) FROM entries WHERE id > ?",
+            (through,),
+        ).fetchone()
+    except sqlite3.OperationalError:  # no table yet: nothing was ever stored there
+        return stored
+    finally:
+        connection.close()
+    earliest = [o for o in (stored.oldest, datetime.fromisoformat(oldest) if oldest else None) if o]
+    return State(
+        pending=stored.pending + int(count),
+        pending_alerts=stored.pending_alerts + int(alerts),
+        failed=stored.failed,
+        oldest=min(earliest) if earliest else None,
+    )
