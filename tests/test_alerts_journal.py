@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 
 from tests.conftest import Api, Cli
 from tests.test_alerts_hooks import alerts, am_alert, am_payload, create_integration, incidents
@@ -25,13 +24,11 @@ from warroom.web.app import create_app
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-def _paths(runtime: Runtime) -> tuple[Path, Path]:
-    url = runtime.settings.resolved_database_url()
-    path = journal.path_for(url)
+def _path(runtime: Runtime) -> Path:
+    path = journal.path_for(runtime.settings.resolved_database_url())
     assert path is not None
-    database = make_url(url).database
-    assert database is not None
-    return path, Path(database)
+    assert journal.database_of(path).exists()
+    return path
 
 
 def _prepare(runtime: Runtime) -> tuple[str, str]:
@@ -88,7 +85,7 @@ def test_requests_in_the_journal_are_counted_then_ingested_at_the_next_start(
     """What the event loop committed (its 2xx sent) but no thread moved yet, as after a
     crash: `warroom alert intake` counts it as pending, and the next start ingests it."""
     key, token = _prepare(runtime)
-    appender = journal.Appender(*_paths(runtime))
+    appender = journal.Appender(_path(runtime))
     outcomes = appender.append(
         [_normalized(key, "db"), _webhook(key, "i1", "i2"), _normalized("no-such-key", "x")],
         runtime.clock.now(),
@@ -117,8 +114,8 @@ def test_each_journal_entry_is_moved_once_whoever_moves_it(runtime: Runtime) -> 
     """Two movers (as in two processes on one database) and a move repeated after a crash
     before the journal was trimmed: each entry reaches the intake table once."""
     key, _ = _prepare(runtime)
-    path, database = _paths(runtime)
-    appender = journal.Appender(path, database)
+    path = _path(runtime)
+    appender = journal.Appender(path)
     appender.append([_normalized(key, "a"), _normalized(key, "b")], runtime.clock.now())
     first, second = journal.Mover(path), journal.Mover(path)
     with runtime.transaction() as session:
@@ -146,15 +143,15 @@ def test_a_new_journal_file_numbers_its_entries_after_the_mark(runtime: Runtime)
     """Entries are moved only after the mark of the last one moved: a journal file lost or
     replaced must not start its numbers again below it (they would never be moved)."""
     key, _ = _prepare(runtime)
-    path, database = _paths(runtime)
-    appender = journal.Appender(path, database)
+    path = _path(runtime)
+    appender = journal.Appender(path)
     for name in ("a", "b", "c"):
         appender.append([_normalized(key, name)], runtime.clock.now())
     appender.close()
     _ingest_all(runtime)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    appender = journal.Appender(path, database)
+    appender = journal.Appender(path)
     appender.append([_normalized(key, "d")], runtime.clock.now())
     appender.close()
     _ingest_all(runtime)
@@ -168,7 +165,7 @@ def test_an_entry_of_an_integration_deleted_meanwhile_is_dropped(runtime: Runtim
     from warroom.alerts.models import Integration
 
     key, _ = _prepare(runtime)
-    appender = journal.Appender(*_paths(runtime))
+    appender = journal.Appender(_path(runtime))
     appender.append([_normalized(key, "gone")], runtime.clock.now())
     appender.close()
     with runtime.transaction() as session:

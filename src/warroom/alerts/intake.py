@@ -119,10 +119,7 @@ class Intake:
         try:
             if self._appender is None:
                 assert self._journal_path is not None
-                database = self._journal_path.with_name(
-                    self._journal_path.name.removesuffix(journal.SUFFIX)
-                )
-                self._appender = journal.Appender(self._journal_path, database)
+                self._appender = journal.Appender(self._journal_path)
             outcomes = self._appender.append(
                 [w.submission for w in queued], self.runtime.clock.now()
             )

@@ -69,6 +69,11 @@ def path_for(url: str) -> Path | None:
     return main.with_name(main.name + SUFFIX)
 
 
+def database_of(journal: Path) -> Path:
+    """The database whose journal this is."""
+    return journal.with_name(journal.name.removesuffix(SUFFIX))
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection to a SQLite file in WAL mode (commits survive a crash of the process,
     as the database's do), in autocommit mode: transactions are begun explicitly."""
@@ -99,9 +104,9 @@ class Appender:
     """The event loop's side: stores requests in the journal. Thread-safe (a lock), though
     one event loop uses it at a time."""
 
-    def __init__(self, journal: Path, database: Path) -> None:
+    def __init__(self, journal: Path) -> None:
         self._journal = open_journal(journal)
-        self._main = connect(database)
+        self._main = connect(database_of(journal))
         self._lock = threading.Lock()
         self._deleted_through = 0
         with self._lock:
