@@ -82,12 +82,9 @@ def store(
     found = integrations.by_keys(session=session, keys={s.key for s in submissions})
     outcomes: list[Stored | WarroomError] = []
     rows: list[dict[str, Any]] = []
-    for submission in submissions:
-        try:
-            integration = integrations.check(found, submission.key, submission.kind)
-            integrations.check_auth(integration, submission.token)
-        except WarroomError as exc:
-            outcomes.append(exc)
+    for submission, integration in zip(submissions, admit_each(found, submissions), strict=True):
+        if isinstance(integration, WarroomError):
+            outcomes.append(integration)
             continue
         row = {
             "integration_id": integration.id,
@@ -110,6 +107,20 @@ def store(
     if rows:
         session.execute(insert(INTAKE), rows)
     return outcomes
+
+
+def admit_each(
+    found: dict[str, integrations.KeyHolder], submissions: Sequence[Submission]
+) -> list[integrations.KeyHolder | WarroomError]:
+    """For each submission, its integration once its key, kind and token check out, or the
+    error it gets."""
+    admitted: list[integrations.KeyHolder | WarroomError] = []
+    for one in submissions:
+        try:
+            admitted.append(integrations.admit(found, one.key, one.kind, one.token))
+        except WarroomError as exc:
+            admitted.append(exc)
+    return admitted
 
 
 def alerts_of(submission: Submission) -> Sequence[NormalizedAlert]:

@@ -105,6 +105,13 @@ def check(found: dict[str, KeyHolder], key: str, kind: str) -> KeyHolder:
     return integration
 
 
+def admit(found: dict[str, KeyHolder], key: str, kind: str, bearer: str | None) -> KeyHolder:
+    """The integration a hook request is for, once its key, kind and token check out."""
+    integration = check(found, key, kind)
+    check_auth(integration, bearer)
+    return integration
+
+
 def check_auth(integration: KeyHolder, bearer: str | None) -> None:
     """Unauthorized unless the integration needs no token or the right one was sent."""
     if integration.auth_token_hash is None:

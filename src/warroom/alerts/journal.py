@@ -141,12 +141,10 @@ class Appender:
             outcomes: list[Stored | WarroomError] = []
             rows: list[tuple[Any, ...]] = []
             received = now.isoformat()
-            for submission in submissions:
-                try:
-                    holder = integrations.check(found, submission.key, submission.kind)
-                    integrations.check_auth(holder, submission.token)
-                except WarroomError as exc:
-                    outcomes.append(exc)
+            admitted = backlog.admit_each(found, submissions)
+            for submission, holder in zip(submissions, admitted, strict=True):
+                if isinstance(holder, WarroomError):
+                    outcomes.append(holder)
                     continue
                 webhook = submission.webhook
                 alerts = None
@@ -155,8 +153,17 @@ class Appender:
                     alerts = json.dumps(records, separators=(",", ":"))
                 body = webhook.body if webhook is not None else None
                 size = max(1, submission.count)
-                kind = submission.kind
-                rows.append((holder.id, received, size, kind, alerts, body, submission.acknowledge))
+                rows.append(
+                    (
+                        holder.id,
+                        received,
+                        size,
+                        submission.kind,
+                        alerts,
+                        body,
+                        submission.acknowledge,
+                    )
+                )
                 outcomes.append(Stored(alerts=submission.count))
             if rows or mark > self._deleted_through:
                 self._write(rows, mark)
