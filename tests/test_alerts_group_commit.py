@@ -130,7 +130,7 @@ def test_a_request_whose_shared_store_fails_is_retried_alone(
 
         def failing(**kwargs: Any) -> Any:
             submissions: list[Submission] = kwargs["submissions"]
-            if any(a.labels.get("poison") for s in submissions for a in s.alerts):
+            if any(a.labels.get("poison") for s in submissions for a in backlog.alerts_of(s)):
                 real(**kwargs)  # writes, then breaks: the transaction must roll back
                 raise RuntimeError("injected failure")
             return real(**kwargs)

@@ -7,10 +7,10 @@ it: whichever process ingested it."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from warroom.db import table_of
 from warroom.errors import WarroomError
 
 INTAKE = table_of(IntakeEntry)
+T = TypeVar("T")
 SCAN_ROWS = 1000  # rows looked at when choosing the next entries to ingest
 UNDONE = and_(INTAKE.c.error.is_(None), INTAKE.c.result.is_(None))
 
@@ -140,12 +141,17 @@ def next_ids(*, session: Session, max_alerts: int) -> list[int]:
     rows = session.execute(
         select(INTAKE.c.id, INTAKE.c.size).where(UNDONE).order_by(INTAKE.c.id).limit(SCAN_ROWS)
     )
-    chosen: list[int] = []
+    return fitting(((entry_id, size) for entry_id, size in rows), max_alerts)
+
+
+def fitting(sized: Iterable[tuple[T, int]], max_alerts: int) -> list[T]:
+    """The first of these (entry, its alerts), as many as fit in ``max_alerts`` (at least one)."""
+    chosen: list[T] = []
     total = 0
-    for entry_id, size in rows:
+    for entry, size in sized:
         if chosen and total + size > max_alerts:
             break
-        chosen.append(entry_id)
+        chosen.append(entry)
         total += size
     return chosen
 

@@ -86,7 +86,7 @@ class Intake:
         token."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(submission, loop, loop.create_future())
-        if self.journals(wait=submission.wait):
+        if self._journal_path is not None and not submission.wait:
             return Accepted(alerts=(await self._append(waiting)).alerts)
         self._queue.put(waiting)
         self.wake()
@@ -95,10 +95,6 @@ class Intake:
             return Accepted(alerts=stored.alerts)
         result = await self._wait_for(stored.entry_id, loop)
         return Accepted(alerts=stored.alerts, result=result)
-
-    def journals(self, *, wait: bool) -> bool:
-        """Whether a request is stored in the journal (which takes a ``Webhook`` as it came)."""
-        return self._journal_path is not None and not wait
 
     async def _append(self, waiting: _Waiting) -> Stored:
         """Store the request in the journal with the others of this turn of the event loop."""

@@ -21,11 +21,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import make_url
@@ -92,6 +92,24 @@ def open_journal(path: Path) -> sqlite3.Connection:
     return connection
 
 
+def moved_through(session: Session) -> int:
+    """The mark: the last journal entry moved into the intake table (0: none yet)."""
+    return session.scalar(select(MARK.c.moved_through).where(MARK.c.id == MARK_ID)) or 0
+
+
+@contextmanager
+def _transaction(connection: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
+    """A transaction on a connection in autocommit mode: committed, or rolled back on error."""
+    connection.execute(begin)
+    try:
+        yield
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
 def _mark(main: sqlite3.Connection) -> int:
     row = main.execute(
         f"SELECT moved_through FROM {MARK.name} WHERE id = ?",  # noqa: S608 (a constant)
@@ -119,17 +137,12 @@ class Appender:
         found = row.fetchone()
         if found is not None and int(found[0]) >= mark:
             return
-        self._journal.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(self._journal):
             self._journal.execute("DELETE FROM sqlite_sequence WHERE name = 'entries'")
             self._journal.execute(
                 "INSERT INTO sqlite_sequence (name, seq) VALUES ('entries', ?)", (mark,)
             )
             self._journal.execute("DELETE FROM entries WHERE id <= ?", (mark,))
-            self._journal.execute("COMMIT")
-        except BaseException:
-            self._journal.execute("ROLLBACK")
-            raise
 
     def append(
         self, submissions: Sequence[Submission], now: datetime
@@ -173,8 +186,7 @@ class Appender:
         """The integrations of these keys, and the mark, from one snapshot of the database."""
         table = table_of(Integration)
         marks = ",".join("?" * len(keys))
-        self._main.execute("BEGIN")
-        try:
+        with _transaction(self._main, "BEGIN"):
             found = {
                 key: integrations.KeyHolder(id_, kind, token_hash)
                 for key, id_, kind, token_hash in self._main.execute(
@@ -184,23 +196,14 @@ class Appender:
                 )
             }
             mark = _mark(self._main)
-        finally:
-            self._main.execute("COMMIT")
         return found, mark
 
     def _write(self, rows: list[tuple[Any, ...]], mark: int) -> None:
-        journal = self._journal
-        journal.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(self._journal):
             if rows:
                 self._insert(rows)
             if mark > self._deleted_through:  # moved into the database: no longer needed here
-                journal.execute("DELETE FROM entries WHERE id <= ?", (mark,))
-            journal.execute("COMMIT")
-        except BaseException:
-            if journal.in_transaction:
-                journal.execute("ROLLBACK")
-            raise
+                self._journal.execute("DELETE FROM entries WHERE id <= ?", (mark,))
         self._deleted_through = max(self._deleted_through, mark)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
@@ -217,8 +220,7 @@ class Appender:
             self._main.close()
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):
     id: int
     integration_id: int
     received_at: str
@@ -253,8 +255,7 @@ class Mover:
         """In the caller's transaction, which holds the database's write lock: the oldest
         entries after the mark, as many as fit in ``max_alerts`` (at least one), into the
         intake table, and the mark after them. How many entries moved."""
-        through = session.scalar(select(MARK.c.moved_through).where(MARK.c.id == MARK_ID))
-        through = through or 0
+        through = moved_through(session)
         chosen = self._after(through, max_alerts)
         self._moved_through = chosen[-1].id if chosen else through
         if not chosen:
@@ -291,22 +292,10 @@ class Mover:
     def _after(self, through: int, max_alerts: int) -> list[_Row]:
         rows = self._journal.execute(
             "SELECT id, integration_id, received_at, size, kind, alerts, webhook, acknowledge "
-            "FROM entries "
-            "WHERE id > ? ORDER BY id LIMIT ?",
+            "FROM entries WHERE id > ? ORDER BY id LIMIT ?",
             (through, SCAN_ROWS),
         )
-        chosen: list[_Row] = []
-        total = 0
-        for row in rows:
-            entry = _Row(*row)
-            if chosen and total + entry.size > max_alerts:
-                break
-            chosen.append(entry)
-            total += entry.size
-        return chosen
-
-    def close(self) -> None:
-        self._journal.close()
+        return backlog.fitting(((entry, entry.size) for entry in map(_Row._make, rows)), max_alerts)
 
 
 def state(*, session: Session, url: str) -> State:
@@ -315,7 +304,7 @@ def state(*, session: Session, url: str) -> State:
     path = path_for(url)
     if path is None or not path.exists():
         return stored
-    through = session.scalar(select(MARK.c.moved_through).where(MARK.c.id == MARK_ID)) or 0
+    through = moved_through(session)
     connection = connect(path)
     try:
         count, alerts, oldest = connection.execute(

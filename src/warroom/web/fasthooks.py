@@ -65,12 +65,8 @@ async def _hook(
         payload = parse(alertmanager.WebhookPayload, body)
         key = scope["path"].rsplit("/", 1)[1]
         token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
-        if intake.journals(wait=wait):  # stored as it came, normalized off the event loop
-            webhook = Webhook(body=body, alerts=len(payload.alerts))
-            submission = Submission(key=key, kind=kind, token=token, webhook=webhook)
-        else:
-            alerts = alertmanager.normalize(payload, source=kind)
-            submission = Submission(key=key, kind=kind, token=token, alerts=alerts, wait=wait)
+        webhook = Webhook(body=body, alerts=len(payload.alerts))  # normalized off the loop
+        submission = Submission(key=key, kind=kind, token=token, webhook=webhook, wait=wait)
         answer = await intake.submit(submission)
     except WarroomError as exc:
         extra = [(b"www-authenticate", b"Bearer")] if exc.http_status == 401 else []
