@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -158,7 +158,10 @@ def run(
 ) -> Result:
     """Run the escalations with ``workers`` worker processes, one of them killed at a
     random moment (``kill_after`` seconds) once the workers have finished a job since the
-    last kill: so every kill lands while they work, and the run always moves on."""
+    last kill. The one killed is a worker that is up (has logged that it takes jobs), and
+    with several workers one is always left up: so every kill lands while they work (never
+    on a process still starting, which would test nothing), and the run moves on however
+    long a start takes on this machine."""
     rng = random.Random(seed)
     state, server = start_receiver()
     channels = workdir / "channels.json"
@@ -175,8 +178,10 @@ def run(
     env = warroom_env(database_url, settings.data_dir, WARROOM_CHANNELS_FILE=str(channels)) | {
         "WARROOM_WORKER_POLL_SECONDS": "0.05"
     }
-    logs = (workdir / "workers.log").open("ab")
+    logs = workdir / "workers"
+    logs.mkdir(exist_ok=True)
     procs = [_start(env, logs) for _ in range(workers)]
+    up: set[int] = set()  # pids of the workers seen taking jobs
     result = Result(escalations=len(made))
     started = time.monotonic()
     done_before = _done(runtime)
@@ -186,12 +191,18 @@ def run(
             running = _tick(runtime, ack_after, acked_at)
             if not running and not _outstanding(runtime):
                 break
-            if kill_at is None and _done(runtime) > done_before:  # the workers are working
+            working = _working(procs, logs, up)
+            if (
+                kill_at is None
+                and _done(runtime) > done_before
+                and len(working) >= min(2, workers)  # one keeps working while others start
+            ):
                 kill_at = time.monotonic() + rng.uniform(*kill_after)
             if kill_at is not None and time.monotonic() >= kill_at:
-                victim = rng.randrange(len(procs))
+                victim = rng.choice(working)
                 procs[victim].kill()
                 procs[victim].wait()
+                up.discard(procs[victim].pid)  # a new process may get its pid
                 procs[victim] = _start(env, logs)
                 result.kills += 1
                 done_before, kill_at = _done(runtime), None
@@ -201,7 +212,6 @@ def run(
         for proc in procs:
             proc.kill()
             proc.wait()
-        logs.close()
         server.shutdown()
         server.server_close()
         runtime.engine.dispose()
@@ -210,8 +220,25 @@ def run(
     return result
 
 
-def _start(env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([*WARROOM, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+def _start(env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+    """A ``warroom worker`` process logging to ``logs/<pid>.log``."""
+    starting = logs / "starting.log"
+    with starting.open("wb") as log:  # the process keeps its own copy of the file
+        proc = subprocess.Popen([*WARROOM, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    starting.rename(logs / f"{proc.pid}.log")
+    return proc
+
+
+def _working(procs: list[subprocess.Popen[bytes]], logs: Path, up: set[int]) -> list[int]:
+    """Indexes of the workers that have logged that they started taking jobs (``up``
+    remembers their pids)."""
+    for proc in procs:
+        if proc.pid not in up:
+            name = f"{socket.gethostname()}:{proc.pid}"  # its worker_name()
+            log = (logs / f"{proc.pid}.log").read_text("utf-8", errors="replace")
+            if f"worker {name} started" in log:
+                up.add(proc.pid)
+    return [i for i, proc in enumerate(procs) if proc.pid in up]
 
 
 def _count(

@@ -105,6 +105,7 @@ def worker(
     once: Annotated[bool, typer.Option(help="Run the jobs due now, then exit.")] = False,
 ) -> None:
     """Run the job worker alone (several may run against PostgreSQL)."""
+    logging.getLogger("warroom").setLevel(logging.INFO)  # "worker host:pid started/stopped"
     rt = runtime()
     if once:
         total = 0
