@@ -31,6 +31,7 @@ class Receiver:
     headers: dict[str, str] = field(default_factory=dict)  # sent with every scripted answer
     arrived: list[float] = field(default_factory=list)  # time.monotonic() of each request
     lock: threading.Lock = field(default_factory=threading.Lock)
+    release: threading.Event | None = None  # when set up: each answer waits for it (30 s)
 
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(body) for _, body in self.requests]
@@ -49,6 +50,8 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
             with state.lock:
                 state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 state.arrived.append(time.monotonic())
+            if state.release is not None:  # a slow receiver: answers once the test says
+                state.release.wait(30)
             status = state.script.pop(0) if state.script else 200
             self.send_response(status)
             for name, value in state.headers.items() if status != 200 else ():

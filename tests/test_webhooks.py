@@ -4,6 +4,7 @@ retried on 5xx, failed at once on other 4xx, and bad channel files refused."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,9 +20,11 @@ from tests.procs import Server, wait_until, warroom_env
 from tests.receivers import SECRET, Receiver, channels_file, drain
 from warroom.alerts import integrations
 from warroom.clock import FakeClock
+from warroom.engine.worker import LEASE
 from warroom.errors import ChannelsError
 from warroom.incidents import changes, service
 from warroom.incidents.schemas import IncidentCreate
+from warroom.notify.base import Message
 from warroom.notify.models import Delivery
 from warroom.runtime import Runtime, build_runtime
 from warroom.settings import Settings
@@ -133,6 +136,35 @@ def test_a_5xx_is_retried_with_the_same_webhook_id(
     with hooked.read() as session:
         [delivery] = session.scalars(select(Delivery)).all()
         assert (delivery.status, delivery.attempts, delivery.channel) == ("sent", 2, "ops-events")
+
+
+def test_a_worker_that_dies_after_sending_leaves_the_event_to_be_sent_again_after_its_lease(
+    hooked: Runtime, receiver: Receiver, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event went out, then the worker died before recording it (as under SIGKILL): the
+    job waits out its lease, then sends the event again under the same webhook-id."""
+    channel = hooked.channels["ops-events"]
+    send = channel.send
+
+    def send_then_die(message: Message) -> None:
+        send(message)
+        monkeypatch.setattr(channel, "send", send)  # the next worker lives
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(channel, "send", send_then_die)
+    declare(hooked)
+    with pytest.raises(SystemExit):
+        drain(hooked)
+    assert len(receiver.requests) == 1
+    drain(hooked)  # leased: not due yet
+    assert len(receiver.requests) == 1
+    clock.advance(LEASE + timedelta(seconds=1))
+    drain(hooked)
+    assert len(receiver.requests) == 2
+    assert receiver.requests[0][0]["webhook-id"] == receiver.requests[1][0]["webhook-id"]
+    with hooked.read() as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+        assert (delivery.status, delivery.attempts) == ("sent", 1)
 
 
 def test_a_4xx_fails_at_once_and_the_timeline_says_so(
@@ -251,6 +283,57 @@ def test_a_real_server_sends_the_event_of_an_alert_without_waiting_for_its_poll(
         wait_until(lambda: len(receiver.requests) >= 1, what="the webhook", timeout=20)
         assert receiver.events()[0]["data"]["alerts"][0]["labels"]["alertname"] == "Down"
     finally:
+        server.kill()
+
+
+def test_a_slow_receiver_holds_up_no_ingest_while_its_event_is_sent(
+    settings: Settings, receiver: Receiver, tmp_path: Path
+) -> None:
+    """An event is sent with no database lock held: while a receiver sits on it (up to
+    its 60 s timeout), an alert that waits for its own ingest is still ingested."""
+    receiver.release = threading.Event()
+    env = warroom_env(
+        settings.resolved_database_url(),
+        settings.data_dir,
+        WARROOM_CHANNELS_FILE=str(channels_file(tmp_path, receiver.url, timeout_seconds=60)),
+    )
+    server = Server(env, tmp_path / "server.log")
+    try:
+        rt = build_runtime(settings)
+        with rt.transaction() as session:
+            key = integrations.create(
+                session=session,
+                name="prom",
+                kind="alertmanager",
+                auth_token=None,
+                now=rt.clock.now(),
+            ).key
+        rt.engine.dispose()
+
+        def alert(service: str) -> dict[str, Any]:
+            labels = {"alertname": "Down", "service": service}
+            return {
+                "version": "4",
+                "status": "firing",
+                "alerts": [{"status": "firing", "labels": labels}],
+            }
+
+        hook = f"{server.url}/hooks/alertmanager/{key}"
+        assert httpx.post(hook, json=alert("api"), timeout=10).status_code == 202
+        wait_until(lambda: len(receiver.requests) >= 1, what="the first event", timeout=20)
+        # the receiver holds the first event's request open; a bound far below its timeout
+        answer = httpx.post(hook, params={"wait": "true"}, json=alert("db"), timeout=20)
+        assert answer.status_code == 202, answer.text
+        result = answer.json()
+        assert result["ingested"] is True, result
+        assert result["incidents"], result  # a new incident opened
+        assert len(receiver.requests) == 1  # and the first event's request is still held
+        receiver.release.set()
+        wait_until(lambda: len(receiver.requests) >= 2, what="the second event", timeout=20)
+        titles = [e["data"]["incident"]["title"] for e in receiver.events()]
+        assert len(set(titles)) == 2, titles
+    finally:
+        receiver.release.set()
         server.kill()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,12 +17,23 @@ from warroom.incidents.phases import PHASE_DUE, TASK_DUE
 from warroom.notify import outbox
 from warroom.notify.base import Channel
 from warroom.notify.config import ChannelsConfig
-from warroom.notify.models import FAILED
+from warroom.notify.models import FAILED, Delivery
 from warroom.paging import escalation, summons
 from warroom.paging.pager import DIGEST, PAGE_EVENT, Limit, Pager, send_digest
 from warroom.playbook.schema import Playbook
 
-Handler = Callable[[Session, dict[str, Any], Clock], None]
+
+@dataclass(frozen=True)
+class Outside:
+    """What a job does outside any transaction (a network call that may be slow), and how
+    its outcome is recorded afterwards, in a transaction of its own. A handler returns one
+    instead of doing the call itself, so no database lock is held while it runs."""
+
+    work: Callable[[], Exception | None]
+    record: Callable[[Session, Exception | None, Clock], None]
+
+
+Handler = Callable[[Session, dict[str, Any], Clock], Outside | None]
 
 
 def build_handlers(
@@ -48,17 +60,38 @@ def build_handlers(
             session=session, playbook=playbook, task_id=int(payload["task_id"]), clock=clock
         )
 
-    def deliver(session: Session, payload: dict[str, Any], clock: Clock) -> None:
-        if escalation.cancel_stale_page(
-            session=session, delivery_id=int(payload["delivery_id"]), now=clock.now()
-        ):
-            return
-        delivery = outbox.send(
-            session=session,
-            delivery_id=int(payload["delivery_id"]),
-            channels=channels,
-            now=clock.now(),
-        )
+    def deliver(session: Session, payload: dict[str, Any], clock: Clock) -> Outside | None:
+        delivery_id = int(payload["delivery_id"])
+        if escalation.cancel_stale_page(session=session, delivery_id=delivery_id, now=clock.now()):
+            return None
+        next_try = outbox.ready(session=session, delivery_id=delivery_id, channels=channels)
+        if not isinstance(next_try, outbox.Ready):
+            settled(session, next_try, clock)
+            return None
+        if next_try.kind in escalation.PAGES:  # sent holding the incident's lock, so never
+            # after an acknowledgement (or a resolution) that committed first
+            error = next_try.send()
+            settled(
+                session,
+                outbox.settle(
+                    session=session, delivery_id=delivery_id, error=error, now=clock.now()
+                ),
+                clock,
+            )
+            return None
+
+        def record(session: Session, error: Exception | None, clock: Clock) -> None:
+            now = clock.now()
+            settled(
+                session,
+                outbox.settle(session=session, delivery_id=delivery_id, error=error, now=now),
+                clock,
+            )
+
+        return Outside(work=next_try.send, record=record)  # other messages: outside
+
+    def settled(session: Session, delivery: Delivery | None, clock: Clock) -> None:
+        """What follows a try: its outcome on the timeline, a failed page's fallback."""
         if delivery is None:
             return
         deadlines.delivery_outcome(session=session, delivery=delivery, clock=clock)

@@ -4,6 +4,12 @@ A job's effects and its ``done`` mark commit in one transaction, so a worker kil
 mid-job leaves the job pending and the next run does it (once). On PostgreSQL, workers
 claim with ``FOR UPDATE SKIP LOCKED`` and never take the same row; on SQLite the write
 lock makes one worker at a time.
+
+A job whose handler returns an ``Outside`` (sending a message) does its slow part with no
+transaction open: the claim commits with the job leased (due again ``LEASE`` later), the
+work runs, then the outcome and the ``done`` mark commit together, if the lease is still
+this worker's. A worker killed in between leaves the job to be run again when the lease
+ends: at least once, as a kill between sending and committing always meant.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from warroom.clock import Clock
 from warroom.db import transaction
-from warroom.engine.handlers import Handler
+from warroom.engine.handlers import Handler, Outside
 from warroom.jobs import service as jobs
 from warroom.jobs.models import DONE, FAILED, PENDING, Job
 
@@ -26,6 +32,7 @@ logger = logging.getLogger("warroom.engine")
 
 MAX_ATTEMPTS = 8
 BATCH = 50
+LEASE = timedelta(seconds=120)  # longer than any channel's timeout (at most 60 s)
 
 
 def worker_name() -> str:
@@ -52,33 +59,74 @@ def run_due(
             claimed = jobs.claim_due(session=session, now=clock.now(), limit=1)
             if not claimed:
                 break
-            _run_one(session=session, job=claimed[0], handlers=handlers, clock=clock, me=me)
+            job = claimed[0]
+            outside = _run_one(session=session, job=job, handlers=handlers, clock=clock, me=me)
+            lease = (job.id, job.attempts)
         taken += 1
+        if outside is not None:
+            _finish_outside(factory=factory, clock=clock, lease=lease, outside=outside, me=me)
     return taken
 
 
 def _run_one(
     *, session: Session, job: Job, handlers: dict[str, Handler], clock: Clock, me: str
-) -> None:
+) -> Outside | None:
+    """Run the job's handler; what it leaves to do outside the transaction, if anything
+    (the job is then leased, not done)."""
     handler = handlers.get(job.kind)
     job.attempts += 1
     if handler is None:
         job.status, job.last_error = FAILED, f"no handler for job kind {job.kind!r}"
         logger.error("job %s: %s", job.id, job.last_error)
-        return
+        return None
     try:
         with session.begin_nested():
-            handler(session, job.payload, clock)
+            outside = handler(session, job.payload, clock)
     except Exception as exc:  # a failing job must not stop the others
-        logger.exception("job %s (%s) failed", job.id, job.kind)
-        job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if job.attempts >= MAX_ATTEMPTS:
-            job.status = FAILED
-        else:
-            job.status = PENDING
-            job.due_at = clock.now() + timedelta(seconds=2**job.attempts)
-        return
+        _failed(job, exc, clock)
+        return None
+    if outside is not None:
+        job.due_at = clock.now() + LEASE
+        return outside
     job.status, job.finished_at, job.finished_by = DONE, clock.now(), me
+    return None
+
+
+def _finish_outside(
+    *,
+    factory: sessionmaker[Session],
+    clock: Clock,
+    lease: tuple[int, int],
+    outside: Outside,
+    me: str,
+) -> None:
+    """Do the job's outside work, then record its outcome and finish the job, unless its
+    lease ended and another worker took it meanwhile."""
+    error = outside.work()
+    job_id, attempts = lease
+    with transaction(factory) as session:
+        job = jobs.leased(session=session, job_id=job_id, attempts=attempts)
+        if job is None:
+            logger.warning("job %s: its lease ended before its outcome was recorded", job_id)
+            return
+        try:
+            with session.begin_nested():
+                outside.record(session, error, clock)
+        except Exception as exc:
+            _failed(job, exc, clock)
+            return
+        job.status, job.finished_at, job.finished_by = DONE, clock.now(), me
+
+
+def _failed(job: Job, exc: Exception, clock: Clock) -> None:
+    """A failing job must not stop the others: it is tried again later, a few times."""
+    logger.exception("job %s (%s) failed", job.id, job.kind, exc_info=exc)
+    job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if job.attempts >= MAX_ATTEMPTS:
+        job.status = FAILED
+    else:
+        job.status = PENDING
+        job.due_at = clock.now() + timedelta(seconds=2**job.attempts)
 
 
 class Worker:

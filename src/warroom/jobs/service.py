@@ -104,6 +104,17 @@ def claim_due(*, session: Session, now: datetime, limit: int) -> Sequence[Job]:
     return session.scalars(query).all()
 
 
+def leased(*, session: Session, job_id: int, attempts: int) -> Job | None:
+    """The job, locked, if it is still pending at this attempt: the lease of the worker that
+    made the attempt has not been taken over."""
+    return session.scalar(
+        select(Job)
+        .where(Job.id == job_id, Job.status == PENDING, Job.attempts == attempts)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 def next_due_at(*, session: Session) -> datetime | None:
     """When the earliest pending job falls due, if any."""
     return session.scalar(

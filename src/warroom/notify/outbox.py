@@ -1,8 +1,10 @@
-"""Queue deliveries with the change that caused them, and send them from a job."""
+"""Queue deliveries with the change that caused them, and send them from a job: a try is
+made ready in one transaction, sent, and settled (recorded) in the same or another."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -58,17 +60,35 @@ def queue(
     return delivery
 
 
-def send(
-    *, session: Session, delivery_id: int, channels: dict[str, Channel], now: datetime
-) -> Delivery | None:
-    """Try a queued delivery once; on failure queue the next try with backoff, and after
-    the last one mark it failed. Returns the delivery as it now stands."""
+@dataclass(frozen=True)
+class Ready:
+    """A queued delivery's next try, ready to go out: sending it needs no database."""
+
+    delivery_id: int
+    kind: str
+    channel: Channel
+    message: Message
+
+    def send(self) -> Exception | None:
+        """Send once; the error, if any (a channel may fail in any way)."""
+        try:
+            self.channel.send(self.message)
+        except Exception as exc:
+            return exc
+        return None
+
+
+def ready(
+    *, session: Session, delivery_id: int, channels: dict[str, Channel]
+) -> Ready | Delivery | None:
+    """The next try of a queued delivery; otherwise the delivery as it stands (failed here
+    when its channel is not configured), or None when it is gone."""
     delivery = session.get(Delivery, delivery_id)
     if delivery is None or delivery.status != QUEUED:
         return delivery
-    delivery.attempts += 1
     channel = channels.get(delivery.channel)
     if channel is None:
+        delivery.attempts += 1
         delivery.status = FAILED
         delivery.last_error = f"no channel named {delivery.channel!r} is configured"
         return delivery
@@ -79,11 +99,21 @@ def send(
         key=f"warroom-delivery-{delivery.id}",
         thread=f"incident-{delivery.incident_id}" if delivery.incident_id else "",
     )
-    try:
-        channel.send(message)
-    except Exception as exc:  # a channel may fail in any way; the outbox records and retries
-        delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if isinstance(exc, PermanentError) or delivery.attempts >= MAX_ATTEMPTS:
+    return Ready(delivery_id=delivery.id, kind=delivery.kind, channel=channel, message=message)
+
+
+def settle(
+    *, session: Session, delivery_id: int, error: Exception | None, now: datetime
+) -> Delivery | None:
+    """Record a try: sent, or on failure the next try queued with backoff (after the last
+    one, failed). None when the delivery is no longer queued (settled meanwhile)."""
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
+    if delivery is None or delivery.status != QUEUED:
+        return None
+    delivery.attempts += 1
+    if error is not None:
+        delivery.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if isinstance(error, PermanentError) or delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = FAILED
         else:
             jobs.schedule(
@@ -91,7 +121,7 @@ def send(
                 kind=DELIVER,
                 subject=f"delivery:{delivery.id}",
                 key=f"deliver:{delivery.id}:{delivery.attempts}",
-                due_at=now + _backoff(delivery.attempts, exc),
+                due_at=now + _backoff(delivery.attempts, error),
                 now=now,
                 payload={"delivery_id": delivery.id},
             )
@@ -100,6 +130,17 @@ def send(
     delivery.sent_at = now
     delivery.last_error = None
     return delivery
+
+
+def send(
+    *, session: Session, delivery_id: int, channels: dict[str, Channel], now: datetime
+) -> Delivery | None:
+    """Try a queued delivery once, within the caller's transaction; returns the delivery as
+    it now stands (see ``settle``)."""
+    next_try = ready(session=session, delivery_id=delivery_id, channels=channels)
+    if not isinstance(next_try, Ready):
+        return next_try
+    return settle(session=session, delivery_id=delivery_id, error=next_try.send(), now=now)
 
 
 def _backoff(attempts: int, error: Exception) -> timedelta:
