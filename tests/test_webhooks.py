@@ -20,10 +20,11 @@ from tests.procs import Server, wait_until, warroom_env
 from tests.receivers import SECRET, Receiver, channels_file, drain
 from warroom.alerts import integrations
 from warroom.clock import FakeClock
-from warroom.engine.worker import LEASE
+from warroom.engine.handlers import LEASE
 from warroom.errors import ChannelsError
 from warroom.incidents import changes, service
 from warroom.incidents.schemas import IncidentCreate
+from warroom.jobs.models import Job
 from warroom.notify.base import Message
 from warroom.notify.models import Delivery
 from warroom.runtime import Runtime, build_runtime
@@ -162,6 +163,25 @@ def test_a_worker_that_dies_after_sending_leaves_the_event_to_be_sent_again_afte
     drain(hooked)
     assert len(receiver.requests) == 2
     assert receiver.requests[0][0]["webhook-id"] == receiver.requests[1][0]["webhook-id"]
+    with hooked.read() as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+        assert (delivery.status, delivery.attempts) == ("sent", 1)
+
+
+def test_an_event_sent_with_its_job_is_not_sent_again_when_the_lease_ends(
+    hooked: Runtime, receiver: Receiver, clock: FakeClock
+) -> None:
+    """The worker that queues an event's delivery sends it at once and closes the delivery's
+    own job, which was leased meanwhile: nothing goes out again later."""
+    declare(hooked)
+    drain(hooked)
+    assert len(receiver.requests) == 1
+    with hooked.read() as session:
+        deliver_jobs = session.scalars(select(Job).where(Job.kind == "deliver")).all()
+        assert [(j.status, j.attempts) for j in deliver_jobs] == [("done", 0)]
+    clock.advance(LEASE + timedelta(seconds=1))
+    drain(hooked)
+    assert len(receiver.requests) == 1
     with hooked.read() as session:
         [delivery] = session.scalars(select(Delivery)).all()
         assert (delivery.status, delivery.attempts) == ("sent", 1)

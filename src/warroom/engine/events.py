@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -90,21 +91,25 @@ def fan_out(
     subscribers: Sequence[Subscriber],
     base_url: str,
     playbook: Playbook,
-    now: Any,
-) -> int:
-    """Queue the event for every channel that wants it; returns how many."""
+    now: datetime,
+    due_at: datetime | None = None,
+) -> list[int]:
+    """Queue the event for every channel that wants it (their jobs due at ``due_at``,
+    default now); the deliveries' ids."""
     targets = [s for s in subscribers if payload["type"] in s.events]
     if not targets:
-        return 0
+        return []
     text = body(session, payload, base_url, playbook)
     if text is None:
-        return 0
-    for target in targets:
+        return []
+    return [
         outbox.queue(
             session=session,
             channel=target.name,
             message=Message(recipient=target.recipient, subject=str(payload["type"]), body=text),
             now=now,
             incident_id=int(payload["incident_id"]),
-        )
-    return len(targets)
+            due_at=due_at,
+        ).id
+        for target in targets
+    ]

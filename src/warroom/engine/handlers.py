@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from warroom.incidents import deadlines
 from warroom.incidents.assembly import SUMMON
 from warroom.incidents.events import INCIDENT_EVENT
 from warroom.incidents.phases import PHASE_DUE, TASK_DUE
+from warroom.jobs import service as jobs
 from warroom.notify import outbox
 from warroom.notify.base import Channel
 from warroom.notify.config import ChannelsConfig
@@ -22,15 +24,23 @@ from warroom.paging import escalation, summons
 from warroom.paging.pager import DIGEST, PAGE_EVENT, Limit, Pager, send_digest
 from warroom.playbook.schema import Playbook
 
+LEASE = timedelta(seconds=120)  # a job waiting for its outside work: longer than any
+# channel's timeout (at most 60 s)
+
 
 @dataclass(frozen=True)
 class Outside:
-    """What a job does outside any transaction (a network call that may be slow), and how
-    its outcome is recorded afterwards, in a transaction of its own. A handler returns one
-    instead of doing the call itself, so no database lock is held while it runs."""
+    """What a job does outside any transaction (network calls that may be slow), and how
+    their outcome is recorded afterwards, in a transaction of its own (``record`` gets the
+    session, what ``work`` returned, the clock and the worker's name). A handler returns one
+    instead of making the calls itself, so no database lock is held while they run.
 
-    work: Callable[[], Exception | None]
-    record: Callable[[Session, Exception | None, Clock], None]
+    The job is leased meanwhile and done with the record, unless ``done_first``: then it is
+    done at once, and the work is covered by jobs of its own that it leased (``LEASE``)."""
+
+    work: Callable[[], Any]
+    record: Callable[[Session, Any, Clock, str], None]
+    done_first: bool = False
 
 
 Handler = Callable[[Session, dict[str, Any], Clock], Outside | None]
@@ -80,7 +90,7 @@ def build_handlers(
             )
             return None
 
-        def record(session: Session, error: Exception | None, clock: Clock) -> None:
+        def record(session: Session, error: Exception | None, clock: Clock, me: str) -> None:
             now = clock.now()
             settled(
                 session,
@@ -98,15 +108,35 @@ def build_handlers(
         if delivery.status == FAILED:
             pager.fall_back(session, delivery, clock.now())
 
-    def incident_event(session: Session, payload: dict[str, Any], clock: Clock) -> None:
-        events.fan_out(
+    def incident_event(session: Session, payload: dict[str, Any], clock: Clock) -> Outside | None:
+        """Queue the event's deliveries, and send them at once, outside the transaction:
+        their own jobs are leased meanwhile (and send them, should this worker die)."""
+        now = clock.now()
+        queued = events.fan_out(
             session=session,
             payload=payload,
             subscribers=subscribers,
             playbook=playbook,
             base_url=base_url,
-            now=clock.now(),
+            now=now,
+            due_at=now + LEASE,
         )
+        tries = [outbox.ready(session=session, delivery_id=d, channels=channels) for d in queued]
+        ready = [t for t in tries if isinstance(t, outbox.Ready)]
+        if not ready:
+            return None
+
+        def record(session: Session, errors: list[Exception | None], clock: Clock, me: str) -> None:
+            for one, error in zip(ready, errors, strict=True):
+                if jobs.finish_leased(
+                    session=session, key=outbox.job_key(one.delivery_id), now=clock.now(), by=me
+                ):  # else its lease ended and its own job took it over
+                    delivery = outbox.settle(
+                        session=session, delivery_id=one.delivery_id, error=error, now=clock.now()
+                    )
+                    settled(session, delivery, clock)
+
+        return Outside(work=lambda: [one.send() for one in ready], record=record, done_first=True)
 
     pager = Pager(
         channels=["console"]

@@ -5,11 +5,12 @@ mid-job leaves the job pending and the next run does it (once). On PostgreSQL, w
 claim with ``FOR UPDATE SKIP LOCKED`` and never take the same row; on SQLite the write
 lock makes one worker at a time.
 
-A job whose handler returns an ``Outside`` (sending a message) does its slow part with no
+A job whose handler returns an ``Outside`` (sending messages) does its slow part with no
 transaction open: the claim commits with the job leased (due again ``LEASE`` later), the
 work runs, then the outcome and the ``done`` mark commit together, if the lease is still
 this worker's. A worker killed in between leaves the job to be run again when the lease
-ends: at least once, as a kill between sending and committing always meant.
+ends: at least once, as a kill between sending and committing always meant. (An event's
+job is done at once instead: the deliveries it queued have jobs of their own, leased.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from warroom.clock import Clock
 from warroom.db import transaction
-from warroom.engine.handlers import Handler, Outside
+from warroom.engine.handlers import LEASE, Handler, Outside
 from warroom.jobs import service as jobs
 from warroom.jobs.models import DONE, FAILED, PENDING, Job
 
@@ -32,7 +33,6 @@ logger = logging.getLogger("warroom.engine")
 
 MAX_ATTEMPTS = 8
 BATCH = 50
-LEASE = timedelta(seconds=120)  # longer than any channel's timeout (at most 60 s)
 
 
 def worker_name() -> str:
@@ -85,11 +85,11 @@ def _run_one(
     except Exception as exc:  # a failing job must not stop the others
         _failed(job, exc, clock)
         return None
-    if outside is not None:
+    if outside is not None and not outside.done_first:
         job.due_at = clock.now() + LEASE
         return outside
     job.status, job.finished_at, job.finished_by = DONE, clock.now(), me
-    return None
+    return outside
 
 
 def _finish_outside(
@@ -100,18 +100,21 @@ def _finish_outside(
     outside: Outside,
     me: str,
 ) -> None:
-    """Do the job's outside work, then record its outcome and finish the job, unless its
-    lease ended and another worker took it meanwhile."""
-    error = outside.work()
+    """Do the job's outside work, then record its outcome and finish the job (unless it
+    was done first), unless its lease ended and another worker took it meanwhile."""
+    outcome = outside.work()
     job_id, attempts = lease
     with transaction(factory) as session:
+        if outside.done_first:  # the work's own jobs say whether it is still this worker's
+            outside.record(session, outcome, clock, me)
+            return
         job = jobs.leased(session=session, job_id=job_id, attempts=attempts)
         if job is None:
             logger.warning("job %s: its lease ended before its outcome was recorded", job_id)
             return
         try:
             with session.begin_nested():
-                outside.record(session, error, clock)
+                outside.record(session, outcome, clock, me)
         except Exception as exc:
             _failed(job, exc, clock)
             return

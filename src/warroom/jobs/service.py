@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from warroom.db import table_of
-from warroom.jobs.models import CANCELLED, PENDING, Job
+from warroom.jobs.models import CANCELLED, DONE, PENDING, Job
 
 DUE_NOW = "warroom_job_due_now"
 
@@ -113,6 +113,17 @@ def leased(*, session: Session, job_id: int, attempts: int) -> Job | None:
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+
+
+def finish_leased(*, session: Session, key: str, now: datetime, by: str) -> bool:
+    """Mark done the job of this key if it is still pending and untried (leased by whoever
+    queued it, and not taken over since); whether it was."""
+    result = session.execute(
+        update(Job)
+        .where(Job.key == key, Job.status == PENDING, Job.attempts == 0)
+        .values(status=DONE, finished_at=now, finished_by=by)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def next_due_at(*, session: Session) -> datetime | None:

@@ -52,7 +52,7 @@ def queue(
         session=session,
         kind=DELIVER,
         subject=f"delivery:{delivery.id}",
-        key=f"deliver:{delivery.id}",
+        key=job_key(delivery.id),
         due_at=due_at or now,
         now=now,
         payload={"delivery_id": delivery.id},
@@ -76,6 +76,11 @@ class Ready:
         except Exception as exc:
             return exc
         return None
+
+
+def job_key(delivery_id: int) -> str:
+    """The key of a delivery's first job."""
+    return f"deliver:{delivery_id}"
 
 
 def ready(
