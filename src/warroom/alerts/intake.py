@@ -108,8 +108,9 @@ class Intake:
         queued = self._appending.pop(loop, [])
         if queued:
             _settle(self._append_now(queued))
-            self._queue.put(None)  # the thread moves them into the database and ingests them
-            self.wake()
+            # the thread moves them into the database and ingests them, once the answers are
+            # on their way: woken now, it would take the interpreter from them for its ingest
+            loop.call_soon(self._wake_ingest)
 
     def _append_now(self, queued: list[_Waiting]) -> list[tuple[_Waiting, Stored | Exception]]:
         try:
@@ -150,6 +151,10 @@ class Intake:
             with self.runtime.transaction() as session:  # read once: forget it
                 backlog.forget(session=session, entry_id=entry_id)
         return done, result
+
+    def _wake_ingest(self) -> None:
+        self._queue.put(None)
+        self.wake()
 
     def wake(self) -> None:
         """Make sure the thread runs: it ingests what is stored, then waits for requests."""
