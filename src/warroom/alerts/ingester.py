@@ -41,25 +41,30 @@ class Ingester:
         self._mover = journal.Mover(path) if path is not None else None
 
     def move_journal(self) -> None:
-        """Move what the journal holds into the intake table (SQLite; see ``journal``)."""
+        """Move what the journal holds into the intake table (SQLite; see ``journal``): a
+        request stored there afterwards then comes after it."""
         mover = self._mover
         if mover is None:
             return
-        while mover.has_more():
-            with self.runtime.transaction() as session:
-                if not mover.move(session=session, max_alerts=MOVE_ALERTS):
-                    return
+        try:
+            while mover.has_more():
+                with self.runtime.transaction() as session:
+                    if not mover.move(session=session, max_alerts=MOVE_ALERTS):
+                        return
+        except BaseException:
+            mover.rewind()
+            raise
 
     def ingest_next(self) -> bool:
-        """Ingest the oldest stored entries; whether there may be more."""
+        """Ingest the oldest stored entries; whether there may be more. What the intake
+        table holds is older than what the journal holds after its mark (it is moved there
+        before a request is stored in the table), so the table goes first."""
         ids: list[int] = []
         try:
-            self.move_journal()
             with self.runtime.read() as session:
                 ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
             if not ids:
-                self._tidy()
-                return False
+                return self._ingest_journal()
             self._ingest(ids)
         except (OperationalError, sqlite3.Error):  # unreachable or busy: try again soon
             logger.exception("ingesting stored alerts failed; trying again in a second")
@@ -71,6 +76,34 @@ class Ingester:
             for one in ids:  # alone, so that one entry that cannot be ingested holds up none
                 if not self._ingest_alone(one):
                     break  # the database failed: the rest waits, in order, for the next try
+        return True
+
+    def _ingest_journal(self) -> bool:
+        """Ingest the journal's oldest entries straight from it, and raise its mark, in one
+        transaction; whether there may be more. If they cannot be ingested together, they
+        are moved into the intake table, where each is ingested alone (or set aside)."""
+        mover = self._mover
+        if mover is None or not mover.has_more():
+            self._tidy()
+            return False
+        try:
+            with self.runtime.transaction() as session:
+                entries = mover.take(session=session, max_alerts=self.process_alerts)
+                if entries:
+                    service.ingest_entries(
+                        session=session,
+                        playbook=self.runtime.playbook,
+                        entries=entries,
+                        clock=self.runtime.clock,
+                    )
+        except (OperationalError, sqlite3.Error):
+            mover.rewind()
+            raise
+        except Exception:
+            mover.rewind()
+            logger.warning("ingesting journal entries together failed; each goes alone")
+            with self.runtime.transaction() as session:
+                mover.move(session=session, max_alerts=self.process_alerts)
         return True
 
     def _tidy(self) -> None:

@@ -5,15 +5,16 @@ SQLite has one writer per file, and ingesting holds the database's write lock fo
 milliseconds at a time. Committing hook requests to a separate file means that a request
 never waits for an ingest: the event loop stores every request that came in one turn with
 one ``executemany`` and one commit (group commit), then answers them all. The intake thread
-then moves the journal's entries, oldest first, into the intake table (``alert_intake``) in
-one transaction of the database with the mark of the last one moved
-(``alert_intake_journal``), and ingests them from there as before. Only entries after the
-mark are ever moved, so each is moved exactly once whatever crashes when; moved entries are
-deleted from the journal by a later commit of the event loop.
+then ingests the journal's entries, oldest first, straight from it, in one transaction of
+the database with the mark of the last one taken (``alert_intake_journal``). Only entries
+after the mark are ever taken, so each is ingested exactly once whatever crashes when;
+taken entries are deleted from the journal by a later commit of the event loop.
 
-Requests that wait for their ingest (``?wait=true``) are stored by the intake thread straight
-into the intake table, after it moved what the journal holds: the order stays the order of
-acceptance.
+Entries are moved into the intake table (``alert_intake``) instead, in the same exactly-once
+way, before a request that waits for its ingest (``?wait=true``) is stored there by the
+intake thread (so the table holds only entries older than the journal's: the order stays
+the order of acceptance), and when a chunk cannot be ingested together (the table then
+ingests each alone, or sets it aside).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from sqlalchemy.orm import Session
 from warroom.alerts import backlog, integrations
 from warroom.alerts.backlog import INTAKE, State, Stored, Submission
 from warroom.alerts.models import IntakeJournalMark, Integration
-from warroom.alerts.normalize import to_record
+from warroom.alerts.normalize import NormalizedAlert, from_record, to_record
+from warroom.alerts.service import Entry
 from warroom.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite, table_of
 from warroom.errors import WarroomError
 
@@ -226,19 +228,27 @@ class _Row(NamedTuple):
     received_at: str
     size: int
     kind: str
-    alerts: str | None
+    alerts_json: str | None
     webhook: bytes | None
     acknowledge: str | None
 
     def records(self) -> list[Any]:
         """The alerts as the intake table keeps them."""
         if self.webhook is not None:
-            return [to_record(a) for a in backlog.from_webhook(self.webhook, self.kind)]
-        return list(json.loads(self.alerts or "[]"))
+            return [to_record(a) for a in self.alerts()]
+        return list(json.loads(self.alerts_json or "[]"))
+
+    def alerts(self) -> list[NormalizedAlert]:
+        """The alerts, normalized."""
+        if self.webhook is not None:
+            return backlog.from_webhook(self.webhook, self.kind)
+        return [from_record(record) for record in json.loads(self.alerts_json or "[]")]
 
 
 class Mover:
-    """The intake thread's side: moves the journal's entries into the intake table."""
+    """The intake thread's side: ingests the journal's entries straight from it (``take``), or
+    moves them into the intake table (``move``): before a request that waits is stored
+    there, and for entries that could not be ingested together."""
 
     def __init__(self, journal: Path) -> None:
         self._journal = open_journal(journal)
@@ -251,22 +261,16 @@ class Mover:
         ).fetchone()
         return row is not None
 
+    def rewind(self) -> None:
+        """Forget the mark seen: a transaction that raised it rolled back."""
+        self._moved_through = 0
+
     def move(self, *, session: Session, max_alerts: int) -> int:
         """In the caller's transaction, which holds the database's write lock: the oldest
         entries after the mark, as many as fit in ``max_alerts`` (at least one), into the
         intake table, and the mark after them. How many entries moved."""
-        through = moved_through(session)
-        chosen = self._after(through, max_alerts)
-        self._moved_through = chosen[-1].id if chosen else through
-        if not chosen:
-            return 0
-        table = table_of(Integration)
-        present = set(
-            session.scalars(
-                select(table.c.id).where(table.c.id.in_({r.integration_id for r in chosen}))
-            )
-        )
-        rows = [  # an integration deleted since: its alerts go with it, as its intake's do
+        chosen, present = self._claim(session, max_alerts)
+        rows = [
             {
                 "integration_id": r.integration_id,
                 "received_at": datetime.fromisoformat(r.received_at),
@@ -276,18 +280,44 @@ class Mover:
                 "error": None,
                 "wait": False,
             }
-            for r in chosen
-            if r.integration_id in present
+            for r in present
         ]
         if rows:
             session.execute(insert(INTAKE), rows)
+        return len(chosen)
+
+    def take(self, *, session: Session, max_alerts: int) -> list[Entry]:
+        """In the caller's transaction, which holds the database's write lock and ingests
+        them: the oldest entries after the mark, as many as fit in ``max_alerts`` (at least
+        one, when there is one), and the mark after them."""
+        _, present = self._claim(session, max_alerts)
+        return [
+            Entry(integration_id=r.integration_id, alerts=r.alerts(), acknowledge=r.acknowledge)
+            for r in present
+        ]
+
+    def _claim(self, session: Session, max_alerts: int) -> tuple[list[_Row], list[_Row]]:
+        """The entries after the mark that fit in ``max_alerts``, and of those the ones whose
+        integration still exists (one deleted since: its alerts go with it, as its intake's
+        do); the mark is moved after them."""
+        through = moved_through(session)
+        chosen = self._after(through, max_alerts)
+        self._moved_through = chosen[-1].id if chosen else through
+        if not chosen:
+            return [], []
+        table = table_of(Integration)
+        present = set(
+            session.scalars(
+                select(table.c.id).where(table.c.id.in_({r.integration_id for r in chosen}))
+            )
+        )
         if through:
             session.execute(
                 update(MARK).where(MARK.c.id == MARK_ID).values(moved_through=chosen[-1].id)
             )
         else:
             session.execute(insert(MARK).values(id=MARK_ID, moved_through=chosen[-1].id))
-        return len(chosen)
+        return chosen, [r for r in chosen if r.integration_id in present]
 
     def _after(self, through: int, max_alerts: int) -> list[_Row]:
         rows = self._journal.execute(
