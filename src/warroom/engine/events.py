@@ -16,6 +16,7 @@ from warroom.incidents.events import describe
 from warroom.incidents.models import Incident, RoleAssignment
 from warroom.notify import outbox
 from warroom.notify.base import Message
+from warroom.notify.models import Delivery
 from warroom.people.models import Person
 from warroom.playbook.schema import Playbook
 
@@ -93,9 +94,9 @@ def fan_out(
     playbook: Playbook,
     now: datetime,
     due_at: datetime | None = None,
-) -> list[int]:
+) -> list[Delivery]:
     """Queue the event for every channel that wants it (their jobs due at ``due_at``,
-    default now); the deliveries' ids."""
+    default now); the deliveries."""
     targets = [s for s in subscribers if payload["type"] in s.events]
     if not targets:
         return []
@@ -110,6 +111,6 @@ def fan_out(
             now=now,
             incident_id=int(payload["incident_id"]),
             due_at=due_at,
-        ).id
+        )
         for target in targets
     ]

@@ -74,7 +74,7 @@ def build_handlers(
         delivery_id = int(payload["delivery_id"])
         if escalation.cancel_stale_page(session=session, delivery_id=delivery_id, now=clock.now()):
             return None
-        next_try = outbox.ready(session=session, delivery_id=delivery_id, channels=channels)
+        next_try = outbox.ready(delivery=session.get(Delivery, delivery_id), channels=channels)
         if not isinstance(next_try, outbox.Ready):
             settled(session, next_try, clock)
             return None
@@ -121,7 +121,7 @@ def build_handlers(
             now=now,
             due_at=now + LEASE,
         )
-        tries = [outbox.ready(session=session, delivery_id=d, channels=channels) for d in queued]
+        tries = [outbox.ready(delivery=d, channels=channels) for d in queued]
         ready = [t for t in tries if isinstance(t, outbox.Ready)]
         if not ready:
             return None

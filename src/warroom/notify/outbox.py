@@ -83,12 +83,9 @@ def job_key(delivery_id: int) -> str:
     return f"deliver:{delivery_id}"
 
 
-def ready(
-    *, session: Session, delivery_id: int, channels: dict[str, Channel]
-) -> Ready | Delivery | None:
-    """The next try of a queued delivery; otherwise the delivery as it stands (failed here
-    when its channel is not configured), or None when it is gone."""
-    delivery = session.get(Delivery, delivery_id)
+def ready(*, delivery: Delivery | None, channels: dict[str, Channel]) -> Ready | Delivery | None:
+    """The next try of a delivery still queued; otherwise the delivery as it stands (failed
+    here when its channel is not configured), or None when it is gone."""
     if delivery is None or delivery.status != QUEUED:
         return delivery
     channel = channels.get(delivery.channel)
@@ -142,7 +139,7 @@ def send(
 ) -> Delivery | None:
     """Try a queued delivery once, within the caller's transaction; returns the delivery as
     it now stands (see ``settle``)."""
-    next_try = ready(session=session, delivery_id=delivery_id, channels=channels)
+    next_try = ready(delivery=session.get(Delivery, delivery_id), channels=channels)
     if not isinstance(next_try, Ready):
         return next_try
     return settle(session=session, delivery_id=delivery_id, error=next_try.send(), now=now)
