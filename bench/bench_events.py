@@ -1,0 +1,98 @@
+"""What an incident's `incident.triggered` webhook costs the job worker, in-process: N P1
+incidents declared on a fresh SQLite database with one webhook subscribed, then their jobs
+run by `run_due` while a local receiver answers; prints the worker's time per incident and
+the share of its parts (timed by wrapping them). See docs/performance.md.
+
+Run:  .venv/bin/python bench/bench_events.py [N]      (N incidents, default 300)
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.receivers import channels_file, start_receiver
+
+from warroom import migrate
+from warroom.engine import events, worker
+from warroom.incidents import service
+from warroom.incidents.schemas import IncidentCreate
+from warroom.jobs import service as jobs
+from warroom.notify import outbox
+from warroom.notify.webhook import WebhookChannel
+from warroom.runtime import build_runtime
+from warroom.settings import Settings
+
+PARTS: list[tuple[Any, str, str]] = [
+    (worker, "_run_one", "claimed job: queue the deliveries"),
+    (events, "body", "  the event's body"),
+    (outbox, "queue", "  queueing a delivery"),
+    (jobs, "claim_due", "claiming"),
+    (worker, "_finish_outside", "after the commit: send, record"),
+    (WebhookChannel, "send", "  the signed HTTP POST"),
+    (jobs, "finish_leased", "  closing the delivery's job"),
+    (outbox, "settle", "  recording the outcome"),
+]
+
+
+def timed(spent: dict[str, float], label: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[label] += time.perf_counter() - started
+
+    return wrapper
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    state, server = start_receiver()
+    home = Path(tempfile.mkdtemp(prefix="warroom-events-"))
+    settings = Settings(
+        database_url=f"sqlite:///{home / 'warroom.db'}",
+        data_dir=home / "data",
+        channels_file=channels_file(home, state.url, events=["incident.triggered"]),
+        worker=False,
+    )
+    runtime = build_runtime(settings)
+    migrate.upgrade(runtime.engine)
+    started = time.perf_counter()
+    for i in range(count):
+        with runtime.transaction() as session:
+            service.declare(
+                session=session,
+                playbook=runtime.playbook,
+                actor="bench",
+                clock=runtime.clock,
+                data=IncidentCreate(title=f"bench {i}", severity="P1"),
+            )
+    declared = time.perf_counter() - started
+    spent: dict[str, float] = defaultdict(float)
+    for owner, name, label in PARTS:
+        setattr(owner, name, timed(spent, label, getattr(owner, name)))
+    handlers = runtime.handlers()
+    started = time.perf_counter()
+    while worker.run_due(factory=runtime.factory, clock=runtime.clock, handlers=handlers):
+        pass
+    ran = time.perf_counter() - started
+    server.shutdown()
+    print(f"{count} P1 incidents, {len(state.requests)} webhooks received")
+    print(f"declaring: {declared / count * 1000:.2f} ms an incident")
+    print(f"the worker: {ran / count * 1000:.2f} ms an incident, of which")
+    for _, _, label in PARTS:
+        print(f"  {label:<40} {spent[label] / count * 1000:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
