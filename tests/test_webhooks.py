@@ -270,6 +270,22 @@ def test_the_cli_says_in_one_line_what_is_wrong_with_the_channels_file(
     assert "secret or secret_env is required" in result.err
 
 
+def _alertmanager_key(settings: Settings) -> str:
+    """The key of a new Alertmanager integration in the settings' database."""
+    rt = build_runtime(settings)
+    try:
+        with rt.transaction() as session:
+            return integrations.create(
+                session=session,
+                name="prom",
+                kind="alertmanager",
+                auth_token=None,
+                now=rt.clock.now(),
+            ).key
+    finally:
+        rt.engine.dispose()
+
+
 @pytest.mark.slow
 def test_a_real_server_sends_the_event_of_an_alert_without_waiting_for_its_poll(
     settings: Settings, receiver: Receiver, tmp_path: Path
@@ -283,16 +299,7 @@ def test_a_real_server_sends_the_event_of_an_alert_without_waiting_for_its_poll(
     )
     server = Server(env, tmp_path / "server.log")
     try:
-        rt = build_runtime(settings)
-        with rt.transaction() as session:
-            key = integrations.create(
-                session=session,
-                name="prom",
-                kind="alertmanager",
-                auth_token=None,
-                now=rt.clock.now(),
-            ).key
-        rt.engine.dispose()
+        key = _alertmanager_key(settings)
         body = {
             "version": "4",
             "status": "firing",
@@ -306,6 +313,7 @@ def test_a_real_server_sends_the_event_of_an_alert_without_waiting_for_its_poll(
         server.kill()
 
 
+@pytest.mark.slow
 def test_a_slow_receiver_holds_up_no_ingest_while_its_event_is_sent(
     settings: Settings, receiver: Receiver, tmp_path: Path
 ) -> None:
@@ -319,16 +327,7 @@ def test_a_slow_receiver_holds_up_no_ingest_while_its_event_is_sent(
     )
     server = Server(env, tmp_path / "server.log")
     try:
-        rt = build_runtime(settings)
-        with rt.transaction() as session:
-            key = integrations.create(
-                session=session,
-                name="prom",
-                kind="alertmanager",
-                auth_token=None,
-                now=rt.clock.now(),
-            ).key
-        rt.engine.dispose()
+        key = _alertmanager_key(settings)
 
         def alert(service: str) -> dict[str, Any]:
             labels = {"alertname": "Down", "service": service}
