@@ -30,7 +30,6 @@ from warroom.notify.console import ConsoleChannel
 from warroom.notify.email import EmailChannel
 from warroom.notify.slack import SlackChannel
 from warroom.notify.teams import TeamsChannel
-from warroom.notify.twilio import TwilioChannel
 from warroom.notify.webhook import WebhookChannel
 from warroom.paging import escalation
 from warroom.playbook.loader import load_playbook
@@ -136,6 +135,8 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     channels.update((s.name, SlackChannel(s)) for s in configured.slack)
     channels.update((t.name, TeamsChannel(t)) for t in configured.teams)
     if (twilio := configured.twilio) is not None:
+        from warroom.notify.twilio import TwilioChannel  # here: starts without Twilio's SDK
+
         for kind, name in (("sms", twilio.sms_channel), ("voice", twilio.voice_channel)):
             if name:
                 channels[name] = TwilioChannel(twilio, kind, name, settings.resolved_base_url())

@@ -25,15 +25,7 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
 def integration_read(runtime: Runtime, integration: Integration) -> IntegrationRead:
-    return IntegrationRead(
-        id=integration.id,
-        name=integration.name,
-        kind=integration.kind,
-        key=integration.key,
-        url=runtime.settings.resolved_base_url() + integrations.url_path(integration),
-        requires_token=integration.auth_token_hash is not None,
-        created_at=integration.created_at,
-    )
+    return integrations.as_read(integration, runtime.settings.resolved_base_url())
 
 
 @router.post("/integrations", status_code=status.HTTP_201_CREATED, response_model=IntegrationRead)

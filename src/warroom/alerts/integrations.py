@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Integration
+from warroom.alerts.schemas import IntegrationRead
 from warroom.db import table_of
 from warroom.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
@@ -125,3 +126,16 @@ def rotate_key(*, session: Session, name: str) -> Integration:
     integration = find(session=session, ref=name)
     integration.key = secrets.token_urlsafe(24)
     return integration
+
+
+def as_read(integration: Integration, base_url: str) -> IntegrationRead:
+    """The integration as the API and the CLI show it, with its URL under ``base_url``."""
+    return IntegrationRead(
+        id=integration.id,
+        name=integration.name,
+        kind=integration.kind,
+        key=integration.key,
+        url=base_url + url_path(integration),
+        requires_token=integration.auth_token_hash is not None,
+        created_at=integration.created_at,
+    )

@@ -10,7 +10,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from warroom.alerts import backlog, integrations, journal, queries, silences
-from warroom.alerts.api import integration_read
 from warroom.alerts.ingester import Ingester
 from warroom.alerts.schemas import AlertFilter, AlertRead, SilenceCreate, SilenceRead
 from warroom.cli.context import actor, out, print_json, runtime
@@ -34,11 +33,11 @@ def create(
     """Create an integration and print the URL its source posts to."""
     rt = runtime()
     with rt.transaction() as session:
-        read = integration_read(
-            rt,
+        read = integrations.as_read(
             integrations.create(
                 session=session, name=name, kind=kind, auth_token=auth_token, now=rt.clock.now()
             ),
+            rt.settings.resolved_base_url(),
         )
     if as_json:
         print_json(read)
@@ -54,7 +53,11 @@ def list_integrations(as_json: Json = False) -> None:
     """Every integration and its URL."""
     rt = runtime()
     with rt.read() as session:
-        reads = [integration_read(rt, i) for i in integrations.list_integrations(session=session)]
+        base_url = rt.settings.resolved_base_url()
+        reads = [
+            integrations.as_read(i, base_url)
+            for i in integrations.list_integrations(session=session)
+        ]
     if as_json:
         print_json(reads)
         return
@@ -69,7 +72,9 @@ def rotate(name: Annotated[str, typer.Argument(help="The integration's name.")])
     """Give an integration a new key (the old URL stops working)."""
     rt = runtime()
     with rt.transaction() as session:
-        read = integration_read(rt, integrations.rotate_key(session=session, name=name))
+        read = integrations.as_read(
+            integrations.rotate_key(session=session, name=name), rt.settings.resolved_base_url()
+        )
     out.print(f"url: {read.url}", markup=False)
 
 

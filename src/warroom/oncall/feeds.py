@@ -12,8 +12,6 @@ import hmac
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event
-
 PAST = timedelta(days=7)
 AHEAD = timedelta(days=60)
 
@@ -44,6 +42,8 @@ def calendar(
     *, name: str, shifts: Iterable[tuple[datetime, datetime, str, str]], now: datetime
 ) -> bytes:
     """A calendar of (start, end, title, uid) shifts, times in UTC."""
+    from icalendar import Calendar, Event  # here: the CLI and the worker start without it
+
     cal = Calendar()
     cal.add("prodid", "-//warroom//on-call//EN")
     cal.add("version", "2.0")
