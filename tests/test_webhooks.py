@@ -25,6 +25,7 @@ from warroom.errors import ChannelsError
 from warroom.incidents import changes, service
 from warroom.incidents.schemas import IncidentCreate
 from warroom.jobs.models import Job
+from warroom.notify import outbox
 from warroom.notify.base import Message
 from warroom.notify.models import Delivery
 from warroom.runtime import Runtime, build_runtime
@@ -185,6 +186,33 @@ def test_an_event_sent_with_its_job_is_not_sent_again_when_the_lease_ends(
     with hooked.read() as session:
         [delivery] = session.scalars(select(Delivery)).all()
         assert (delivery.status, delivery.attempts) == ("sent", 1)
+
+
+def test_when_recording_a_sent_event_fails_the_worker_goes_on_and_it_is_sent_again_later(
+    hooked: Runtime, receiver: Receiver, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event went out but recording it failed (the database, say): the worker goes on
+    to the next job, and the delivery's own job sends it again under the same webhook-id
+    when its lease ends."""
+    real = outbox.settle
+
+    def failing_once(**kwargs: Any) -> Any:
+        monkeypatch.setattr(outbox, "settle", real)
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(outbox, "settle", failing_once)
+    first = declare(hooked, "first")
+    drain(hooked)
+    second = declare(hooked, "second")
+    drain(hooked)  # the worker goes on
+    assert [e["data"]["incident"]["id"] for e in receiver.events()] == [first, second]
+    clock.advance(LEASE + timedelta(seconds=1))
+    drain(hooked)
+    assert [e["data"]["incident"]["id"] for e in receiver.events()] == [first, second, first]
+    assert receiver.requests[0][0]["webhook-id"] == receiver.requests[2][0]["webhook-id"]
+    with hooked.read() as session:
+        statuses = [d.status for d in session.scalars(select(Delivery).order_by(Delivery.id))]
+    assert statuses == ["sent", "sent"]
 
 
 def test_a_4xx_fails_at_once_and_the_timeline_says_so(

@@ -106,7 +106,11 @@ def _finish_outside(
     job_id, attempts = lease
     with transaction(factory) as session:
         if outside.done_first:  # the work's own jobs say whether it is still this worker's
-            outside.record(session, outcome, clock, me)
+            try:
+                with session.begin_nested():
+                    outside.record(session, outcome, clock, me)
+            except Exception:  # the jobs it leased do the work again when their lease ends
+                logger.exception("job %s: recording the outcome of its work failed", job_id)
             return
         job = jobs.leased(session=session, job_id=job_id, attempts=attempts)
         if job is None:
