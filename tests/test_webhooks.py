@@ -20,6 +20,7 @@ from tests.procs import Server, wait_until, warroom_env
 from tests.receivers import SECRET, Receiver, channels_file, drain
 from warroom.alerts import integrations
 from warroom.clock import FakeClock
+from warroom.engine import events as events_engine
 from warroom.engine.handlers import LEASE
 from warroom.errors import ChannelsError
 from warroom.incidents import changes, service
@@ -213,6 +214,32 @@ def test_when_recording_a_sent_event_fails_the_worker_goes_on_and_it_is_sent_aga
     with hooked.read() as session:
         statuses = [d.status for d in session.scalars(select(Delivery).order_by(Delivery.id))]
     assert statuses == ["sent", "sent"]
+
+
+def test_events_of_a_burst_go_out_even_when_one_of_them_fails(
+    hooked: Runtime, receiver: Receiver, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of events (on SQLite run several to a transaction): one whose fan-out fails
+    holds up none of the others, and goes out when it is tried again."""
+    real = events_engine.body
+    ids = [declare(hooked, f"burst {i}") for i in range(5)]
+
+    def failing_for_the_third(session: Any, payload: dict[str, Any], *args: Any) -> Any:
+        if payload["incident_id"] == ids[2]:
+            raise RuntimeError("injected failure")
+        return real(session, payload, *args)
+
+    monkeypatch.setattr(events_engine, "body", failing_for_the_third)
+    drain(hooked)
+    sent = [e["data"]["incident"]["id"] for e in receiver.events()]
+    assert sent == [ids[0], ids[1], ids[3], ids[4]]
+    monkeypatch.undo()
+    clock.advance(timedelta(seconds=3))  # the failed job's retry falls due
+    drain(hooked)
+    assert [e["data"]["incident"]["id"] for e in receiver.events()] == [*sent, ids[2]]
+    with hooked.read() as session:
+        statuses = {d.status for d in session.scalars(select(Delivery))}
+    assert statuses == {"sent"}
 
 
 def test_a_4xx_fails_at_once_and_the_timeline_says_so(

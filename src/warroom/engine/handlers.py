@@ -44,6 +44,9 @@ class Outside:
 
 
 Handler = Callable[[Session, dict[str, Any], Clock], Outside | None]
+# kinds whose jobs are run several in one transaction on SQLite (see worker.run_due):
+# events, which come in bursts (a storm of alerts opens many incidents at once)
+TOGETHER = frozenset({INCIDENT_EVENT})
 
 
 def build_handlers(

@@ -88,19 +88,19 @@ def cancel_pending(*, session: Session, subject: str, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def claim_due(*, session: Session, now: datetime, limit: int) -> Sequence[Job]:
-    """Lock and return up to ``limit`` due pending jobs, oldest first.
+def claim_due(
+    *, session: Session, now: datetime, limit: int, kind: str | None = None, besides: int = 0
+) -> Sequence[Job]:
+    """Lock and return up to ``limit`` due pending jobs (of ``kind``, other than the job
+    ``besides`` this transaction holds already), oldest first.
 
     On PostgreSQL other workers skip the locked rows; on SQLite the whole transaction
     holds the database's write lock (BEGIN IMMEDIATE), so there is one writer at a time.
     """
-    query = (
-        select(Job)
-        .where(Job.status == PENDING, Job.due_at <= now)
-        .order_by(Job.due_at, Job.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    query = select(Job).where(Job.status == PENDING, Job.due_at <= now)
+    if kind is not None:
+        query = query.where(Job.kind == kind, Job.id != besides)
+    query = query.order_by(Job.due_at, Job.id).limit(limit).with_for_update(skip_locked=True)
     return session.scalars(query).all()
 
 
