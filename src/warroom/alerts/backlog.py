@@ -41,7 +41,7 @@ class Submission:
     alerts: Sequence[NormalizedAlert] = ()
     acknowledge: str | None = None
     wait: bool = False  # answer after ingesting, with what happened
-    webhook: Webhook | None = None  # instead of alerts: normalized when moved (``journal``)
+    webhook: Webhook | None = None  # instead of alerts: normalized off the event loop
 
     @property
     def count(self) -> int:
@@ -87,15 +87,14 @@ def store(
         if isinstance(integration, WarroomError):
             outcomes.append(integration)
             continue
-        row = {
-            "integration_id": integration.id,
-            "received_at": now,
-            "size": max(1, submission.count),
-            "alerts": [to_record(a) for a in alerts_of(submission)],
-            "acknowledge": submission.acknowledge,
-            "error": None,
-            "wait": submission.wait,  # result: left out, so SQL NULL (None would be JSON null)
-        }
+        row = intake_row(
+            integration_id=integration.id,
+            received_at=now,
+            size=max(1, submission.count),
+            records=[to_record(a) for a in alerts_of(submission)],
+            acknowledge=submission.acknowledge,
+            wait=submission.wait,
+        )
         entry_id = None
         if submission.wait:  # in order: the rows before it first
             if rows:
@@ -108,6 +107,27 @@ def store(
     if rows:
         session.execute(insert(INTAKE), rows)
     return outcomes
+
+
+def intake_row(
+    *,
+    integration_id: int,
+    received_at: datetime,
+    size: int,
+    records: list[Any],
+    acknowledge: str | None,
+    wait: bool = False,
+) -> dict[str, Any]:
+    """The columns of a new intake entry."""
+    return {
+        "integration_id": integration_id,
+        "received_at": received_at,
+        "size": size,
+        "alerts": records,
+        "acknowledge": acknowledge,
+        "error": None,
+        "wait": wait,  # result: left out, so SQL NULL (None would be JSON null)
+    }
 
 
 def admit_each(

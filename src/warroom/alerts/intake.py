@@ -8,9 +8,9 @@
   for ingesting's hold on the database; elsewhere (PostgreSQL, and requests that wait for
   their ingest) the intake thread stores them in the intake table, before it ingests more.
 - **Ingest** (``Ingester``, in the intake thread, one per process): the oldest stored
-  entries (on SQLite, those of the table, then the journal's), a chunk at a time: when no request to
-  the thread has come for ``GRACE_SECONDS``, and for at least ``INGEST_SHARE`` of the time
-  under a steady stream of them.
+  entries (on SQLite, those of the table, then the journal's), a chunk at a time: when no
+  request to the thread has come for ``GRACE_SECONDS``, and for at least ``INGEST_SHARE``
+  of the time under a steady stream of them.
 
 A 2xx answer means the alerts are committed: a crash before they are ingested loses nothing,
 since the next start ingests the stored entries first (``wake``).

@@ -95,7 +95,8 @@ def open_journal(path: Path) -> sqlite3.Connection:
 
 
 def moved_through(session: Session) -> int:
-    """The mark: the last journal entry moved into the intake table (0: none yet)."""
+    """The mark: the last journal entry taken, ingested or moved into the intake table (0:
+    none yet)."""
     return session.scalar(select(MARK.c.moved_through).where(MARK.c.id == MARK_ID)) or 0
 
 
@@ -271,15 +272,13 @@ class Mover:
         intake table, and the mark after them. How many entries moved."""
         chosen, present = self._claim(session, max_alerts)
         rows = [
-            {
-                "integration_id": r.integration_id,
-                "received_at": datetime.fromisoformat(r.received_at),
-                "size": r.size,
-                "alerts": r.records(),
-                "acknowledge": r.acknowledge,
-                "error": None,
-                "wait": False,
-            }
+            backlog.intake_row(
+                integration_id=r.integration_id,
+                received_at=datetime.fromisoformat(r.received_at),
+                size=r.size,
+                records=r.records(),
+                acknowledge=r.acknowledge,
+            )
             for r in present
         ]
         if rows:

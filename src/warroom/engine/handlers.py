@@ -81,17 +81,6 @@ def build_handlers(
         if not isinstance(next_try, outbox.Ready):
             settled(session, next_try, clock)
             return None
-        if next_try.kind in escalation.PAGES:  # sent holding the incident's lock, so never
-            # after an acknowledgement (or a resolution) that committed first
-            error = next_try.send()
-            settled(
-                session,
-                outbox.settle(
-                    session=session, delivery_id=delivery_id, error=error, now=clock.now()
-                ),
-                clock,
-            )
-            return None
 
         def record(session: Session, error: Exception | None, clock: Clock, me: str) -> None:
             now = clock.now()
@@ -101,6 +90,10 @@ def build_handlers(
                 clock,
             )
 
+        if next_try.kind in escalation.PAGES:  # sent holding the incident's lock, so never
+            # after an acknowledgement (or a resolution) that committed first
+            record(session, next_try.send(), clock, "")
+            return None
         return Outside(work=next_try.send, record=record)  # other messages: outside
 
     def settled(session: Session, delivery: Delivery | None, clock: Clock) -> None:

@@ -134,17 +134,6 @@ def settle(
     return delivery
 
 
-def send(
-    *, session: Session, delivery_id: int, channels: dict[str, Channel], now: datetime
-) -> Delivery | None:
-    """Try a queued delivery once, within the caller's transaction; returns the delivery as
-    it now stands (see ``settle``)."""
-    next_try = ready(delivery=session.get(Delivery, delivery_id), channels=channels)
-    if not isinstance(next_try, Ready):
-        return next_try
-    return settle(session=session, delivery_id=delivery_id, error=next_try.send(), now=now)
-
-
 def _backoff(attempts: int, error: Exception) -> timedelta:
     """Exponential backoff with jitter (each wait cut by a random 0-50%, so deliveries that
     failed together do not all come back together), or longer when the receiver said when
