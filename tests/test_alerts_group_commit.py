@@ -396,3 +396,72 @@ def _ingest_by_hand(
     )
     backlog.finish(session=session, taken=taken, results=results)
     return taken, results
+
+
+def test_new_alerts_of_one_ingest_are_written_as_they_end_it(runtime: Runtime) -> None:
+    """New alerts are written together when the ingest ends, in the state they reached in it:
+    one repeated gets its count, one resolved is resolved, one firing again after resolving
+    is a second alert; ids follow arrival order, and the timeline names the stored ids."""
+    from sqlalchemy import select
+
+    from warroom.alerts import integrations
+    from warroom.alerts.models import Alert
+    from warroom.alerts.normalize import NormalizedAlert
+    from warroom.incidents import timeline
+
+    with runtime.transaction() as session:
+        prom = integrations.create(
+            session=session, name="p", kind="alertmanager", auth_token=None, now=runtime.clock.now()
+        )
+
+    def alert(fingerprint: str, status: str = "firing") -> NormalizedAlert:
+        labels = {"alertname": "Disk", "service": "db", "severity": "critical", "i": fingerprint}
+        return NormalizedAlert(
+            fingerprint=fingerprint, status=status, summary=fingerprint, source="t", labels=labels
+        )
+
+    sent = [
+        [alert("a")],
+        [alert("b")],
+        [alert("a")],  # a repeat
+        [alert("b", "resolved")],
+        [alert("b")],  # fires again: a new alert
+        [alert("c")],
+    ]
+    entries = [service.Entry(integration_id=prom.id, alerts=a) for a in sent]
+    with runtime.transaction() as session:
+        results = service.ingest_entries(
+            session=session, playbook=runtime.playbook, entries=entries, clock=runtime.clock
+        )
+    assert [(r.created, r.deduplicated, r.resolved) for r in results] == [
+        (1, 0, 0),
+        (1, 0, 0),
+        (0, 1, 0),
+        (0, 0, 1),
+        (1, 0, 0),
+        (1, 0, 0),
+    ]
+    with runtime.read() as session:
+        rows = session.scalars(select(Alert).order_by(Alert.id)).all()
+        stored = [(a.fingerprint, a.status, a.count, a.ends_at is not None) for a in rows]
+        assert stored == [
+            ("a", "firing", 2, False),
+            ("b", "resolved", 1, True),
+            ("b", "firing", 1, False),
+            ("c", "firing", 1, False),
+        ]
+        [incident_id] = {a.incident_id for a in rows}
+        assert incident_id is not None
+        named = [
+            (e.kind, e.data["alert_id"])
+            for e in timeline.entries(session=session, incident_id=incident_id)
+            if "alert_id" in e.data
+        ]
+    ids = [a.id for a in rows]
+    assert named == [
+        ("alert_attached", ids[0]),
+        ("alert_attached", ids[1]),
+        ("alert_resolved", ids[1]),
+        ("alert_attached", ids[2]),
+        ("alert_attached", ids[3]),
+    ]

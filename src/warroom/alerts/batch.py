@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert, Integration, Silence
@@ -38,8 +38,12 @@ LIVE_COLUMNS = (
     ALERTS.c.count,
     ALERTS.c.last_seen_at,
 )
-INSERT_ALERT = insert(ALERTS).returning(ALERTS.c.id)
+INSERT_ALERTS = insert(ALERTS)
+STATE_COLUMNS = ("count", "last_seen_at", "annotations", "status", "ends_at", "silenced_by")
 FIRING = ALERTS.c.status == literal("firing", literal_execute=True)
+RESERVE_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, :n)"
+)
 
 
 @dataclass
@@ -85,6 +89,10 @@ class Batch:
     locked: dict[int, Incident] = field(default_factory=dict)
     firing_counts: dict[int, int] = field(default_factory=dict)
     entries: timeline.Staged = field(default_factory=timeline.Staged)
+    new: dict[int, tuple[LiveAlert, dict[str, Any]]] = field(default_factory=dict)
+    expected_new: int = 1  # new alerts the batch may still insert, at most (a hint)
+    _free_ids: list[int] = field(default_factory=list)
+    _last_id: int | None = None  # SQLite: the last id handed out
 
     def load_firing(self, wanted: dict[int, set[str]]) -> None:
         """Read the open alerts of these fingerprints (per integration id), a few queries
@@ -104,16 +112,55 @@ class Batch:
                     self.live[(integration_id, alert.fingerprint)] = alert
 
     def insert(self, values: dict[str, Any]) -> LiveAlert:
-        """Store a new firing alert now (its id goes on the timeline)."""
+        """A new firing alert, with its id (it goes on the timeline) but written later with
+        the batch's other new alerts, in the state it has then (``write_new``)."""
         alert = LiveAlert(
-            id=self.session.connection().execute(INSERT_ALERT, values).scalar_one(),
+            id=self._next_id(),
             **{column.name: values[column.name] for column in LIVE_COLUMNS[1:]},
         )
         self.live[(alert.integration_id, alert.fingerprint)] = alert
+        self.new[alert.id] = (alert, values)
+        self.expected_new = max(1, self.expected_new - 1)
         return alert
 
+    def _next_id(self) -> int:
+        """The next alert id: on PostgreSQL reserved from the table's sequence, a block at a
+        time; on SQLite counted on from the largest (the transaction holds the write lock,
+        taken at BEGIN IMMEDIATE, so no other writer can take the same)."""
+        if not self._free_ids:
+            connection = self.session.connection()
+            if connection.dialect.name == "postgresql":
+                self._free_ids = sorted(
+                    connection.execute(RESERVE_IDS, {"n": self.expected_new}).scalars(),
+                    reverse=True,
+                )
+            else:
+                if self._last_id is None:
+                    self._last_id = connection.scalar(select(func.max(ALERTS.c.id))) or 0
+                self._free_ids = [self._last_id + 1]
+        taken = self._free_ids.pop()
+        self._last_id = taken
+        return taken
+
+    def write_new(self) -> None:
+        """Write the new alerts, in the state they have now, with one statement."""
+        if not self.new:
+            return
+        rows = [
+            {
+                **values,
+                "id": alert.id,
+                **{name: getattr(alert, name) for name in STATE_COLUMNS},
+                "incident_id": alert.incident_id,
+            }
+            for alert, values in self.new.values()
+        ]
+        self.new = {}
+        self.session.connection().execute(INSERT_ALERTS, rows)
+
     def touch(self, alert: LiveAlert) -> None:
-        self.changed[alert.id] = alert
+        if alert.id not in self.new:  # a new one is written as it is when written
+            self.changed[alert.id] = alert
 
     def incident(self, incident_id: int) -> Incident:
         """The incident row, locked once per batch."""
@@ -145,7 +192,8 @@ class Batch:
         )
 
     def write_changes(self) -> None:
-        """Write every changed alert with one statement."""
+        """Write the new alerts, then every changed one with one statement."""
+        self.write_new()
         if not self.changed:
             return
         self.session.execute(
@@ -199,6 +247,7 @@ class Batch:
 
     def previous_incident(self, group: str) -> int | None:
         """The incident the group's latest attached alert went to."""
+        self.write_new()
         return self.session.connection().scalar(
             select(ALERTS.c.incident_id)
             .where(ALERTS.c.group_key == group, ALERTS.c.incident_id.is_not(None))

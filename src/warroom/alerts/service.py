@@ -77,6 +77,7 @@ def ingest_entries(
         if entry.acknowledge is not None:
             fingerprints.add(entry.acknowledge)
     batch.load_firing(wanted)
+    batch.expected_new = max(1, len(_firing(accepted) - batch.live.keys()))
     for integration, entry, alerts, result in accepted:
         if entry.acknowledge is not None:
             _acknowledge(batch, integration, entry.acknowledge, result)
@@ -89,6 +90,18 @@ def ingest_entries(
     batch.write_changes()
     batch.entries.insert(session)
     return results
+
+
+def _firing(
+    accepted: Sequence[tuple[Integration, Entry, list[NormalizedAlert], IngestResult]],
+) -> set[tuple[int, str]]:
+    """The (integration, fingerprint) of every firing alert of the batch."""
+    return {
+        (integration.id, alert.fingerprint)
+        for integration, _, alerts, _ in accepted
+        for alert in alerts
+        if alert.status == "firing"
+    }
 
 
 def ingest(
