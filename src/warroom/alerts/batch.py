@@ -246,8 +246,11 @@ class Batch:
         return self.firing_counts[incident_id]
 
     def previous_incident(self, group: str) -> int | None:
-        """The incident the group's latest attached alert went to."""
-        self.write_new()
+        """The incident the group's latest attached alert went to (the batch's new alerts,
+        not yet written, first)."""
+        for alert, _ in reversed(self.new.values()):
+            if alert.group_key == group and alert.incident_id is not None:
+                return alert.incident_id
         return self.session.connection().scalar(
             select(ALERTS.c.incident_id)
             .where(ALERTS.c.group_key == group, ALERTS.c.incident_id.is_not(None))
