@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
 from warroom.clock import Clock
+from warroom.db import table_of
 from warroom.errors import InvalidInput, NotFound
 from warroom.incidents import assembly, events, idempotency, planning, timeline
 from warroom.incidents.models import Incident, Phase
@@ -19,6 +21,7 @@ from warroom.incidents.phases import add_phases
 from warroom.incidents.schemas import IncidentCreate, IncidentFilter
 from warroom.playbook.schema import Playbook
 
+INSERT_INCIDENT = insert(table_of(Incident)).returning(table_of(Incident).c.id)
 WITH_PLAN = (
     selectinload(Incident.phases).selectinload(Phase.tasks),
     selectinload(Incident.roles),
@@ -50,22 +53,8 @@ def declare(
         earlier = idempotency.earlier_incident(session=session, key=idempotency_key, data=data)
         if earlier is not None:
             return get(session=session, incident_id=earlier), False
-    now = clock.now()
-    incident = Incident(
-        title=data.title,
-        summary=data.summary,
-        severity=data.severity,
-        type=data.type,
-        source=data.source,
-        status="triggered",
-        created_by=actor,
-        created_at=now,
-        updated_at=now,
-        timeline_count=0,
-        timeline_head="",
-    )
-    session.add(incident)
-    session.flush()
+    incident = _insert(session, data, actor, clock.now())
+    now = incident.created_at
     entries = timeline.Staged()  # the first entries go in with one statement
     entries.add(incident=incident, at=now, actor=actor, kind="declared", data=data.model_dump())
     events.record(session=session, incident=incident, kind="declared", at=now)
@@ -85,6 +74,33 @@ def declare(
             session=session, key=idempotency_key, data=data, incident_id=incident.id, now=now
         )
     return incident, True
+
+
+def _insert(session: Session, data: IncidentCreate, actor: str, now: datetime) -> Incident:
+    """The new incident's row, written with one Core statement and then added to the session
+    as if loaded (a flush of the ORM's unit of work costs several times more)."""
+    columns: dict[str, Any] = {
+        "title": data.title,
+        "summary": data.summary,
+        "severity": data.severity,
+        "type": data.type,
+        "source": data.source,
+        "status": "triggered",
+        "created_by": actor,
+        "created_at": now,
+        "updated_at": now,
+        "acknowledged_at": None,
+        "mitigated_at": None,
+        "resolved_at": None,
+        "closed_at": None,
+        "timeline_count": 0,
+        "timeline_head": "",
+    }
+    new_id = session.connection().execute(INSERT_INCIDENT, columns).scalar_one()
+    incident = Incident(id=new_id, **columns)
+    make_transient_to_detached(incident)
+    session.add(incident)
+    return incident
 
 
 def add_planned(

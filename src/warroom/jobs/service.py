@@ -118,12 +118,13 @@ def leased(*, session: Session, job_id: int, attempts: int) -> Job | None:
 def finish_leased(*, session: Session, key: str, now: datetime, by: str) -> bool:
     """Mark done the job of this key if it is still pending and untried (leased by whoever
     queued it, and not taken over since); whether it was."""
-    result = session.execute(
-        update(Job)
-        .where(Job.key == key, Job.status == PENDING, Job.attempts == 0)
+    jobs = table_of(Job)
+    result = session.connection().execute(  # Core: no autoflush, no identity-map sync
+        update(jobs)
+        .where(jobs.c.key == key, jobs.c.status == PENDING, jobs.c.attempts == 0)
         .values(status=DONE, finished_at=now, finished_by=by)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(result.rowcount)
 
 
 def next_due_at(*, session: Session) -> datetime | None:
