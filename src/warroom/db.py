@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -59,6 +59,23 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+Row = TypeVar("Row", bound=Base)
+
+
+def add_written(session: Session, model: type[Row], columns: dict[str, Any]) -> Row:
+    """A new row written at once with one Core INSERT, then in the session as if loaded
+    (later changes to it are flushed as usual). ``columns`` gives every column but the id.
+    Costs a fraction of adding the object and flushing the ORM's unit of work."""
+    if session.new:  # the ORM's pending rows go first: this one may refer to them
+        session.flush()
+    table = table_of(model)
+    new_id = session.connection().execute(insert(table).returning(table.c.id), columns).scalar_one()
+    row = model(id=new_id, **columns)
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
-from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from warroom.clock import Clock
-from warroom.db import table_of
+from warroom.db import add_written
 from warroom.errors import InvalidInput, NotFound
 from warroom.incidents import assembly, events, idempotency, planning, timeline
 from warroom.incidents.models import Incident, Phase
@@ -21,7 +21,6 @@ from warroom.incidents.phases import add_phases
 from warroom.incidents.schemas import IncidentCreate, IncidentFilter
 from warroom.playbook.schema import Playbook
 
-INSERT_INCIDENT = insert(table_of(Incident)).returning(table_of(Incident).c.id)
 WITH_PLAN = (
     selectinload(Incident.phases).selectinload(Phase.tasks),
     selectinload(Incident.roles),
@@ -77,8 +76,7 @@ def declare(
 
 
 def _insert(session: Session, data: IncidentCreate, actor: str, now: datetime) -> Incident:
-    """The new incident's row, written with one Core statement and then added to the session
-    as if loaded (a flush of the ORM's unit of work costs several times more)."""
+    """The new incident's row."""
     columns: dict[str, Any] = {
         "title": data.title,
         "summary": data.summary,
@@ -96,11 +94,7 @@ def _insert(session: Session, data: IncidentCreate, actor: str, now: datetime) -
         "timeline_count": 0,
         "timeline_head": "",
     }
-    new_id = session.connection().execute(INSERT_INCIDENT, columns).scalar_one()
-    incident = Incident(id=new_id, **columns)
-    make_transient_to_detached(incident)
-    session.add(incident)
-    return incident
+    return add_written(session, Incident, columns)
 
 
 def add_planned(

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from warroom.db import add_written
 from warroom.jobs import service as jobs
 from warroom.notify.base import Channel, Message, PermanentError, RetryLater
 from warroom.notify.models import FAILED, HELD, MESSAGE, QUEUED, SENT, Delivery
@@ -32,20 +33,24 @@ def queue(
 ) -> Delivery:
     """Write a delivery row and the job that sends it (at ``due_at``, default now), in the
     caller's transaction; a ``held`` one gets no job (a digest will tell of it)."""
-    delivery = Delivery(
-        incident_id=incident_id,
-        kind=kind,
-        person_id=person_id,
-        status=HELD if held else QUEUED,
-        channel=channel,
-        recipient=message.recipient,
-        subject=message.subject,
-        body=message.body,
-        created_at=now,
-        attempts=0,
+    delivery = add_written(
+        session,
+        Delivery,
+        {
+            "incident_id": incident_id,
+            "kind": kind,
+            "person_id": person_id,
+            "status": HELD if held else QUEUED,
+            "channel": channel,
+            "recipient": message.recipient,
+            "subject": message.subject,
+            "body": message.body,
+            "created_at": now,
+            "attempts": 0,
+            "sent_at": None,
+            "last_error": None,
+        },
     )
-    session.add(delivery)
-    session.flush()
     if held:
         return delivery
     jobs.schedule(
