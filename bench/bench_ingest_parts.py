@@ -2,8 +2,15 @@
 through ``service.ingest_entries`` on a fresh SQLite database, for alerts that open an
 incident, alerts that join an open one, and repeats (dedup). See docs/performance.md.
 
+With --stream, instead: the alert stream of `make bench-ingest` (N alerts over 1,000 groups,
+10% repeats, one alert per request as at batch 1), parsed and normalized as the Alertmanager
+hook does, then ingested 100 requests to a transaction as the intake thread does; prints
+the ingest's rate (no HTTP, no accepting, no job worker). WARROOM_DATABASE_URL set to a
+PostgreSQL database (emptied by hand first) runs it there.
+
 Run:  .venv/bin/python bench/bench_ingest_parts.py [N]     (N alerts of each kind, 200)
       add --profile to print the cProfile of the opening ones
+      .venv/bin/python bench/bench_ingest_parts.py --stream [N]   (N alerts, 20,000)
 """
 
 from __future__ import annotations
@@ -16,18 +23,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
+
+STREAM_CHUNK = 100  # requests per ingesting transaction, as the intake thread takes them
 
 
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    count = int(args[0]) if args else 200
+    stream = "--stream" in sys.argv
+    count = int(args[0]) if args else (20_000 if stream else 200)
     home = Path(tempfile.mkdtemp(prefix="warroom-parts-"))
-    os.environ.update(
-        WARROOM_DATABASE_URL=f"sqlite:///{home / 'warroom.db'}",
-        WARROOM_DATA_DIR=str(home),
-    )
+    os.environ.setdefault("WARROOM_DATABASE_URL", f"sqlite:///{home / 'warroom.db'}")
+    os.environ["WARROOM_DATA_DIR"] = str(home)
     warroom = [sys.executable, "-m", "warroom"]
     subprocess.run([*warroom, "db", "upgrade"], check=True, capture_output=True)
     subprocess.run(
@@ -42,7 +51,10 @@ def main() -> None:
 
     runtime = build_runtime(Settings())
     with runtime.read() as session:
-        integration_id = session.execute(text("SELECT id FROM integrations")).scalar_one()
+        integration_id = session.execute(text("SELECT max(id) FROM integrations")).scalar_one()
+    if stream:
+        ingest_stream(runtime, integration_id, count)
+        return
 
     def ingest(fingerprint: str, group: str) -> None:
         alert = NormalizedAlert(
@@ -72,6 +84,37 @@ def main() -> None:
             ingest(f"p{i}", f"pg{i}")
         profile.disable()
         pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+
+
+def ingest_stream(runtime: Any, integration_id: int, count: int) -> None:
+    """The benchmark's stream, ingested as the intake thread ingests it; prints its rate."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ingest.alerts import alert_stream, body_for
+
+    from warroom.alerts import hooks, service
+    from warroom.alerts.sources import alertmanager
+
+    entries = []
+    for alert in alert_stream("parts", count, 1000, 0.10):
+        payload = hooks.parse(alertmanager.WebhookPayload, body_for("webhook", [alert]))
+        alerts = alertmanager.normalize(payload, "alertmanager")
+        entries.append(service.Entry(integration_id=integration_id, alerts=alerts))
+    started = time.perf_counter()
+    for start in range(0, len(entries), STREAM_CHUNK):
+        with runtime.transaction() as session:
+            service.ingest_entries(
+                session=session,
+                playbook=runtime.playbook,
+                entries=entries[start : start + STREAM_CHUNK],
+                clock=runtime.clock,
+            )
+    elapsed = time.perf_counter() - started
+    with runtime.read() as session:
+        opened = session.execute(text("SELECT count(*) FROM incidents")).scalar_one()
+    print(
+        f"{count:,} alerts ({opened:,} incidents opened) ingested in {elapsed:.2f} s: "
+        f"{count / elapsed:,.0f} alerts/s, {elapsed / count * 1000:.3f} ms an alert"
+    )
 
 
 if __name__ == "__main__":
