@@ -186,36 +186,24 @@ class Worker:
 
     def run_forever(self) -> None:
         logger.info("worker %s started", self.name)
-        eager = False  # a job is likely due: claim at once, without reading when first
         while not self.stopping.is_set():
             try:
-                wait = self._pass(eager)
+                wait = self._seconds_until_due()
+                if wait <= 0:  # something is due: run it, then look again at once
+                    taken = run_due(
+                        factory=self.factory,
+                        clock=self.clock,
+                        handlers=self.handlers,
+                        name=self.name,
+                    )
+                    wait = self.poll_seconds if taken == 0 else 0  # 0: others hold them
             except Exception:  # the database may be briefly away; keep going
                 logger.exception("worker pass failed")
                 wait = self.poll_seconds
-            eager = wait <= 0
-            if wait > 0:  # woken: a commit queued a job due now (or the worker is to stop)
-                eager = self.wakeup.wait(min(wait, self.poll_seconds))
+            if wait > 0:
+                self.wakeup.wait(min(wait, self.poll_seconds))
             self.wakeup.clear()
         logger.info("worker %s stopped", self.name)
-
-    def _pass(self, eager: bool) -> float:
-        """Run the jobs due (``eager``: claim them without first reading when the next is
-        due, as after a wake-up or a pass that took some); how long to wait then."""
-        if not eager:
-            wait = self._seconds_until_due()
-            if wait > 0:
-                return wait
-        taken = run_due(
-            factory=self.factory, clock=self.clock, handlers=self.handlers, name=self.name
-        )
-        if taken:
-            return 0.0  # look again at once
-        if eager:  # nothing was due after all
-            wait = self._seconds_until_due()
-            if wait > 0:
-                return wait
-        return self.poll_seconds  # due, but other workers hold them
 
     def _seconds_until_due(self) -> float:
         """How long until the next job is due (0 when one is due), read without locking."""
