@@ -5,8 +5,8 @@ incident, alerts that join an open one, and repeats (dedup). See docs/performanc
 With --stream, instead: the alert stream of `make bench-ingest` (N alerts over 1,000 groups,
 10% repeats, one alert per request as at batch 1), parsed and normalized as the Alertmanager
 hook does, then ingested 100 requests to a transaction as the intake thread does; prints
-the ingest's rate (no HTTP, no accepting, no job worker). WARROOM_DATABASE_URL set to a
-PostgreSQL database (emptied by hand first) runs it there.
+the ingest's rate (no HTTP, no accepting, no job worker). BENCH_DATABASE_URL set to an
+empty PostgreSQL database (created by hand first) runs it there.
 
 Run:  .venv/bin/python bench/bench_ingest_parts.py [N]     (N alerts of each kind, 200)
       add --profile to print the cProfile of the opening ones
@@ -35,7 +35,8 @@ def main() -> None:
     stream = "--stream" in sys.argv
     count = int(args[0]) if args else (20_000 if stream else 200)
     home = Path(tempfile.mkdtemp(prefix="warroom-parts-"))
-    os.environ.setdefault("WARROOM_DATABASE_URL", f"sqlite:///{home / 'warroom.db'}")
+    database = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{home / 'warroom.db'}"
+    os.environ["WARROOM_DATABASE_URL"] = database
     os.environ["WARROOM_DATA_DIR"] = str(home)
     warroom = [sys.executable, "-m", "warroom"]
     subprocess.run([*warroom, "db", "upgrade"], check=True, capture_output=True)

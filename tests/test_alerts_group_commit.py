@@ -465,3 +465,37 @@ def test_new_alerts_of_one_ingest_are_written_as_they_end_it(runtime: Runtime) -
         ("alert_attached", ids[2]),
         ("alert_attached", ids[3]),
     ]
+
+
+def test_a_stored_alert_resolved_and_firing_again_in_one_ingest_is_two_alerts(
+    runtime: Runtime,
+) -> None:
+    """An alert stored earlier (with no incident: info) that resolves and fires again within
+    one ingest: the stored one is resolved before the new one is written, so the rule of one
+    firing alert per fingerprint holds and the ingest goes through together."""
+    from sqlalchemy import select
+
+    from warroom.alerts import integrations
+    from warroom.alerts.models import Alert
+    from warroom.alerts.normalize import NormalizedAlert
+
+    with runtime.transaction() as session:
+        prom = integrations.create(
+            session=session, name="p", kind="alertmanager", auth_token=None, now=runtime.clock.now()
+        )
+
+    def entry(status: str) -> service.Entry:
+        labels = {"alertname": "Note", "service": "db", "severity": "info"}
+        alert = NormalizedAlert(
+            fingerprint="n", status=status, summary="note", source="t", labels=labels
+        )
+        return service.Entry(integration_id=prom.id, alerts=[alert])
+
+    for entries in ([entry("firing")], [entry("resolved"), entry("firing")]):
+        with runtime.transaction() as session:
+            service.ingest_entries(
+                session=session, playbook=runtime.playbook, entries=entries, clock=runtime.clock
+            )
+    with runtime.read() as session:
+        rows = session.scalars(select(Alert).order_by(Alert.id)).all()
+        assert [(a.status, a.incident_id) for a in rows] == [("resolved", None), ("firing", None)]

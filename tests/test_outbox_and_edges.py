@@ -260,3 +260,45 @@ def test_a_deadline_passed_while_resolved_is_checked_on_reopen(
     assert overdue() == ["p1-assessment"]
     _drain(runtime)
     assert overdue() == ["p1-assessment"]
+
+
+def test_a_delivery_queued_in_a_savepoint_rolled_back_is_gone(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    """As when one of several event jobs run together fails: the delivery it queued goes
+    with its savepoint, and the next one queued in the same transaction is stored."""
+    from warroom.notify import outbox
+
+    incident_id = _declare_p1(runtime, clock)
+    message = Message(recipient="ops", subject="s", body="b")
+    with runtime.transaction() as session:
+        dropped: list[Delivery] = []
+
+        def queue_then_fail() -> None:
+            with session.begin_nested():
+                dropped.append(
+                    outbox.queue(
+                        session=session,
+                        channel="console",
+                        message=message,
+                        now=clock.now(),
+                        incident_id=incident_id,
+                    )
+                )
+                raise RuntimeError("the job failed")
+
+        with pytest.raises(RuntimeError):
+            queue_then_fail()
+        kept = outbox.queue(
+            session=session,
+            channel="console",
+            message=message,
+            now=clock.now(),
+            incident_id=incident_id,
+        )
+        assert dropped[0] is not kept
+        kept_id = kept.id
+    with runtime.read() as session:
+        stored = session.scalars(select(Delivery.id).where(Delivery.incident_id == incident_id))
+        assert kept_id in set(stored)
+        assert session.get(Delivery, kept_id) is not None

@@ -67,7 +67,13 @@ Row = TypeVar("Row", bound=Base)
 def add_written(session: Session, model: type[Row], columns: dict[str, Any]) -> Row:
     """A new row written at once with one Core INSERT, then in the session as if loaded
     (later changes to it are flushed as usual). ``columns`` gives every column but the id.
-    Costs a fraction of adding the object and flushing the ORM's unit of work."""
+    Costs a fraction of adding the object and flushing the ORM's unit of work; inside a
+    savepoint it is added and flushed all the same."""
+    if session.in_nested_transaction():  # a savepoint may roll back: then the ORM must
+        row = model(**columns)  # forget the row, which it does only for rows it flushed
+        session.add(row)
+        session.flush()
+        return row
     if session.new:  # the ORM's pending rows go first: this one may refer to them
         session.flush()
     table = table_of(model)

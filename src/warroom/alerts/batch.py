@@ -192,9 +192,10 @@ class Batch:
         )
 
     def write_changes(self) -> None:
-        """Write the new alerts, then every changed one with one statement."""
-        self.write_new()
+        """Write every changed alert with one statement, then the new ones (a stored alert
+        resolved before its fingerprint fired again must be resolved first)."""
         if not self.changed:
+            self.write_new()
             return
         self.session.execute(
             update(ALERTS)
@@ -223,6 +224,7 @@ class Batch:
             ],
         )
         self.changed = {}
+        self.write_new()
 
     def attached(self, incident_id: int) -> None:
         if incident_id in self.firing_counts:
