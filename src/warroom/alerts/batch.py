@@ -39,7 +39,15 @@ LIVE_COLUMNS = (
     ALERTS.c.last_seen_at,
 )
 INSERT_ALERTS = insert(ALERTS)
-STATE_COLUMNS = ("count", "last_seen_at", "annotations", "status", "ends_at", "silenced_by")
+STATE_COLUMNS = (  # what ingesting changes of an alert
+    "count",
+    "last_seen_at",
+    "annotations",
+    "status",
+    "ends_at",
+    "silenced_by",
+    "incident_id",
+)
 FIRING = ALERTS.c.status == literal("firing", literal_execute=True)
 RESERVE_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, :n)"
@@ -151,7 +159,6 @@ class Batch:
                 **values,
                 "id": alert.id,
                 **{name: getattr(alert, name) for name in STATE_COLUMNS},
-                "incident_id": alert.incident_id,
             }
             for alert, values in self.new.values()
         ]
@@ -194,36 +201,17 @@ class Batch:
     def write_changes(self) -> None:
         """Write every changed alert with one statement, then the new ones (a stored alert
         resolved before its fingerprint fired again must be resolved first)."""
-        if not self.changed:
-            self.write_new()
-            return
-        self.session.execute(
-            update(ALERTS)
-            .where(ALERTS.c.id == bindparam("alert_id"))
-            .values(
-                count=bindparam("count"),
-                last_seen_at=bindparam("last_seen_at"),
-                annotations=bindparam("annotations"),
-                status=bindparam("status"),
-                ends_at=bindparam("ends_at"),
-                silenced_by=bindparam("silenced_by"),
-                incident_id=bindparam("incident_id"),
-            ),
-            [
-                {
-                    "alert_id": a.id,
-                    "count": a.count,
-                    "last_seen_at": a.last_seen_at,
-                    "annotations": a.annotations,
-                    "status": a.status,
-                    "ends_at": a.ends_at,
-                    "silenced_by": a.silenced_by,
-                    "incident_id": a.incident_id,
-                }
-                for a in self.changed.values()
-            ],
-        )
-        self.changed = {}
+        if self.changed:
+            self.session.execute(
+                update(ALERTS)
+                .where(ALERTS.c.id == bindparam("alert_id"))
+                .values(**{name: bindparam(name) for name in STATE_COLUMNS}),
+                [
+                    {"alert_id": a.id, **{name: getattr(a, name) for name in STATE_COLUMNS}}
+                    for a in self.changed.values()
+                ],
+            )
+            self.changed = {}
         self.write_new()
 
     def attached(self, incident_id: int) -> None:
