@@ -32,14 +32,14 @@ from warroom.runtime import build_runtime
 from warroom.settings import Settings
 
 PARTS: list[tuple[Any, str, str]] = [
-    (worker, "_run_one", "claimed job: queue the deliveries"),
-    (events, "body", "  the event's body"),
-    (outbox, "queue", "  queueing a delivery"),
+    (worker, "_run_together", "claimed jobs: queue the deliveries"),
+    (events, "bodies", "  the events' bodies"),
+    (outbox, "queue_many", "  queueing the deliveries"),
     (jobs, "claim_due", "claiming"),
     (worker, "_finish_outside", "after the commit: send, record"),
     (WebhookChannel, "send", "  the signed HTTP POST"),
-    (jobs, "finish_leased", "  closing the delivery's job"),
-    (outbox, "settle", "  recording the outcome"),
+    (jobs, "finish_leased_many", "  closing the deliveries' jobs"),
+    (outbox, "settle_sent", "  recording the outcomes"),
 ]
 
 

@@ -195,13 +195,13 @@ def test_when_recording_a_sent_event_fails_the_worker_goes_on_and_it_is_sent_aga
     """The event went out but recording it failed (the database, say): the worker goes on
     to the next job, and the delivery's own job sends it again under the same webhook-id
     when its lease ends."""
-    real = outbox.settle
+    real = outbox.settle_sent
 
     def failing_once(**kwargs: Any) -> Any:
-        monkeypatch.setattr(outbox, "settle", real)
+        monkeypatch.setattr(outbox, "settle_sent", real)
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(outbox, "settle", failing_once)
+    monkeypatch.setattr(outbox, "settle_sent", failing_once)
     first = declare(hooked, "first")
     drain(hooked)
     second = declare(hooked, "second")
@@ -219,17 +219,17 @@ def test_when_recording_a_sent_event_fails_the_worker_goes_on_and_it_is_sent_aga
 def test_events_of_a_burst_go_out_even_when_one_of_them_fails(
     hooked: Runtime, receiver: Receiver, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A burst of events (on SQLite run several to a transaction): one whose fan-out fails
-    holds up none of the others, and goes out when it is tried again."""
-    real = events_engine.body
+    """A burst of events (on SQLite fanned out together, in one transaction): one whose
+    fan-out fails holds up none of the others, and goes out when it is tried again."""
+    real = events_engine.bodies
     ids = [declare(hooked, f"burst {i}") for i in range(5)]
 
-    def failing_for_the_third(session: Any, payload: dict[str, Any], *args: Any) -> Any:
-        if payload["incident_id"] == ids[2]:
+    def failing_with_the_third(session: Any, payloads: list[dict[str, Any]], *args: Any) -> Any:
+        if any(p["incident_id"] == ids[2] for p in payloads):
             raise RuntimeError("injected failure")
-        return real(session, payload, *args)
+        return real(session, payloads, *args)
 
-    monkeypatch.setattr(events_engine, "body", failing_for_the_third)
+    monkeypatch.setattr(events_engine, "bodies", failing_with_the_third)
     drain(hooked)
     sent = [e["data"]["incident"]["id"] for e in receiver.events()]
     assert sent == [ids[0], ids[1], ids[3], ids[4]]

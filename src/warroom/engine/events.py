@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
@@ -16,7 +16,6 @@ from warroom.incidents.events import describe
 from warroom.incidents.models import Incident, RoleAssignment
 from warroom.notify import outbox
 from warroom.notify.base import Message
-from warroom.notify.models import Delivery
 from warroom.people.models import Person
 from warroom.playbook.schema import Playbook
 
@@ -27,34 +26,68 @@ def body(
     session: Session, payload: dict[str, Any], base_url: str, playbook: Playbook
 ) -> str | None:
     """The event as receivers get it (JSON), or None when the incident is gone."""
-    incident = session.get(Incident, int(payload["incident_id"]))
-    if incident is None:
-        return None
-    alerts = session.scalars(
-        select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.id).limit(MAX_ALERTS)
-    ).all()
-    event = {
-        "id": f"incident-{incident.id}-{payload['seq']}",
-        "type": payload["type"],
-        "timestamp": payload["at"],
-        "data": {
-            "incident": describe(incident, base_url),
-            "roles": roles(session, incident, playbook),
-            "alerts": [
-                {
-                    "id": a.id,
-                    "fingerprint": a.fingerprint,
-                    "status": a.status,
-                    "summary": a.summary,
-                    "source": a.source,
-                    "labels": a.labels,
-                    "starts_at": a.starts_at.isoformat() if a.starts_at else None,
-                }
-                for a in alerts
-            ],
-        },
-    }
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return bodies(session, [payload], base_url, playbook)[0]
+
+
+def bodies(
+    session: Session, payloads: Sequence[dict[str, Any]], base_url: str, playbook: Playbook
+) -> list[str | None]:
+    """``body`` of each event, read with three queries for them all."""
+    ids = {int(p["incident_id"]) for p in payloads}
+    incidents = {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_(ids)))}
+    alerts = _alerts(session, ids)
+    holders = _roles(session, ids, playbook)
+    out: list[str | None] = []
+    for payload in payloads:
+        incident = incidents.get(int(payload["incident_id"]))
+        if incident is None:
+            out.append(None)
+            continue
+        event = {
+            "id": f"incident-{incident.id}-{payload['seq']}",
+            "type": payload["type"],
+            "timestamp": payload["at"],
+            "data": {
+                "incident": describe(incident, base_url),
+                "roles": holders.get(incident.id, []),
+                "alerts": alerts.get(incident.id, []),
+            },
+        }
+        out.append(json.dumps(event, separators=(",", ":"), ensure_ascii=False))
+    return out
+
+
+def _alerts(session: Session, incident_ids: set[int]) -> dict[int, list[dict[str, Any]]]:
+    """The first MAX_ALERTS alerts of each incident, as events describe them."""
+    numbered = select(
+        Alert.incident_id,
+        Alert.id,
+        Alert.fingerprint,
+        Alert.status,
+        Alert.summary,
+        Alert.source,
+        Alert.labels,
+        Alert.starts_at,
+        func.row_number().over(partition_by=Alert.incident_id, order_by=Alert.id).label("n"),
+    ).where(Alert.incident_id.in_(incident_ids))
+    first = numbered.subquery()
+    rows = session.execute(
+        select(first).where(first.c.n <= MAX_ALERTS).order_by(first.c.incident_id, first.c.id)
+    )
+    found: dict[int, list[dict[str, Any]]] = {}
+    for a in rows:
+        found.setdefault(a.incident_id, []).append(
+            {
+                "id": a.id,
+                "fingerprint": a.fingerprint,
+                "status": a.status,
+                "summary": a.summary,
+                "source": a.source,
+                "labels": a.labels,
+                "starts_at": a.starts_at.isoformat() if a.starts_at else None,
+            }
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -66,18 +99,22 @@ class Subscriber:
     recipient: str
 
 
-def roles(session: Session, incident: Incident, playbook: Playbook) -> list[dict[str, Any]]:
-    """Who holds which role: chat channels invite them."""
+def _roles(
+    session: Session, incident_ids: set[int], playbook: Playbook
+) -> dict[int, list[dict[str, Any]]]:
+    """Who holds which role in each incident: chat channels invite them."""
     rows = session.execute(
-        select(RoleAssignment.role_key, Person.name, Person.chat_id)
+        select(RoleAssignment.incident_id, RoleAssignment.role_key, Person.name, Person.chat_id)
         .join(Person, Person.id == RoleAssignment.person_id)
-        .where(RoleAssignment.incident_id == incident.id)
+        .where(RoleAssignment.incident_id.in_(incident_ids))
         .order_by(RoleAssignment.id)
     )
-    return [
-        {"role": key, "role_name": _role_name(playbook, key), "person": name, "chat_id": chat}
-        for key, name, chat in rows
-    ]
+    found: dict[int, list[dict[str, Any]]] = {}
+    for incident_id, key, name, chat in rows:
+        found.setdefault(incident_id, []).append(
+            {"role": key, "role_name": _role_name(playbook, key), "person": name, "chat_id": chat}
+        )
+    return found
 
 
 def _role_name(playbook: Playbook, key: str) -> str:
@@ -88,29 +125,29 @@ def _role_name(playbook: Playbook, key: str) -> str:
 def fan_out(
     *,
     session: Session,
-    payload: dict[str, Any],
+    payloads: Sequence[dict[str, Any]],
     subscribers: Sequence[Subscriber],
     base_url: str,
     playbook: Playbook,
     now: datetime,
-    due_at: datetime | None = None,
-) -> list[Delivery]:
-    """Queue the event for every channel that wants it (their jobs due at ``due_at``,
-    default now); the deliveries."""
-    targets = [s for s in subscribers if payload["type"] in s.events]
-    if not targets:
+    due_at: datetime,
+) -> list[tuple[int, outbox.Queued]]:
+    """Queue each event for every channel that wants it, their jobs due at ``due_at``; the
+    deliveries' ids and what they carry."""
+    wanted = [(p, [s for s in subscribers if p["type"] in s.events]) for p in payloads]
+    wanted = [(p, targets) for p, targets in wanted if targets]
+    if not wanted:
         return []
-    text = body(session, payload, base_url, playbook)
-    if text is None:
-        return []
-    return [
-        outbox.queue(
-            session=session,
+    texts = bodies(session, [p for p, _ in wanted], base_url, playbook)
+    messages = [
+        outbox.Queued(
             channel=target.name,
             message=Message(recipient=target.recipient, subject=str(payload["type"]), body=text),
-            now=now,
             incident_id=int(payload["incident_id"]),
-            due_at=due_at,
         )
+        for (payload, targets), text in zip(wanted, texts, strict=True)
+        if text is not None
         for target in targets
     ]
+    ids = outbox.queue_many(session=session, messages=messages, now=now, due_at=due_at)
+    return list(zip(ids, messages, strict=True))

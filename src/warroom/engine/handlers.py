@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,7 +20,7 @@ from warroom.jobs import service as jobs
 from warroom.notify import outbox
 from warroom.notify.base import Channel
 from warroom.notify.config import ChannelsConfig
-from warroom.notify.models import FAILED, Delivery
+from warroom.notify.models import FAILED, MESSAGE, Delivery
 from warroom.paging import escalation, summons
 from warroom.paging.pager import DIGEST, PAGE_EVENT, Limit, Pager, send_digest
 from warroom.playbook.schema import Playbook
@@ -44,9 +45,20 @@ class Outside:
 
 
 Handler = Callable[[Session, dict[str, Any], Clock], Outside | None]
-# kinds whose jobs are run several in one transaction on SQLite (see worker.run_due):
-# events, which come in bursts (a storm of alerts opens many incidents at once)
-TOGETHER = frozenset({INCIDENT_EVENT})
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A handler that runs several jobs of its kind at once (their payloads in order): on
+    SQLite the worker gives it up to ``worker.TOGETHER_AT_MOST`` due jobs in one go (see
+    ``worker.run_due``). Used for events, which come in bursts (a storm of alerts opens many
+    incidents at once). Its jobs are done when it returns: any outside work it leaves must
+    be ``done_first``."""
+
+    run: Callable[[Session, list[dict[str, Any]], Clock], Outside | None]
+
+    def __call__(self, session: Session, payload: dict[str, Any], clock: Clock) -> Outside | None:
+        return self.run(session, [payload], clock)
 
 
 def build_handlers(
@@ -62,6 +74,8 @@ def build_handlers(
     subscribers = [events.Subscriber(w.name, w.events, w.url) for w in config.webhooks]
     subscribers += [events.Subscriber(s.name, s.events, s.incidents_channel) for s in config.slack]
     subscribers += [events.Subscriber(t.name, t.events, "the Teams channel") for t in config.teams]
+    sendable = [s for s in subscribers if s.name in channels]
+    unsendable = [s for s in subscribers if s.name not in channels]
 
     def phase_due(session: Session, payload: dict[str, Any], clock: Clock) -> None:
         deadlines.phase_due(
@@ -104,33 +118,45 @@ def build_handlers(
         if delivery.status == FAILED:
             pager.fall_back(session, delivery, clock.now())
 
-    def incident_event(session: Session, payload: dict[str, Any], clock: Clock) -> Outside | None:
-        """Queue the event's deliveries, and send them at once, outside the transaction:
+    def incident_events(
+        session: Session, payloads: list[dict[str, Any]], clock: Clock
+    ) -> Outside | None:
+        """Queue the events' deliveries, and send them at once, outside the transaction:
         their own jobs are leased meanwhile (and send them, should this worker die)."""
         now = clock.now()
-        queued = events.fan_out(
-            session=session,
-            payload=payload,
-            subscribers=subscribers,
-            playbook=playbook,
-            base_url=base_url,
-            now=now,
-            due_at=now + LEASE,
+        fan_out = functools.partial(
+            events.fan_out, session=session, payloads=payloads, base_url=base_url, now=now
         )
-        tries = [outbox.ready(delivery=d, channels=channels) for d in queued]
-        ready = [t for t in tries if isinstance(t, outbox.Ready)]
+        queued = fan_out(subscribers=sendable, playbook=playbook, due_at=now + LEASE)
+        fan_out(subscribers=unsendable, playbook=playbook, due_at=now)  # their jobs fail them
+        ready = [
+            outbox.Ready(
+                delivery_id=i,
+                kind=MESSAGE,
+                channel=channels[q.channel],
+                message=outbox.first_try(delivery_id=i, queued=q),
+            )
+            for i, q in queued
+        ]
         if not ready:
             return None
 
         def record(session: Session, errors: list[Exception | None], clock: Clock, me: str) -> None:
-            for one, error in zip(ready, errors, strict=True):
-                if jobs.finish_leased(
-                    session=session, key=outbox.job_key(one.delivery_id), now=clock.now(), by=me
-                ):  # else its lease ended and its own job took it over
-                    delivery = outbox.settle(
-                        session=session, delivery_id=one.delivery_id, error=error, now=clock.now()
-                    )
-                    settled(session, delivery, clock)
+            now = clock.now()
+            keys = {outbox.job_key(one.delivery_id): one for one in ready}
+            mine = jobs.finish_leased_many(session=session, keys=list(keys), now=now, by=me)
+            sent = []  # the others' leases ended and their own jobs took them over
+            for key, error in zip(keys, errors, strict=True):
+                if key not in mine:
+                    continue
+                if error is None:
+                    sent.append(keys[key].delivery_id)
+                    continue
+                failed = outbox.settle(
+                    session=session, delivery_id=keys[key].delivery_id, error=error, now=now
+                )
+                settled(session, failed, clock)
+            outbox.settle_sent(session=session, delivery_ids=sent, now=now)
 
         return Outside(work=lambda: [one.send() for one in ready], record=record, done_first=True)
 
@@ -168,5 +194,5 @@ def build_handlers(
         PHASE_DUE: phase_due,
         TASK_DUE: task_due,
         outbox.DELIVER: deliver,
-        INCIDENT_EVENT: incident_event,
+        INCIDENT_EVENT: Batch(incident_events),
     }

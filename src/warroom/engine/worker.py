@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from warroom.clock import Clock
 from warroom.db import transaction
-from warroom.engine.handlers import LEASE, TOGETHER, Handler, Outside
+from warroom.engine.handlers import LEASE, Batch, Handler, Outside
 from warroom.jobs import service as jobs
 from warroom.jobs.models import DONE, FAILED, PENDING, Job
 
@@ -54,9 +54,10 @@ def run_due(
     One job per transaction keeps row locks short and ordered (a job locks its incident
     after its own row, and nothing else), so workers never deadlock each other. On SQLite,
     where a transaction holds the database's one write lock and no worker can deadlock
-    another, jobs of the kinds in ``TOGETHER`` are run several at a time, each in a
-    savepoint of one transaction: under a burst of them, one claim and one commit serve
-    many.
+    another, jobs whose handler is a ``Batch`` are run several at a time, in one call in a
+    savepoint of one transaction: under a burst of them, one claim, a few statements and one
+    commit serve many. Should that call fail, each job runs alone in a savepoint of its own,
+    so that one failing job holds up none of the others.
     """
     me = name or worker_name()
     taken = 0
@@ -66,7 +67,8 @@ def run_due(
             if not claimed:
                 break
             first = claimed[0]
-            if first.kind in TOGETHER and session.get_bind().dialect.name == "sqlite":
+            batch = handlers.get(first.kind)
+            if isinstance(batch, Batch) and session.get_bind().dialect.name == "sqlite":
                 claimed += jobs.claim_due(
                     session=session,
                     now=clock.now(),
@@ -74,11 +76,17 @@ def run_due(
                     kind=first.kind,
                     besides=first.id,
                 )
-            outside = []
-            for job in claimed:
-                work = _run_one(session=session, job=job, handlers=handlers, clock=clock, me=me)
-                if work is not None:
-                    outside.append(((job.id, job.attempts), work))
+            outside = None
+            if isinstance(batch, Batch) and len(claimed) > 1:
+                outside = _run_together(
+                    session=session, claimed=claimed, batch=batch, clock=clock, me=me
+                )
+            if outside is None:
+                outside = []
+                for job in claimed:
+                    work = _run_one(session=session, job=job, handlers=handlers, clock=clock, me=me)
+                    if work is not None:
+                        outside.append(((job.id, job.attempts), work))
         taken += len(claimed)
         if outside:
             _finish_outside(factory=factory, clock=clock, outside=outside, me=me)
@@ -107,6 +115,33 @@ def _run_one(
         return outside
     job.status, job.finished_at, job.finished_by = DONE, clock.now(), me
     return outside
+
+
+def _run_together(
+    *, session: Session, claimed: list[Job], batch: Batch, clock: Clock, me: str
+) -> list[tuple[tuple[int, int], Outside]] | None:
+    """Run the jobs with one call of their handler, all done together; what it leaves to do
+    outside the transaction. None when the call failed (nothing it did is kept)."""
+    try:
+        with session.begin_nested():
+            outside = batch.run(session, [job.payload for job in claimed], clock)
+    except Exception:
+        logger.warning(
+            "%d %s jobs failed together; running each alone",
+            len(claimed),
+            claimed[0].kind,
+            exc_info=True,
+        )
+        return None
+    now = clock.now()
+    for job in claimed:
+        job.attempts += 1
+        job.status, job.finished_at, job.finished_by = DONE, now, me
+    if outside is None:
+        return []
+    if not outside.done_first:
+        raise TypeError(f"a Batch handler's outside work must be done_first ({claimed[0].kind})")
+    return [((claimed[0].id, claimed[0].attempts), outside)]
 
 
 def _finish_outside(

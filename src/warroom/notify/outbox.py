@@ -7,9 +7,10 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from warroom.db import add_written
+from warroom.db import add_written, table_of
 from warroom.jobs import service as jobs
 from warroom.notify.base import Channel, Message, PermanentError, RetryLater
 from warroom.notify.models import FAILED, HELD, MESSAGE, QUEUED, SENT, Delivery
@@ -66,6 +67,56 @@ def queue(
 
 
 @dataclass(frozen=True)
+class Queued:
+    """A message to queue with ``queue_many``."""
+
+    channel: str
+    message: Message
+    incident_id: int | None
+
+
+def queue_many(
+    *, session: Session, messages: list[Queued], now: datetime, due_at: datetime
+) -> list[int]:
+    """Write a delivery row for each message and the jobs that send them (at ``due_at``),
+    with one statement each, in the caller's transaction (Core only: nothing is added to
+    the session); the deliveries' ids, in order."""
+    if not messages:
+        return []
+    table = table_of(Delivery)
+    rows = [
+        {
+            "incident_id": m.incident_id,
+            "kind": MESSAGE,
+            "person_id": None,
+            "status": QUEUED,
+            "channel": m.channel,
+            "recipient": m.message.recipient,
+            "subject": m.message.subject,
+            "body": m.message.body,
+            "created_at": now,
+            "attempts": 0,
+            "sent_at": None,
+            "last_error": None,
+        }
+        for m in messages
+    ]
+    written = session.connection().execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    )
+    ids = list(written.scalars())
+    jobs.schedule_many(
+        session=session,
+        jobs=[
+            jobs.NewJob(DELIVER, f"delivery:{i}", job_key(i), due_at, {"delivery_id": i})
+            for i in ids
+        ],
+        now=now,
+    )
+    return ids
+
+
+@dataclass(frozen=True)
 class Ready:
     """A queued delivery's next try, ready to go out: sending it needs no database."""
 
@@ -99,14 +150,41 @@ def ready(*, delivery: Delivery | None, channels: dict[str, Channel]) -> Ready |
         delivery.status = FAILED
         delivery.last_error = f"no channel named {delivery.channel!r} is configured"
         return delivery
-    message = Message(
-        recipient=delivery.recipient,
-        subject=delivery.subject,
-        body=delivery.body,
-        key=f"warroom-delivery-{delivery.id}",
-        thread=f"incident-{delivery.incident_id}" if delivery.incident_id else "",
+    message = _keyed(
+        delivery.id,
+        delivery.incident_id,
+        Message(recipient=delivery.recipient, subject=delivery.subject, body=delivery.body),
     )
     return Ready(delivery_id=delivery.id, kind=delivery.kind, channel=channel, message=message)
+
+
+def first_try(*, delivery_id: int, queued: Queued) -> Message:
+    """The message of the first try of a delivery just queued with ``queue_many``."""
+    return _keyed(delivery_id, queued.incident_id, queued.message)
+
+
+def _keyed(delivery_id: int, incident_id: int | None, message: Message) -> Message:
+    """The message as every try of the delivery sends it: the same key each time."""
+    return Message(
+        recipient=message.recipient,
+        subject=message.subject,
+        body=message.body,
+        key=f"warroom-delivery-{delivery_id}",
+        thread=f"incident-{incident_id}" if incident_id else "",
+    )
+
+
+def settle_sent(*, session: Session, delivery_ids: list[int], now: datetime) -> None:
+    """Record the first try of these messages (kind ``message``, no timeline entry) as sent,
+    with one statement; those no longer queued (settled meanwhile) are left as they are."""
+    if not delivery_ids:
+        return
+    table = table_of(Delivery)
+    session.connection().execute(
+        update(table)
+        .where(table.c.id.in_(delivery_ids), table.c.status == QUEUED)
+        .values(status=SENT, sent_at=now, last_error=None, attempts=table.c.attempts + 1)
+    )
 
 
 def settle(
