@@ -24,6 +24,7 @@ from warroom.engine import events as events_engine
 from warroom.engine.handlers import LEASE
 from warroom.errors import ChannelsError
 from warroom.incidents import changes, service
+from warroom.incidents.models import TimelineEntry
 from warroom.incidents.schemas import IncidentCreate
 from warroom.jobs.models import Job
 from warroom.notify import outbox
@@ -139,6 +140,56 @@ def test_a_5xx_is_retried_with_the_same_webhook_id(
     with hooked.read() as session:
         [delivery] = session.scalars(select(Delivery)).all()
         assert (delivery.status, delivery.attempts, delivery.channel) == ("sent", 2, "ops-events")
+
+
+def test_a_burst_sent_together_records_each_answer_for_its_own_delivery(
+    hooked: Runtime, receiver: Receiver, clock: FakeClock
+) -> None:
+    """Four events fanned out and sent together: the one answered 503 is tried again (same
+    webhook-id), the one answered 400 fails with its timeline saying so, the others are
+    sent once."""
+    receiver.script = [200, 503, 400, 200]
+    ids = [declare(hooked, f"burst {i}") for i in range(4)]
+    drain(hooked)
+    assert [e["data"]["incident"]["id"] for e in receiver.events()] == ids
+    with hooked.read() as session:
+        found = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        states = [(d.incident_id, d.status, d.attempts) for d in found]
+    assert states == [
+        (ids[0], "sent", 1),
+        (ids[1], "queued", 1),
+        (ids[2], "failed", 1),
+        (ids[3], "sent", 1),
+    ]
+    clock.advance(timedelta(seconds=11))
+    drain(hooked)
+    assert [e["data"]["incident"]["id"] for e in receiver.events()] == [*ids, ids[1]]
+    assert receiver.requests[1][0]["webhook-id"] == receiver.requests[4][0]["webhook-id"]
+    with hooked.read() as session:
+        statuses = [d.status for d in session.scalars(select(Delivery).order_by(Delivery.id))]
+        kinds = [
+            e.kind
+            for e in session.scalars(
+                select(TimelineEntry).where(TimelineEntry.incident_id == ids[2])
+            )
+        ]
+    assert statuses == ["sent", "sent", "failed", "sent"]
+    assert "notification_failed" in kinds
+
+
+def test_an_event_for_a_channel_that_could_not_be_built_fails_at_once(
+    hooked: Runtime, receiver: Receiver
+) -> None:
+    """A subscribed channel missing from the runtime's channels: its delivery is not held
+    for a lease but failed by its own job at once, saying why."""
+    del hooked.channels["ops-events"]
+    declare(hooked)
+    drain(hooked)
+    assert receiver.requests == []
+    with hooked.read() as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+    assert delivery.status == "failed"
+    assert delivery.last_error == "no channel named 'ops-events' is configured"
 
 
 def test_a_worker_that_dies_after_sending_leaves_the_event_to_be_sent_again_after_its_lease(
