@@ -126,6 +126,44 @@ def test_an_alert_opened_incident_carries_its_alerts(hooked: Runtime, receiver: 
     assert (alert["summary"], alert["labels"]) == ("Disk full on db-1", labels)
 
 
+def test_events_sent_together_each_carry_their_own_first_twenty_alerts(
+    hooked: Runtime, receiver: Receiver
+) -> None:
+    """Two incidents opened by one ingest, their events fanned out together: each event
+    carries its own incident's alerts, the first 20 by id when it has more."""
+    from warroom.alerts import service as alerts
+    from warroom.alerts.normalize import NormalizedAlert
+
+    def firing(service: str, n: int) -> NormalizedAlert:
+        labels = {"alertname": "Down", "service": service, "instance": f"{service}-{n:02d}"}
+        return NormalizedAlert(f"{service}-{n}", "firing", f"down {n}", "alertmanager", labels)
+
+    with hooked.transaction() as session:
+        source = integrations.create(
+            session=session,
+            name="prom",
+            kind="alertmanager",
+            auth_token=None,
+            now=hooked.clock.now(),
+        )
+        alerts.ingest(
+            session=session,
+            playbook=hooked.playbook,
+            integration=source,
+            alerts=[firing("api", n) for n in range(25)] + [firing("db", n) for n in range(2)],
+            clock=hooked.clock,
+        )
+    drain(hooked)
+    carried = {
+        e["data"]["incident"]["id"]: [a["fingerprint"] for a in e["data"]["alerts"]]
+        for e in receiver.events()
+    }
+    assert sorted(carried.values()) == [
+        [f"api-{n}" for n in range(20)],
+        ["db-0", "db-1"],
+    ]
+
+
 def test_a_5xx_is_retried_with_the_same_webhook_id(
     hooked: Runtime, receiver: Receiver, clock: FakeClock
 ) -> None:
@@ -175,6 +213,35 @@ def test_a_burst_sent_together_records_each_answer_for_its_own_delivery(
         ]
     assert statuses == ["sent", "sent", "failed", "sent"]
     assert "notification_failed" in kinds
+
+
+def test_when_recording_one_failed_try_of_a_burst_fails_only_that_one_is_sent_again(
+    hooked: Runtime, receiver: Receiver, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three events sent together, the second answered 503, and recording that failure
+    fails (the database, say): the two sent are recorded all the same, and only the
+    second goes out again, under the same webhook-id, when its lease ends."""
+    receiver.script = [200, 503]
+    real = outbox.settle
+
+    def failing_once(**kwargs: Any) -> Any:
+        monkeypatch.setattr(outbox, "settle", real)
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(outbox, "settle", failing_once)
+    ids = [declare(hooked, f"burst {i}") for i in range(3)]
+    drain(hooked)
+    assert [e["data"]["incident"]["id"] for e in receiver.events()] == ids
+    with hooked.read() as session:
+        statuses = [d.status for d in session.scalars(select(Delivery).order_by(Delivery.id))]
+    assert statuses == ["sent", "queued", "sent"]
+    clock.advance(LEASE + timedelta(seconds=1))
+    drain(hooked)
+    assert [e["data"]["incident"]["id"] for e in receiver.events()] == [*ids, ids[1]]
+    assert receiver.requests[1][0]["webhook-id"] == receiver.requests[3][0]["webhook-id"]
+    with hooked.read() as session:
+        statuses = [d.status for d in session.scalars(select(Delivery).order_by(Delivery.id))]
+    assert statuses == ["sent", "sent", "sent"]
 
 
 def test_an_event_for_a_channel_that_could_not_be_built_fails_at_once(

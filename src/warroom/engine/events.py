@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Alert
@@ -59,7 +59,7 @@ def bodies(
 
 def _alerts(session: Session, incident_ids: set[int]) -> dict[int, list[dict[str, Any]]]:
     """The first MAX_ALERTS alerts of each incident, as events describe them."""
-    numbered = select(
+    columns = (
         Alert.incident_id,
         Alert.id,
         Alert.fingerprint,
@@ -68,13 +68,11 @@ def _alerts(session: Session, incident_ids: set[int]) -> dict[int, list[dict[str
         Alert.source,
         Alert.labels,
         Alert.starts_at,
-        func.row_number().over(partition_by=Alert.incident_id, order_by=Alert.id).label("n"),
-    ).where(Alert.incident_id.in_(incident_ids))
-    first = numbered.subquery()
-    rows = session.execute(
-        select(first).where(first.c.n <= MAX_ALERTS).order_by(first.c.incident_id, first.c.id)
     )
+    first = select(*columns).where(Alert.incident_id == bindparam("incident_id"))
+    first = first.order_by(Alert.id).limit(MAX_ALERTS)  # stops after MAX_ALERTS index rows
     found: dict[int, list[dict[str, Any]]] = {}
+    rows = (a for i in sorted(incident_ids) for a in session.execute(first, {"incident_id": i}))
     for a in rows:
         found.setdefault(a.incident_id, []).append(
             {
@@ -130,10 +128,12 @@ def fan_out(
     base_url: str,
     playbook: Playbook,
     now: datetime,
-    due_at: datetime,
+    lease: timedelta,
+    sendable: Container[str],
 ) -> list[tuple[int, outbox.Queued]]:
-    """Queue each event for every channel that wants it, their jobs due at ``due_at``; the
-    deliveries' ids and what they carry."""
+    """Queue each event for every channel that wants it; the deliveries' ids and what they
+    carry. The jobs of those to a ``sendable`` channel are leased (due after ``lease``: the
+    caller sends them at once), the others' due now."""
     wanted = [(p, [s for s in subscribers if p["type"] in s.events]) for p in payloads]
     wanted = [(p, targets) for p, targets in wanted if targets]
     if not wanted:
@@ -144,10 +144,11 @@ def fan_out(
             channel=target.name,
             message=Message(recipient=target.recipient, subject=str(payload["type"]), body=text),
             incident_id=int(payload["incident_id"]),
+            due_at=now + lease if target.name in sendable else now,
         )
         for (payload, targets), text in zip(wanted, texts, strict=True)
         if text is not None
         for target in targets
     ]
-    ids = outbox.queue_many(session=session, messages=messages, now=now, due_at=due_at)
+    ids = outbox.queue_many(session=session, messages=messages, now=now)
     return list(zip(ids, messages, strict=True))

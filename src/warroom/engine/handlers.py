@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +25,7 @@ from warroom.paging import escalation, summons
 from warroom.paging.pager import DIGEST, PAGE_EVENT, Limit, Pager, send_digest
 from warroom.playbook.schema import Playbook
 
+logger = logging.getLogger("warroom.engine")
 LEASE = timedelta(seconds=120)  # a job waiting for its outside work: longer than any
 # channel's timeout (at most 60 s)
 
@@ -74,8 +75,6 @@ def build_handlers(
     subscribers = [events.Subscriber(w.name, w.events, w.url) for w in config.webhooks]
     subscribers += [events.Subscriber(s.name, s.events, s.incidents_channel) for s in config.slack]
     subscribers += [events.Subscriber(t.name, t.events, "the Teams channel") for t in config.teams]
-    sendable = [s for s in subscribers if s.name in channels]
-    unsendable = [s for s in subscribers if s.name not in channels]
 
     def phase_due(session: Session, payload: dict[str, Any], clock: Clock) -> None:
         deadlines.phase_due(
@@ -124,11 +123,16 @@ def build_handlers(
         """Queue the events' deliveries, and send them at once, outside the transaction:
         their own jobs are leased meanwhile (and send them, should this worker die)."""
         now = clock.now()
-        fan_out = functools.partial(
-            events.fan_out, session=session, payloads=payloads, base_url=base_url, now=now
+        queued = events.fan_out(
+            session=session,
+            payloads=payloads,
+            subscribers=subscribers,
+            base_url=base_url,
+            playbook=playbook,
+            now=now,
+            lease=LEASE,
+            sendable=channels.keys(),  # the others' own jobs fail them at once
         )
-        queued = fan_out(subscribers=sendable, playbook=playbook, due_at=now + LEASE)
-        fan_out(subscribers=unsendable, playbook=playbook, due_at=now)  # their jobs fail them
         ready = [
             outbox.Ready(
                 delivery_id=i,
@@ -137,26 +141,44 @@ def build_handlers(
                 message=outbox.first_try(delivery_id=i, queued=q),
             )
             for i, q in queued
+            if q.channel in channels
         ]
         if not ready:
             return None
 
         def record(session: Session, errors: list[Exception | None], clock: Clock, me: str) -> None:
+            """Each failed try recorded alone (a savepoint each), so that one whose record
+            fails leaves only itself leased, to be sent again when its lease ends."""
             now = clock.now()
-            keys = {outbox.job_key(one.delivery_id): one for one in ready}
-            mine = jobs.finish_leased_many(session=session, keys=list(keys), now=now, by=me)
-            sent = []  # the others' leases ended and their own jobs took them over
-            for key, error in zip(keys, errors, strict=True):
-                if key not in mine:
-                    continue
-                if error is None:
-                    sent.append(keys[key].delivery_id)
-                    continue
-                failed = outbox.settle(
-                    session=session, delivery_id=keys[key].delivery_id, error=error, now=now
-                )
-                settled(session, failed, clock)
-            outbox.settle_sent(session=session, delivery_ids=sent, now=now)
+            sent = [one for one, error in zip(ready, errors, strict=True) if error is None]
+            failed = [(one, e) for one, e in zip(ready, errors, strict=True) if e is not None]
+            mine = jobs.finish_leased_many(
+                session=session,
+                keys=[outbox.job_key(one.delivery_id) for one in sent],
+                now=now,
+                by=me,
+            )  # the others' leases ended and their own jobs took them over
+            outbox.settle_sent(
+                session=session,
+                delivery_ids=[
+                    one.delivery_id for one in sent if outbox.job_key(one.delivery_id) in mine
+                ],
+                now=now,
+            )
+            for one, error in failed:
+                try:
+                    with session.begin_nested():
+                        if jobs.finish_leased(
+                            session=session, key=outbox.job_key(one.delivery_id), now=now, by=me
+                        ):
+                            delivery = outbox.settle(
+                                session=session, delivery_id=one.delivery_id, error=error, now=now
+                            )
+                            settled(session, delivery, clock)
+                except Exception:
+                    logger.exception(
+                        "recording the failed try of delivery %s failed", one.delivery_id
+                    )
 
         return Outside(work=lambda: [one.send() for one in ready], record=record, done_first=True)
 

@@ -125,6 +125,8 @@ def _run_together(
     try:
         with session.begin_nested():
             outside = batch.run(session, [job.payload for job in claimed], clock)
+            if outside is not None and not outside.done_first:
+                raise TypeError("a Batch handler's outside work must be done_first")
     except Exception:
         logger.warning(
             "%d %s jobs failed together; running each alone",
@@ -139,8 +141,6 @@ def _run_together(
         job.status, job.finished_at, job.finished_by = DONE, now, me
     if outside is None:
         return []
-    if not outside.done_first:
-        raise TypeError(f"a Batch handler's outside work must be done_first ({claimed[0].kind})")
     return [((claimed[0].id, claimed[0].attempts), outside)]
 
 

@@ -73,13 +73,12 @@ class Queued:
     channel: str
     message: Message
     incident_id: int | None
+    due_at: datetime  # when its job is due
 
 
-def queue_many(
-    *, session: Session, messages: list[Queued], now: datetime, due_at: datetime
-) -> list[int]:
-    """Write a delivery row for each message and the jobs that send them (at ``due_at``),
-    with one statement each, in the caller's transaction (Core only: nothing is added to
+def queue_many(*, session: Session, messages: list[Queued], now: datetime) -> list[int]:
+    """Write a delivery row for each message and the jobs that send them, with one statement
+    each, in the caller's transaction (Core only: nothing is added to
     the session); the deliveries' ids, in order."""
     if not messages:
         return []
@@ -108,8 +107,8 @@ def queue_many(
     jobs.schedule_many(
         session=session,
         jobs=[
-            jobs.NewJob(DELIVER, f"delivery:{i}", job_key(i), due_at, {"delivery_id": i})
-            for i in ids
+            jobs.NewJob(DELIVER, f"delivery:{i}", job_key(i), m.due_at, {"delivery_id": i})
+            for i, m in zip(ids, messages, strict=True)
         ],
         now=now,
     )
