@@ -19,6 +19,8 @@ from tests.conftest import Cli
 from tests.procs import Server, wait_until, warroom_env
 from tests.receivers import SECRET, Receiver, channels_file, drain
 from warroom.alerts import integrations
+from warroom.alerts import service as alerts_service
+from warroom.alerts.normalize import NormalizedAlert
 from warroom.clock import FakeClock
 from warroom.engine import events as events_engine
 from warroom.engine.handlers import LEASE
@@ -99,26 +101,28 @@ def test_incident_events_arrive_signed_and_verifiable(hooked: Runtime, receiver:
     assert len({h["webhook-id"] for h, _ in receiver.requests}) == 3
 
 
-def test_an_alert_opened_incident_carries_its_alerts(hooked: Runtime, receiver: Receiver) -> None:
-    from warroom.alerts import service as alerts
-    from warroom.alerts.normalize import NormalizedAlert
-
-    with hooked.transaction() as session:
+def ingest(runtime: Runtime, alerts: list[NormalizedAlert]) -> None:
+    """The alerts ingested, in one transaction, from a new Alertmanager integration."""
+    with runtime.transaction() as session:
         source = integrations.create(
             session=session,
             name="prom",
             kind="alertmanager",
             auth_token=None,
-            now=hooked.clock.now(),
+            now=runtime.clock.now(),
         )
-        labels = {"alertname": "DiskFull", "service": "db", "severity": "critical"}
-        alerts.ingest(
+        alerts_service.ingest(
             session=session,
-            playbook=hooked.playbook,
+            playbook=runtime.playbook,
             integration=source,
-            alerts=[NormalizedAlert("fp1", "firing", "Disk full on db-1", "alertmanager", labels)],
-            clock=hooked.clock,
+            alerts=alerts,
+            clock=runtime.clock,
         )
+
+
+def test_an_alert_opened_incident_carries_its_alerts(hooked: Runtime, receiver: Receiver) -> None:
+    labels = {"alertname": "DiskFull", "service": "db", "severity": "critical"}
+    ingest(hooked, [NormalizedAlert("fp1", "firing", "Disk full on db-1", "alertmanager", labels)])
     drain(hooked)
     [event] = receiver.events()
     assert event["type"] == "incident.triggered"
@@ -131,28 +135,12 @@ def test_events_sent_together_each_carry_their_own_first_twenty_alerts(
 ) -> None:
     """Two incidents opened by one ingest, their events fanned out together: each event
     carries its own incident's alerts, the first 20 by id when it has more."""
-    from warroom.alerts import service as alerts
-    from warroom.alerts.normalize import NormalizedAlert
 
     def firing(service: str, n: int) -> NormalizedAlert:
         labels = {"alertname": "Down", "service": service, "instance": f"{service}-{n:02d}"}
         return NormalizedAlert(f"{service}-{n}", "firing", f"down {n}", "alertmanager", labels)
 
-    with hooked.transaction() as session:
-        source = integrations.create(
-            session=session,
-            name="prom",
-            kind="alertmanager",
-            auth_token=None,
-            now=hooked.clock.now(),
-        )
-        alerts.ingest(
-            session=session,
-            playbook=hooked.playbook,
-            integration=source,
-            alerts=[firing("api", n) for n in range(25)] + [firing("db", n) for n in range(2)],
-            clock=hooked.clock,
-        )
+    ingest(hooked, [firing("api", n) for n in range(25)] + [firing("db", n) for n in range(2)])
     drain(hooked)
     carried = {
         e["data"]["incident"]["id"]: [a["fingerprint"] for a in e["data"]["alerts"]]
