@@ -73,4 +73,5 @@ class TeamsChannel:
 
     def send(self, message: Message) -> Receipt:
         response = self._client.post(self._url, json=card(message))
-        return answered(response, self.name, "teams")
+        retry = response.headers.get("retry-after", "")
+        return answered(response.status_code, retry, response.text, self.name, "teams")

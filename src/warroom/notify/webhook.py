@@ -1,6 +1,11 @@
 """Outbound webhooks, signed the Standard Webhooks way (``webhook-id``,
 ``webhook-timestamp``, ``webhook-signature``), so receivers can verify them with any
-Standard Webhooks library."""
+Standard Webhooks library.
+
+They are POSTed with urllib3, which takes about half the CPU time of httpx for each request
+(a webhook goes out for every new incident, so under an alert storm this is the worker's
+largest cost; docs/performance.md). No retries inside urllib3 and no redirects followed:
+the outbox retries, with backoff."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import httpx
+import urllib3
 from standardwebhooks import Webhook
 
 from warroom.notify.base import Message, PermanentError, Receipt, RetryLater
@@ -33,18 +38,19 @@ def retry_after(value: str) -> float | None:
     return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_AFTER)
 
 
-def answered(response: httpx.Response, channel: str, who: str) -> Receipt:
-    """A receipt for a 2xx; for 408, 429 and 5xx an error the outbox retries (no sooner
-    than a Retry-After asks); for any other answer a permanent failure."""
-    detail = f"HTTP {response.status_code}"
-    if response.is_success:
+def answered(status: int, retry: str, text: str, channel: str, who: str) -> Receipt:
+    """A receipt for a 2xx ``status``; for 408, 429 and 5xx an error the outbox retries (no
+    sooner than a ``retry`` (Retry-After) header asks); for any other answer a permanent
+    failure, with the start of the answer's ``text``."""
+    detail = f"HTTP {status}"
+    if 200 <= status < 300:
         return Receipt(channel=channel, detail=detail)
-    if response.status_code in (408, 429) or response.status_code >= 500:
-        wait = retry_after(response.headers.get("retry-after", ""))
+    if status in (408, 429) or status >= 500:
+        wait = retry_after(retry)
         if wait is not None:
             raise RetryLater(f"{who} answered {detail}, retry after {wait:.0f} s", wait)
         raise RuntimeError(f"{who} answered {detail}")
-    raise PermanentError(f"{who} answered {detail}: {response.text[:200]}")
+    raise PermanentError(f"{who} answered {detail}: {text[:200]}")
 
 
 class WebhookChannel:
@@ -57,14 +63,17 @@ class WebhookChannel:
         self.name = config.name
         self.url = config.url
         self._signer = Webhook(config.secret.get_secret_value())
-        self._client = httpx.Client(timeout=config.timeout_seconds)
+        self._pool = urllib3.PoolManager(
+            timeout=urllib3.Timeout(total=config.timeout_seconds), retries=False
+        )
 
     def send(self, message: Message) -> Receipt:
         sent_at = datetime.fromtimestamp(int(time.time()), tz=UTC)
         signature = self._signer.sign(msg_id=message.key, timestamp=sent_at, data=message.body)
-        response = self._client.post(
+        response = self._pool.request(
+            "POST",
             self.url,
-            content=message.body.encode(),
+            body=message.body.encode(),
             headers={
                 "content-type": "application/json",
                 "user-agent": "warroom",
@@ -72,5 +81,8 @@ class WebhookChannel:
                 "webhook-timestamp": str(int(sent_at.timestamp())),
                 "webhook-signature": signature,
             },
+            redirect=False,
         )
-        return answered(response, self.name, self.url)
+        text = response.data.decode("utf-8", errors="replace")
+        retry = response.headers.get("retry-after", "")
+        return answered(response.status, retry, text, self.name, self.url)
