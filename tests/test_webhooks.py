@@ -372,6 +372,19 @@ def _timeline(runtime: Runtime, incident_id: int) -> list[Any]:
         return list(timeline.entries(session=session, incident_id=incident_id))
 
 
+def test_a_redirect_is_not_followed_and_fails_at_once(hooked: Runtime, receiver: Receiver) -> None:
+    receiver.script = [307]
+    receiver.headers = {"Location": receiver.url + "/elsewhere"}
+    declare(hooked)
+    drain(hooked)
+    assert len(receiver.requests) == 1
+    with hooked.read() as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert (delivery.last_error or "").startswith("PermanentError: ")
+    assert "answered HTTP 307" in (delivery.last_error or "")
+
+
 def test_a_webhook_gets_only_the_events_it_subscribed_to(
     settings: Settings, clock: FakeClock, receiver: Receiver, tmp_path: Path
 ) -> None:
