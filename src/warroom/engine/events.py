@@ -22,17 +22,11 @@ from warroom.playbook.schema import Playbook
 MAX_ALERTS = 20  # alerts described in one event; the API lists all
 
 
-def body(
-    session: Session, payload: dict[str, Any], base_url: str, playbook: Playbook
-) -> str | None:
-    """The event as receivers get it (JSON), or None when the incident is gone."""
-    return bodies(session, [payload], base_url, playbook)[0]
-
-
 def bodies(
     session: Session, payloads: Sequence[dict[str, Any]], base_url: str, playbook: Playbook
 ) -> list[str | None]:
-    """``body`` of each event, read with three queries for them all."""
+    """Each event as receivers get it (JSON), or None when its incident is gone; read with
+    three queries for them all (the alerts with one limited query per incident)."""
     ids = {int(p["incident_id"]) for p in payloads}
     incidents = {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_(ids)))}
     alerts = _alerts(session, ids)

@@ -118,13 +118,7 @@ def leased(*, session: Session, job_id: int, attempts: int) -> Job | None:
 def finish_leased(*, session: Session, key: str, now: datetime, by: str) -> bool:
     """Mark done the job of this key if it is still pending and untried (leased by whoever
     queued it, and not taken over since); whether it was."""
-    jobs = table_of(Job)
-    result = session.connection().execute(  # Core: no autoflush, no identity-map sync
-        update(jobs)
-        .where(jobs.c.key == key, jobs.c.status == PENDING, jobs.c.attempts == 0)
-        .values(status=DONE, finished_at=now, finished_by=by)
-    )
-    return bool(result.rowcount)
+    return bool(finish_leased_many(session=session, keys=[key], now=now, by=by))
 
 
 def finish_leased_many(
@@ -134,7 +128,7 @@ def finish_leased_many(
     if not keys:
         return set()
     jobs = table_of(Job)
-    result = session.connection().execute(
+    result = session.connection().execute(  # Core: no autoflush, no identity-map sync
         update(jobs)
         .where(jobs.c.key.in_(keys), jobs.c.status == PENDING, jobs.c.attempts == 0)
         .values(status=DONE, finished_at=now, finished_by=by)

@@ -34,36 +34,49 @@ def queue(
 ) -> Delivery:
     """Write a delivery row and the job that sends it (at ``due_at``, default now), in the
     caller's transaction; a ``held`` one gets no job (a digest will tell of it)."""
-    delivery = add_written(
-        session,
-        Delivery,
-        {
-            "incident_id": incident_id,
-            "kind": kind,
-            "person_id": person_id,
-            "status": HELD if held else QUEUED,
-            "channel": channel,
-            "recipient": message.recipient,
-            "subject": message.subject,
-            "body": message.body,
-            "created_at": now,
-            "attempts": 0,
-            "sent_at": None,
-            "last_error": None,
-        },
-    )
-    if held:
-        return delivery
-    jobs.schedule(
-        session=session,
-        kind=DELIVER,
-        subject=f"delivery:{delivery.id}",
-        key=job_key(delivery.id),
-        due_at=due_at or now,
-        now=now,
-        payload={"delivery_id": delivery.id},
-    )
+    row = _row(channel, message, incident_id, now, kind=kind, person_id=person_id, held=held)
+    delivery = add_written(session, Delivery, row)
+    if not held:
+        jobs.schedule_many(session=session, jobs=[_first_job(delivery.id, due_at or now)], now=now)
     return delivery
+
+
+def _row(
+    channel: str,
+    message: Message,
+    incident_id: int | None,
+    now: datetime,
+    *,
+    kind: str = MESSAGE,
+    person_id: int | None = None,
+    held: bool = False,
+) -> dict[str, object]:
+    """A new delivery's columns, all but its id."""
+    return {
+        "incident_id": incident_id,
+        "kind": kind,
+        "person_id": person_id,
+        "status": HELD if held else QUEUED,
+        "channel": channel,
+        "recipient": message.recipient,
+        "subject": message.subject,
+        "body": message.body,
+        "created_at": now,
+        "attempts": 0,
+        "sent_at": None,
+        "last_error": None,
+    }
+
+
+def _first_job(delivery_id: int, due_at: datetime) -> jobs.NewJob:
+    """The job that makes a delivery's first try."""
+    return jobs.NewJob(
+        DELIVER,
+        f"delivery:{delivery_id}",
+        job_key(delivery_id),
+        due_at,
+        {"delivery_id": delivery_id},
+    )
 
 
 @dataclass(frozen=True)
@@ -78,40 +91,18 @@ class Queued:
 
 def queue_many(*, session: Session, messages: list[Queued], now: datetime) -> list[int]:
     """Write a delivery row for each message and the jobs that send them, with one statement
-    each, in the caller's transaction (Core only: nothing is added to
-    the session); the deliveries' ids, in order."""
+    each, in the caller's transaction (Core only: nothing is added to the session); the
+    deliveries' ids, in order."""
     if not messages:
         return []
     table = table_of(Delivery)
-    rows = [
-        {
-            "incident_id": m.incident_id,
-            "kind": MESSAGE,
-            "person_id": None,
-            "status": QUEUED,
-            "channel": m.channel,
-            "recipient": m.message.recipient,
-            "subject": m.message.subject,
-            "body": m.message.body,
-            "created_at": now,
-            "attempts": 0,
-            "sent_at": None,
-            "last_error": None,
-        }
-        for m in messages
-    ]
+    rows = [_row(m.channel, m.message, m.incident_id, now) for m in messages]
     written = session.connection().execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
     )
     ids = list(written.scalars())
-    jobs.schedule_many(
-        session=session,
-        jobs=[
-            jobs.NewJob(DELIVER, f"delivery:{i}", job_key(i), m.due_at, {"delivery_id": i})
-            for i, m in zip(ids, messages, strict=True)
-        ],
-        now=now,
-    )
+    pairs = zip(ids, messages, strict=True)
+    jobs.schedule_many(session=session, jobs=[_first_job(i, m.due_at) for i, m in pairs], now=now)
     return ids
 
 
