@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Api
 from warroom.clock import FakeClock
+from warroom.playbook.loader import load_playbook
 
 INCIDENTS = "/api/v1/incidents"
 
@@ -131,6 +132,21 @@ def test_declare_returns_201_location_and_the_full_incident(api: Api, clock: Fak
     }
     assert all(r["required"] and r["person"] is None for r in incident["roles"])
     assert get(api, incident["id"]) == incident
+
+
+@pytest.mark.parametrize(("severity", "type_"), [("P0", "operational"), ("P1", "security")])
+def test_each_phase_holds_its_own_tasks_in_playbook_order(
+    api: Api, severity: str, type_: str
+) -> None:
+    """The phases and tasks of a plan are written many rows to a statement: each task must
+    still land in its own phase, in the playbook's order."""
+    incident = declare(api, severity=severity, type=type_)
+    planned = load_playbook().phases_for(type_, severity)
+    assert [p["key"] for p in incident["phases"]] == [p.key for p in planned]
+    for shown, wanted in zip(incident["phases"], planned, strict=True):
+        assert [t["key"] for t in shown["tasks"]] == [t.key for t in wanted.tasks], wanted.key
+    ids = [t["id"] for p in incident["phases"] for t in p["tasks"]]
+    assert ids == sorted(ids)  # numbered in the plan's order
 
 
 def test_p0_phase_windows_follow_the_fake_clock(api: Api, clock: FakeClock) -> None:

@@ -64,6 +64,22 @@ def table_of(model: type[Base]) -> Table:
 Row = TypeVar("Row", bound=Base)
 
 
+def insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows with Core (one statement for many rows); their new ids, in order.
+
+    Asking for the ids in order makes SQLAlchemy insert one row per statement on SQLite,
+    which promises no order for RETURNING. But SQLite numbers the rows of an INSERT one
+    after the other, each above the last (and the transaction holds the write lock), so
+    the ids, sorted, are in the order of the rows."""
+    if not rows:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        return sorted(connection.scalars(insert(table).returning(table.c.id), rows))
+    ordered = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(connection.scalars(ordered, rows))
+
+
 def add_written(session: Session, model: type[Row], columns: dict[str, Any]) -> Row:
     """A new row written at once with one Core INSERT, then in the session as if loaded
     (later changes to it are flushed as usual). ``columns`` gives every column but the id.

@@ -61,10 +61,16 @@ class Ingester:
         before a request is stored in the table), so the table goes first."""
         ids: list[int] = []
         try:
-            with self.runtime.read() as session:
-                ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
-            if not ids:
-                return self._ingest_journal()
+            if self._mover is not None and self._mover.has_more():
+                ids = self._ingest_journal()
+                if not ids:
+                    return True
+            else:
+                with self.runtime.read() as session:
+                    ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
+                if not ids:
+                    self._tidy()
+                    return False
             self._ingest(ids)
         except (OperationalError, sqlite3.Error):  # unreachable or busy: try again soon
             logger.exception("ingesting stored alerts failed; trying again in a second")
@@ -78,16 +84,18 @@ class Ingester:
                     break  # the database failed: the rest waits, in order, for the next try
         return True
 
-    def _ingest_journal(self) -> bool:
+    def _ingest_journal(self) -> list[int]:
         """Ingest the journal's oldest entries straight from it, and raise its mark, in one
-        transaction; whether there may be more. If they cannot be ingested together, they
-        are moved into the intake table, where each is ingested alone (or set aside)."""
+        transaction. If they cannot be ingested together, they are moved into the intake
+        table, where each is ingested alone (or set aside). When the table holds entries
+        (older than the journal's), nothing is taken: their ids, to go first."""
         mover = self._mover
-        if mover is None or not mover.has_more():
-            self._tidy()
-            return False
+        assert mover is not None
         try:
-            with self.runtime.transaction() as session:
+            with self.runtime.transaction() as session:  # looked at under the write lock
+                ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
+                if ids:
+                    return ids
                 entries = mover.take(session=session, max_alerts=self.process_alerts)
                 if entries:
                     service.ingest_entries(
@@ -104,7 +112,7 @@ class Ingester:
             logger.warning("ingesting journal entries together failed; each goes alone")
             with self.runtime.transaction() as session:
                 mover.move(session=session, max_alerts=self.process_alerts)
-        return True
+        return []
 
     def _tidy(self) -> None:
         """In a quiet moment, now and then: drop results no request came back for."""

@@ -279,6 +279,7 @@ def _find_or_open(
             summary=_describe(summary, labels),
             source=integration.kind,
         ),
+        staged=batch.entries,
     )
     if decision.escalation:
         _escalate(batch, incident, decision.escalation, actor)

@@ -221,9 +221,10 @@ class Worker:
 
     def run_forever(self) -> None:
         logger.info("worker %s started", self.name)
+        woken = False  # by a commit of a job due now: no need to look when the next is due
         while not self.stopping.is_set():
             try:
-                wait = self._seconds_until_due()
+                wait = 0.0 if woken else self._seconds_until_due()
                 if wait <= 0:  # something is due: run it, then look again at once
                     taken = run_due(
                         factory=self.factory,
@@ -235,8 +236,7 @@ class Worker:
             except Exception:  # the database may be briefly away; keep going
                 logger.exception("worker pass failed")
                 wait = self.poll_seconds
-            if wait > 0:
-                self.wakeup.wait(min(wait, self.poll_seconds))
+            woken = wait > 0 and self.wakeup.wait(min(wait, self.poll_seconds))
             self.wakeup.clear()
         logger.info("worker %s stopped", self.name)
 

@@ -40,7 +40,8 @@ def assemble(*, session: Session, playbook: Playbook, incident: Incident, now: d
     known: dict[frozenset[str], dict[str, Schedule]] = session.info.setdefault(SCHEDULES, {})
     if names not in known:  # once per transaction: alert batches declare many incidents
         query = select(Schedule).where(Schedule.name.in_(names))
-        known[names] = {s.name: s for s in session.scalars(query)}
+        with session.no_autoflush:  # the new incident's changes need not go first
+            known[names] = {s.name: s for s in session.scalars(query)}
     found = known[names]
     if not found:
         return

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from warroom.db import table_of
+from warroom.db import insert_ids, table_of
 from warroom.incidents.models import Incident, Phase, Task
 from warroom.incidents.planning import PlannedPhase
 from warroom.jobs import service as jobs
@@ -38,8 +38,9 @@ def add_phases(
             select(func.max(PHASES.c.position)).where(PHASES.c.incident_id == incident.id)
         )
     first = 0 if last is None else last + 1
-    phase_ids = run.scalars(
-        insert(PHASES).returning(PHASES.c.id, sort_by_parameter_order=True),
+    phase_ids = insert_ids(
+        session,
+        PHASES,
         [
             {
                 "incident_id": incident.id,
@@ -53,32 +54,29 @@ def add_phases(
             }
             for offset, plan in enumerate(planned)
         ],
-    ).all()
+    )
     tasks = [
         (phase_id, plan, position, task)
         for phase_id, plan in zip(phase_ids, planned, strict=True)
         for position, task in enumerate(plan.tasks)
     ]
-    task_ids = (
-        run.scalars(
-            insert(TASKS).returning(TASKS.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "incident_id": incident.id,
-                    "phase_id": phase_id,
-                    "key": task.key,
-                    "title": task.title,
-                    "section": task.section,
-                    "runbook": task.runbook,
-                    "position": position,
-                    "status": "open",
-                    "due_at": task.due_at,
-                }
-                for phase_id, _, position, task in tasks
-            ],
-        ).all()
-        if tasks
-        else []
+    task_ids = insert_ids(
+        session,
+        TASKS,
+        [
+            {
+                "incident_id": incident.id,
+                "phase_id": phase_id,
+                "key": task.key,
+                "title": task.title,
+                "section": task.section,
+                "runbook": task.runbook,
+                "position": position,
+                "status": "open",
+                "due_at": task.due_at,
+            }
+            for phase_id, _, position, task in tasks
+        ],
     )
     deadlines = [
         phase_due_job(phase_id, plan.due_at)

@@ -45,8 +45,11 @@ def declare(
     actor: str,
     clock: Clock,
     idempotency_key: str | None = None,
+    staged: timeline.Staged | None = None,
 ) -> tuple[Incident, bool]:
-    """Open an incident with its planned phases; returns it and whether it is new."""
+    """Open an incident with its planned phases; returns it and whether it is new. Its first
+    timeline entries go in with one statement: into ``staged``, when given, for the caller
+    to insert with its own."""
     check_severity_and_type(playbook, data.severity, data.type)
     if idempotency_key is not None:
         earlier = idempotency.earlier_incident(session=session, key=idempotency_key, data=data)
@@ -54,7 +57,7 @@ def declare(
             return get(session=session, incident_id=earlier), False
     incident = _insert(session, data, actor, clock.now())
     now = incident.created_at
-    entries = timeline.Staged()  # the first entries go in with one statement
+    entries = staged if staged is not None else timeline.Staged()
     entries.add(incident=incident, at=now, actor=actor, kind="declared", data=data.model_dump())
     events.record(session=session, incident=incident, kind="declared", at=now)
     planned = planning.plan(playbook.phases_for(data.type, data.severity), now)
@@ -66,7 +69,8 @@ def declare(
         kind="phases_planned",
         data=plan_summary(planned),
     )
-    entries.insert(session)
+    if staged is None:
+        entries.insert(session)
     assembly.assemble(session=session, playbook=playbook, incident=incident, now=now)
     if idempotency_key is not None:
         idempotency.remember(

@@ -7,10 +7,10 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from warroom.db import add_written, table_of
+from warroom.db import add_written, insert_ids, table_of
 from warroom.jobs import service as jobs
 from warroom.notify.base import Channel, Message, PermanentError, RetryLater
 from warroom.notify.models import FAILED, HELD, MESSAGE, QUEUED, SENT, Delivery
@@ -97,10 +97,7 @@ def queue_many(*, session: Session, messages: list[Queued], now: datetime) -> li
         return []
     table = table_of(Delivery)
     rows = [_row(m.channel, m.message, m.incident_id, now) for m in messages]
-    written = session.connection().execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-    )
-    ids = list(written.scalars())
+    ids = insert_ids(session, table, rows)
     pairs = zip(ids, messages, strict=True)
     jobs.schedule_many(session=session, jobs=[_first_job(i, m.due_at) for i, m in pairs], now=now)
     return ids
