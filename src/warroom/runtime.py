@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from warroom.db import (
     transaction,
 )
 from warroom.engine.handlers import Handler, build_handlers
-from warroom.engine.worker import Worker
+from warroom.engine.worker import Worker, run_queued_events
 from warroom.errors import ChannelsError, DatabaseNotReady, PlaybookError
 from warroom.incidents import events
 from warroom.jobs import service as jobs
@@ -48,19 +47,40 @@ class Runtime:
     secret_key: str
     channels: dict[str, Channel] = field(default_factory=dict)
     configured: ChannelsConfig = field(default_factory=ChannelsConfig)
-    _wakers: list[threading.Event] = field(default_factory=list)
+    _workers: list[Worker] = field(default_factory=list)
+    _handlers: dict[str, Handler] | None = None
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, events_now: bool = False) -> Iterator[Session]:
         """A unit of work that may write. When it committed a job that is due now, the
-        workers of this process are woken at once instead of at their next poll."""
+        workers of this process are woken at once instead of at their next poll.
+
+        With ``events_now``, and a worker running in this process, the incident events it
+        queued are run in it, and the worker sends them as soon as it commits
+        (``worker.run_queued_events``)."""
+        sender = self.sender() if events_now else None
+        handed = None
         with transaction(self.factory) as session:
             config = self.configured
             session.info[events.WANTED] = bool(config.webhooks or config.slack or config.teams)
             yield session
+            if sender is not None:
+                handed = run_queued_events(
+                    session=session,
+                    handlers=self._shared_handlers(),
+                    clock=self.clock,
+                    me=sender.name,
+                )
         if session.info.get(jobs.DUE_NOW):
-            for waker in list(self._wakers):
-                waker.set()
+            for worker in list(self._workers):
+                worker.due_now()
+        if sender is not None and handed is not None:
+            sender.hand(handed)
+
+    def _shared_handlers(self) -> dict[str, Handler]:
+        if self._handlers is None:
+            self._handlers = self.handlers()
+        return self._handlers
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -94,8 +114,12 @@ class Runtime:
             handlers=self.handlers(),
             poll_seconds=self.settings.worker_poll_seconds,
         )
-        self._wakers.append(worker.wakeup)
+        self._workers.append(worker)
         return worker
+
+    def sender(self) -> Worker | None:
+        """A worker of this process, running, to hand what a transaction leaves to send."""
+        return next((w for w in self._workers if w.running and not w.stopping.is_set()), None)
 
     def start_auditor(self) -> None:
         """Make sure the escalation auditor runs (every minute, from now on)."""

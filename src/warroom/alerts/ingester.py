@@ -92,7 +92,7 @@ class Ingester:
         mover = self._mover
         assert mover is not None
         try:
-            with self.runtime.transaction() as session:  # looked at under the write lock
+            with self.runtime.transaction(events_now=True) as session:  # under the write lock
                 ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
                 if ids:
                     return ids
@@ -123,7 +123,7 @@ class Ingester:
             backlog.forget_unread(session=session, before=self.runtime.clock.now() - UNREAD_RESULTS)
 
     def _ingest(self, ids: list[int]) -> None:
-        with self.runtime.transaction() as session:
+        with self.runtime.transaction(events_now=True) as session:
             taken = backlog.take(session=session, ids=ids)
             if taken:  # none: another process ingested them
                 results = service.ingest_entries(

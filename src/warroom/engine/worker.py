@@ -11,6 +11,11 @@ work runs, then the outcome and the ``done`` mark commit together, if the lease 
 this worker's. A worker killed in between leaves the job to be run again when the lease
 ends: at least once, as a kill between sending and committing always meant. (An event's
 job is done at once instead: the deliveries it queued have jobs of their own, leased.)
+
+The intake thread runs the incident events its own transaction queued in that transaction
+(``run_queued_events``), and hands what they leave to send to the worker of its process
+(``Worker.hand``): a new incident's webhooks then go out as soon as its alert is ingested,
+with no worker pass between.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 import os
 import socket
 import threading
+from collections import deque
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from warroom.clock import Clock
 from warroom.db import transaction
 from warroom.engine.handlers import LEASE, Batch, Handler, Outside
+from warroom.incidents.events import INCIDENT_EVENT, QUEUED
 from warroom.jobs import service as jobs
 from warroom.jobs.models import DONE, FAILED, PENDING, Job
 
@@ -91,6 +98,36 @@ def run_due(
         if outside:
             _finish_outside(factory=factory, clock=clock, outside=outside, me=me)
     return taken
+
+
+def run_queued_events(
+    *, session: Session, handlers: dict[str, Handler], clock: Clock, me: str
+) -> Outside | None:
+    """Run the incident events the caller's transaction queued, in it: their jobs are done
+    and their deliveries queued with its commit, and what it leaves to send is returned
+    (for a worker of this process to send at once). None when there were none, or when
+    running them failed: then nothing of the attempt is kept and their jobs stay due, for
+    any worker."""
+    queued: dict[str, dict[str, Any]] = session.info.pop(QUEUED, {})
+    batch = handlers.get(INCIDENT_EVENT)
+    if not queued or not isinstance(batch, Batch):
+        return None
+    try:
+        with session.begin_nested():
+            mine = jobs.finish_leased_many(
+                session=session, keys=list(queued), now=clock.now(), by=me
+            )
+            payloads = [payload for key, payload in queued.items() if key in mine]
+            outside = batch.run(session, payloads, clock) if payloads else None
+            if outside is not None and not outside.done_first:
+                raise TypeError("a Batch handler's outside work must be done_first")
+    except Exception:
+        logger.warning(
+            "running %d queued events failed; a worker runs them", len(queued), exc_info=True
+        )
+        return None
+    session.info[jobs.DUE_NOW] = max(0, session.info.get(jobs.DUE_NOW, 0) - len(mine))
+    return outside
 
 
 def _run_one(
@@ -216,15 +253,42 @@ class Worker:
         self.clock, self.handlers = clock, handlers
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
-        self.wakeup = threading.Event()  # set when a job due now was committed, or to stop
+        self.wakeup = threading.Event()  # set by due_now and hand, or to stop
         self.name = worker_name()
+        self.running = False
+        self._due_now = False  # a job due now was committed: claim without looking first
+        self._handed: deque[Outside] = deque()
+
+    def due_now(self) -> None:
+        """A job due now was committed: run it at once."""
+        self._due_now = True
+        self.wakeup.set()
+
+    def hand(self, outside: Outside) -> None:
+        """Work a transaction of this process left to do outside it (``run_queued_events``),
+        done before the worker's next pass; it must be ``done_first``."""
+        self._handed.append(outside)
+        self.wakeup.set()
 
     def run_forever(self) -> None:
         logger.info("worker %s started", self.name)
-        woken = False  # by a commit of a job due now: no need to look when the next is due
+        self.running = True
+        try:
+            self._loop()
+        finally:
+            self.running = False
+            try:
+                self._finish_handed()  # what was handed over meanwhile
+            except Exception:  # their leases end, and their own jobs send them
+                logger.exception("sending what was handed over failed")
+        logger.info("worker %s stopped", self.name)
+
+    def _loop(self) -> None:
         while not self.stopping.is_set():
             try:
-                wait = 0.0 if woken else self._seconds_until_due()
+                self._finish_handed()
+                due_now, self._due_now = self._due_now, False
+                wait = 0.0 if due_now else self._seconds_until_due()
                 if wait <= 0:  # something is due: run it, then look again at once
                     taken = run_due(
                         factory=self.factory,
@@ -236,9 +300,16 @@ class Worker:
             except Exception:  # the database may be briefly away; keep going
                 logger.exception("worker pass failed")
                 wait = self.poll_seconds
-            woken = wait > 0 and self.wakeup.wait(min(wait, self.poll_seconds))
+            if wait > 0 and not self._handed:
+                self.wakeup.wait(min(wait, self.poll_seconds))
             self.wakeup.clear()
-        logger.info("worker %s stopped", self.name)
+
+    def _finish_handed(self) -> None:
+        handed = []
+        while self._handed:
+            handed.append(((0, 0), self._handed.popleft()))  # done_first: no job of its own
+        if handed:
+            _finish_outside(factory=self.factory, clock=self.clock, outside=handed, me=self.name)
 
     def _seconds_until_due(self) -> float:
         """How long until the next job is due (0 when one is due), read without locking."""

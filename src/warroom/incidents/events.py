@@ -14,6 +14,7 @@ from warroom.jobs import service as jobs
 
 INCIDENT_EVENT = "incident_event"
 WANTED = "warroom_events_wanted"  # set in session.info when some channel subscribes to events
+QUEUED = "warroom_events_queued"  # session.info: job key -> payload of each event it queued
 TYPES = {  # timeline kind -> event type
     "declared": "incident.triggered",
     "acknowledged": "incident.acknowledged",
@@ -30,25 +31,20 @@ def record(*, session: Session, incident: Incident, kind: str, at: datetime) -> 
     some channel subscribes to events (nothing is queued for nobody)."""
     if not session.info.get(WANTED):
         return
-    event = TYPES[kind]
-    jobs.schedule_many(
-        session=session,
-        jobs=[
-            jobs.NewJob(
-                kind=INCIDENT_EVENT,
-                subject=f"incident:{incident.id}",
-                key=f"{INCIDENT_EVENT}:{incident.id}:{incident.timeline_count}",
-                due_at=at,
-                payload={
-                    "incident_id": incident.id,
-                    "type": event,
-                    "at": at.isoformat(),
-                    "seq": incident.timeline_count,
-                },
-            )
-        ],
-        now=at,
+    job = jobs.NewJob(
+        kind=INCIDENT_EVENT,
+        subject=f"incident:{incident.id}",
+        key=f"{INCIDENT_EVENT}:{incident.id}:{incident.timeline_count}",
+        due_at=at,
+        payload={
+            "incident_id": incident.id,
+            "type": TYPES[kind],
+            "at": at.isoformat(),
+            "seq": incident.timeline_count,
+        },
     )
+    jobs.schedule_many(session=session, jobs=[job], now=at)
+    session.info.setdefault(QUEUED, {})[job.key] = job.payload
 
 
 def describe(incident: Incident, base_url: str) -> dict[str, Any]:

@@ -47,8 +47,9 @@ def schedule_many(*, session: Session, jobs: Sequence[NewJob], now: datetime) ->
     """Add each job unless one with its key exists, with one statement."""
     if not jobs:
         return
-    if any(job.due_at <= now for job in jobs):
-        session.info[DUE_NOW] = True  # the caller's runtime wakes its workers after commit
+    due_now = sum(1 for job in jobs if job.due_at <= now)
+    if due_now:  # the caller's runtime wakes its workers after commit
+        session.info[DUE_NOW] = session.info.get(DUE_NOW, 0) + due_now
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     session.connection().execute(  # Core only: the ORM's pending changes need not go first
         insert(table_of(Job)).on_conflict_do_nothing(index_elements=["key"]),
