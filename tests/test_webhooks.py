@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -34,6 +35,7 @@ from warroom.notify.base import Message
 from warroom.notify.models import Delivery
 from warroom.runtime import Runtime, build_runtime
 from warroom.settings import Settings
+from warroom.web.app import create_app
 
 
 @pytest.fixture
@@ -128,6 +130,77 @@ def test_an_alert_opened_incident_carries_its_alerts(hooked: Runtime, receiver: 
     assert event["type"] == "incident.triggered"
     [alert] = event["data"]["alerts"]
     assert (alert["summary"], alert["labels"]) == ("Disk full on db-1", labels)
+
+
+def _serve_one_alert(runtime: Runtime, receiver: Receiver) -> Job:
+    """An Alertmanager alert POSTed to the app, its worker running in-process; once its
+    incident's webhook arrived and the event's job is done: that job."""
+    key = _alertmanager_key(runtime.settings)
+    body = {
+        "version": "4",
+        "status": "firing",
+        "alerts": [{"status": "firing", "labels": {"alertname": "Down", "service": "api"}}],
+    }
+    with TestClient(create_app(runtime, run_worker=True)) as client:
+        answer = client.post(f"/hooks/alertmanager/{key}", json=body)
+        assert answer.status_code == 202, answer.text
+        wait_until(lambda: len(receiver.requests) >= 1, what="the webhook", timeout=20)
+
+        def event_job() -> Job | None:
+            with runtime.read() as session:
+                query = select(Job).where(Job.kind == "incident_event", Job.status == "done")
+                return session.scalar(query)
+
+        wait_until(lambda: event_job() is not None, what="the event's job done", timeout=20)
+        job = event_job()
+        assert job is not None
+        wait_until(  # its delivery's own job closed: nothing is left to send it again
+            lambda: outbox_jobs_pending(runtime) == 0, what="the delivery recorded", timeout=20
+        )
+    return job
+
+
+def outbox_jobs_pending(runtime: Runtime) -> int:
+    with runtime.read() as session:
+        pending = select(Job).where(Job.kind == "deliver", Job.status == "pending")
+        return len(session.scalars(pending).all())
+
+
+def test_the_ingest_that_opens_an_incident_runs_its_event_and_the_worker_sends_it(
+    hooked: Runtime, receiver: Receiver
+) -> None:
+    """With a worker running in the process, an alert's new incident's event runs in the
+    ingest's own transaction (no worker claims its job), and the worker sends it once."""
+    job = _serve_one_alert(hooked, receiver)
+    assert job.attempts == 0  # never claimed: done in the transaction that queued it
+    [event] = receiver.events()
+    assert event["type"] == "incident.triggered"
+    assert event["data"]["alerts"][0]["labels"] == {"alertname": "Down", "service": "api"}
+    with hooked.read() as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+
+
+def test_when_running_an_ingests_events_fails_a_worker_runs_their_job_and_sends_once(
+    hooked: Runtime, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = events_engine.bodies
+    calls = []
+
+    def failing_once(*args: Any, **kwargs: Any) -> list[str | None]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("injected: reading the event failed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(events_engine, "bodies", failing_once)
+    job = _serve_one_alert(hooked, receiver)
+    assert job.attempts == 1  # the ingest's attempt left nothing; a worker claimed the job
+    assert len(calls) == 2
+    assert len(receiver.requests) == 1
+    with hooked.read() as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
 
 
 def test_events_sent_together_each_carry_their_own_first_twenty_alerts(
@@ -548,10 +621,7 @@ def test_a_429_is_retried_no_sooner_than_retry_after_asks(
 def test_deliveries_are_listed_with_their_status(
     hooked: Runtime, receiver: Receiver, clock: FakeClock
 ) -> None:
-    from fastapi.testclient import TestClient
-
     from warroom.auth import service as auth
-    from warroom.web.app import create_app
 
     receiver.script = [500]
     incident_id = declare(hooked)
