@@ -17,7 +17,18 @@ from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, insert
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
@@ -69,15 +80,21 @@ Row = TypeVar("Row", bound=Base)
 def insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """Insert the rows with Core (one statement for many rows); their new ids, in order.
 
-    Asking for the ids in order makes SQLAlchemy insert one row per statement on SQLite,
-    which promises no order for RETURNING. But SQLite numbers the rows of an INSERT one
-    after the other, each above the last (and the transaction holds the write lock), so
-    the ids, sorted, are in the order of the rows."""
+    On SQLite, asking for the ids in order makes SQLAlchemy insert one row per statement
+    (SQLite promises no order for RETURNING). So there the ids are given here: SQLite
+    itself gives a new row one more than the largest id (the tables have no AUTOINCREMENT),
+    and the transaction holds the write lock (BEGIN IMMEDIATE), so these are the ids it
+    would have given."""
     if not rows:
         return []
     connection = session.connection()
     if connection.dialect.name == "sqlite":
-        return sorted(connection.scalars(insert(table).returning(table.c.id), rows))
+        first = (connection.scalar(select(func.max(table.c.id))) or 0) + 1
+        ids = list(range(first, first + len(rows)))
+        connection.execute(
+            insert(table), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+        )
+        return ids
     ordered = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return list(connection.scalars(ordered, rows))
 

@@ -1,0 +1,105 @@
+"""One alert's way from the intake journal to its incident's webhook, in-process, idle: a
+probe alert (a group of its own, so it opens an incident) is stored in the journal as the
+Alertmanager hook stores it, the intake's ingest pass is run in this thread, and the job
+worker runs in its thread, as in `warroom serve`; a local receiver takes the
+`incident.triggered` webhook. Prints, over N probes one after the other (the first 20 not
+counted), the time from storing the probe to the webhook's arrival and the time of the
+ingest pass. No HTTP in front, so it shows what ingesting and notifying cost, not
+accepting. See docs/performance.md.
+
+Run:  taskset -c 1 .venv/bin/python bench/bench_probe_path.py [N]     (default 300)
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest.alerts import body_for, probe_alert
+from tests.receivers import channels_file, start_receiver
+
+from warroom.alerts import journal
+from warroom.alerts.backlog import Submission, Webhook
+from warroom.alerts.ingester import Ingester
+from warroom.runtime import build_runtime
+from warroom.settings import Settings
+
+WARMUP = 20
+GAP_SECONDS = 0.005  # between probes: each finds the threads idle
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    state, server = start_receiver()
+    home = Path(tempfile.mkdtemp(prefix="warroom-probe-"))
+    settings = Settings(
+        database_url=f"sqlite:///{home / 'warroom.db'}",
+        data_dir=home / "data",
+        channels_file=channels_file(home, state.url, events=["incident.triggered"]),
+        worker=False,
+    )
+    env = {
+        "WARROOM_DATABASE_URL": settings.database_url,
+        "WARROOM_DATA_DIR": str(settings.data_dir),
+        "PATH": "/usr/bin:/bin",
+    }
+    warroom = [sys.executable, "-m", "warroom"]
+    subprocess.run([*warroom, "db", "upgrade"], env=env, check=True, capture_output=True)
+    created = subprocess.run(
+        [*warroom, "integration", "create", "--name", "probe", "--kind", "alertmanager"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    found = re.search(r"/hooks/alertmanager/(\S+)", created)
+    assert found, created
+    runtime = build_runtime(settings)
+    worker = runtime.worker()
+    worker.start_thread()
+    path = journal.path_for(settings.resolved_database_url())
+    assert path is not None
+    appender = journal.Appender(path)
+    ingester = Ingester(runtime)
+    to_webhook: list[float] = []
+    passes: list[float] = []
+    for number in range(count):
+        body = body_for("webhook", [probe_alert("path", number)])
+        submission = Submission(
+            key=found.group(1), kind="alertmanager", token=None, webhook=Webhook(body, 1)
+        )
+        before = len(state.requests)
+        started = time.monotonic()
+        appender.append([submission], runtime.clock.now())
+        ingester.ingest_next()
+        ingested = time.monotonic()
+        while len(state.requests) == before and time.monotonic() - started < 10:
+            time.sleep(0.0001)
+        if len(state.requests) == before:
+            raise SystemExit(f"probe {number}: no webhook within 10 s")
+        ingester.ingest_next()  # the pass that finds nothing more, as the intake makes it
+        if number >= WARMUP:
+            to_webhook.append((state.arrived[-1] - started) * 1000)
+            passes.append((ingested - started) * 1000)
+        time.sleep(GAP_SECONDS)
+    worker.stop()
+    server.shutdown()
+    to_webhook.sort()
+    print(f"{len(to_webhook)} probes, each opening an incident; {len(state.requests)} webhooks")
+    print(
+        f"stored -> webhook arrived: p50 {statistics.median(to_webhook):.2f} ms, "
+        f"p90 {to_webhook[int(len(to_webhook) * 0.9)]:.2f} ms"
+    )
+    print(f"the ingest pass (with storing): p50 {statistics.median(passes):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
