@@ -25,6 +25,7 @@ from warroom.alerts.normalize import NormalizedAlert
 from warroom.clock import FakeClock
 from warroom.engine import events as events_engine
 from warroom.engine.handlers import LEASE
+from warroom.engine.worker import run_due, run_queued_events
 from warroom.errors import ChannelsError
 from warroom.incidents import changes, service
 from warroom.incidents.models import TimelineEntry
@@ -201,6 +202,66 @@ def test_when_running_an_ingests_events_fails_a_worker_runs_their_job_and_sends_
     with hooked.read() as session:
         [delivery] = session.scalars(select(Delivery)).all()
     assert (delivery.status, delivery.attempts) == ("sent", 1)
+
+
+def test_an_event_waits_behind_an_earlier_one_of_its_incident_left_to_a_worker(
+    hooked: Runtime, receiver: Receiver
+) -> None:
+    """Running a transaction's events in it must not overtake an earlier event of the same
+    incident still waiting for a worker: then both are left to the worker, in order."""
+    incident_id = declare(hooked)  # its event job waits: no worker has run
+    with hooked.transaction() as session:
+        changes.transition(
+            session=session,
+            playbook=hooked.playbook,
+            incident_id=incident_id,
+            action="acknowledge",
+            actor="tester",
+            clock=hooked.clock,
+        )
+        ran = run_queued_events(
+            session=session, handlers=hooked.handlers(), clock=hooked.clock, me="tester"
+        )
+    assert ran is None
+    with hooked.read() as session:
+        pending = session.scalars(select(Job.status).where(Job.kind == "incident_event")).all()
+    assert pending == ["pending", "pending"]
+    drain(hooked)
+    assert [e["type"] for e in receiver.events()] == [
+        "incident.triggered",
+        "incident.acknowledged",
+    ]
+
+
+def test_a_transactions_events_run_in_it_are_done_and_sent_by_what_it_returns(
+    hooked: Runtime, receiver: Receiver
+) -> None:
+    with hooked.transaction() as session:
+        incident, _ = service.declare(
+            session=session,
+            playbook=hooked.playbook,
+            actor="tester",
+            clock=hooked.clock,
+            data=IncidentCreate(title="Checkout is down", severity="P1"),
+        )
+        ran = run_queued_events(
+            session=session, handlers=hooked.handlers(), clock=hooked.clock, me="tester"
+        )
+    assert ran is not None
+    assert ran.done_first
+    assert drain_count(hooked) == 0  # nothing left for a worker: its job is done
+    assert receiver.requests == []  # sent only by the work returned
+    outcome = ran.work()
+    with hooked.transaction() as session:
+        ran.record(session, outcome, hooked.clock, "tester")
+    [event] = receiver.events()
+    assert (event["type"], event["data"]["incident"]["id"]) == ("incident.triggered", incident.id)
+    assert drain_count(hooked) == 0  # recorded: its delivery's job is closed too
+
+
+def drain_count(runtime: Runtime) -> int:
+    """How many jobs due now a worker would run."""
+    return run_due(factory=runtime.factory, clock=runtime.clock, handlers=runtime.handlers())
 
 
 def test_events_sent_together_each_carry_their_own_first_twenty_alerts(

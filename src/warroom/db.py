@@ -8,6 +8,7 @@ when a read transaction later tries to write.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -176,8 +177,16 @@ def json_text(value: Any) -> str:
         return json.dumps(value)
 
 
+WIDE_NUMBER = re.compile(r"\d{19}")  # may not fit 64 bits: orjson would read a float
+WIDE_NUMBER_BYTES = re.compile(rb"\d{19}")
+
+
 def json_value(text: str | bytes) -> Any:
-    """A JSON column's value: with orjson, or json for what only json reads (NaN)."""
+    """A JSON column's value: with orjson; with json for what only json reads exactly
+    (integers wider than 64 bits) or at all (NaN, written by json before)."""
+    wide = WIDE_NUMBER.search(text) if isinstance(text, str) else WIDE_NUMBER_BYTES.search(text)
+    if wide:
+        return json.loads(text)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:

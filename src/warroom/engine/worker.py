@@ -24,10 +24,13 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from warroom.clock import Clock
@@ -42,6 +45,8 @@ logger = logging.getLogger("warroom.engine")
 MAX_ATTEMPTS = 8
 BATCH = 50
 TOGETHER_AT_MOST = 10  # jobs of a kind run together in one transaction, at most
+HANDED_FOR_AT_MOST = (LEASE - timedelta(seconds=60)).total_seconds()  # a lease less the
+# longest a channel may take to send (60 s): handed work older than this is left to its jobs
 
 
 def worker_name() -> str:
@@ -55,8 +60,10 @@ def run_due(
     handlers: dict[str, Handler],
     limit: int = BATCH,
     name: str | None = None,
+    between: Callable[[], None] | None = None,
 ) -> int:
     """Run up to ``limit`` due jobs, each in its own transaction; returns how many ran.
+    ``between`` is called after each transaction's jobs and their outside work.
 
     One job per transaction keeps row locks short and ordered (a job locks its incident
     after its own row, and nothing else), so workers never deadlock each other. On SQLite,
@@ -97,6 +104,8 @@ def run_due(
         taken += len(claimed)
         if outside:
             _finish_outside(factory=factory, clock=clock, outside=outside, me=me)
+        if between is not None:
+            between()
     return taken
 
 
@@ -112,6 +121,10 @@ def run_queued_events(
     batch = handlers.get(INCIDENT_EVENT)
     if not queued or not isinstance(batch, Batch):
         return None
+    subjects = {f"incident:{payload['incident_id']}" for payload in queued.values()}
+    if jobs.any_pending(session=session, kind=INCIDENT_EVENT, subjects=subjects, besides=queued):
+        return None  # an earlier event of one of them waits for a worker: it goes first
+    session.flush()  # what the savepoint would flush first: its errors are the caller's
     try:
         with session.begin_nested():
             mine = jobs.finish_leased_many(
@@ -121,6 +134,8 @@ def run_queued_events(
             outside = batch.run(session, payloads, clock) if payloads else None
             if outside is not None and not outside.done_first:
                 raise TypeError("a Batch handler's outside work must be done_first")
+    except DBAPIError:  # the database's, not the events': the caller's transaction fails
+        raise
     except Exception:
         logger.warning(
             "running %d queued events failed; a worker runs them", len(queued), exc_info=True
@@ -257,7 +272,7 @@ class Worker:
         self.name = worker_name()
         self.running = False
         self._due_now = False  # a job due now was committed: claim without looking first
-        self._handed: deque[Outside] = deque()
+        self._handed: deque[tuple[float, Outside]] = deque()  # (monotonic time, work)
 
     def due_now(self) -> None:
         """A job due now was committed: run it at once."""
@@ -267,12 +282,12 @@ class Worker:
     def hand(self, outside: Outside) -> None:
         """Work a transaction of this process left to do outside it (``run_queued_events``),
         done before the worker's next pass; it must be ``done_first``."""
-        self._handed.append(outside)
+        self._handed.append((time.monotonic(), outside))
         self.wakeup.set()
 
     def run_forever(self) -> None:
         logger.info("worker %s started", self.name)
-        self.running = True
+        self.running = True  # (start_thread sets it first: the thread may take a moment)
         try:
             self._loop()
         finally:
@@ -295,6 +310,7 @@ class Worker:
                         clock=self.clock,
                         handlers=self.handlers,
                         name=self.name,
+                        between=self._finish_handed,  # long passes hold up no handed work
                     )
                     wait = self.poll_seconds if taken == 0 else 0  # 0: others hold them
             except Exception:  # the database may be briefly away; keep going
@@ -305,9 +321,19 @@ class Worker:
             self.wakeup.clear()
 
     def _finish_handed(self) -> None:
-        handed = []
+        """Send what was handed over, and record it. Work handed over so long ago that its
+        leases may end while it is sent is dropped: its deliveries' own jobs send it then,
+        and sending it here too could send it twice."""
+        handed: list[tuple[tuple[int, int], Outside]] = []
+        stale = time.monotonic() - HANDED_FOR_AT_MOST
         while self._handed:
-            handed.append(((0, 0), self._handed.popleft()))  # done_first: no job of its own
+            at, work = self._handed.popleft()
+            if at < stale:
+                logger.warning(
+                    "work handed over %.0f s ago left to its jobs", time.monotonic() - at
+                )
+                continue
+            handed.append(((0, 0), work))  # done_first: no job of its own
         if handed:
             _finish_outside(factory=self.factory, clock=self.clock, outside=handed, me=self.name)
 
@@ -320,6 +346,7 @@ class Worker:
         return (due - self.clock.now()).total_seconds()
 
     def start_thread(self) -> threading.Thread:
+        self.running = True  # work may be handed over from now on
         thread = threading.Thread(target=self.run_forever, name="warroom-worker", daemon=True)
         thread.start()
         return thread

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -136,6 +136,21 @@ def finish_leased_many(
         .returning(jobs.c.key)
     )
     return set(result.scalars())
+
+
+def any_pending(
+    *, session: Session, kind: str, subjects: Collection[str], besides: Collection[str]
+) -> bool:
+    """Whether a pending job of ``kind`` about one of ``subjects`` exists, but for the jobs
+    keyed ``besides``."""
+    jobs = table_of(Job)
+    query = select(jobs.c.id).where(
+        jobs.c.kind == kind,
+        jobs.c.status == PENDING,
+        jobs.c.subject.in_(list(subjects)),
+        jobs.c.key.not_in(list(besides)),
+    )
+    return session.connection().scalar(query.limit(1)) is not None
 
 
 def next_due_at(*, session: Session) -> datetime | None:
