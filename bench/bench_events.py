@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.receivers import channels_file, start_receiver
+from bench.common import subscribed
 
 from warroom import migrate
 from warroom.engine import events, worker
@@ -29,7 +28,6 @@ from warroom.jobs import service as jobs
 from warroom.notify import outbox
 from warroom.notify.webhook import WebhookChannel
 from warroom.runtime import build_runtime
-from warroom.settings import Settings
 
 PARTS: list[tuple[Any, str, str]] = [
     (worker, "_run_together", "claimed jobs: queue the deliveries"),
@@ -57,14 +55,7 @@ def timed(spent: dict[str, float], label: str, function: Callable[..., Any]) -> 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    state, server = start_receiver()
-    home = Path(tempfile.mkdtemp(prefix="warroom-events-"))
-    settings = Settings(
-        database_url=f"sqlite:///{home / 'warroom.db'}",
-        data_dir=home / "data",
-        channels_file=channels_file(home, state.url, events=["incident.triggered"]),
-        worker=False,
-    )
+    state, server, settings = subscribed("warroom-events-")
     runtime = build_runtime(settings)
     migrate.upgrade(runtime.engine)
     started = time.perf_counter()

@@ -16,21 +16,19 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench.common import subscribed
 from ingest.alerts import body_for, probe_alert
-from tests.receivers import channels_file, start_receiver
 
 from warroom.alerts import journal
 from warroom.alerts.backlog import Submission, Webhook
 from warroom.alerts.ingester import Ingester
 from warroom.runtime import build_runtime
-from warroom.settings import Settings
 
 WARMUP = 20
 GAP_SECONDS = 0.005  # between probes: each finds the threads idle
@@ -38,14 +36,7 @@ GAP_SECONDS = 0.005  # between probes: each finds the threads idle
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    state, server = start_receiver()
-    home = Path(tempfile.mkdtemp(prefix="warroom-probe-"))
-    settings = Settings(
-        database_url=f"sqlite:///{home / 'warroom.db'}",
-        data_dir=home / "data",
-        channels_file=channels_file(home, state.url, events=["incident.triggered"]),
-        worker=False,
-    )
+    state, server, settings = subscribed("warroom-probe-")
     env = {
         "WARROOM_DATABASE_URL": settings.database_url,
         "WARROOM_DATA_DIR": str(settings.data_dir),

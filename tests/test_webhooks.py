@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import Cli
@@ -54,26 +55,34 @@ def hooked(
 
 def declare(runtime: Runtime, title: str = "Checkout is down") -> int:
     with runtime.transaction() as session:
-        incident, _ = service.declare(
-            session=session,
-            playbook=runtime.playbook,
-            actor="tester",
-            clock=runtime.clock,
-            data=IncidentCreate(title=title, severity="P1"),
-        )
-        return incident.id
+        return declare_in(session, runtime, title)
+
+
+def declare_in(session: Session, runtime: Runtime, title: str = "Checkout is down") -> int:
+    incident, _ = service.declare(
+        session=session,
+        playbook=runtime.playbook,
+        actor="tester",
+        clock=runtime.clock,
+        data=IncidentCreate(title=title, severity="P1"),
+    )
+    return incident.id
 
 
 def move(runtime: Runtime, incident_id: int, action: str) -> None:
     with runtime.transaction() as session:
-        changes.transition(
-            session=session,
-            playbook=runtime.playbook,
-            incident_id=incident_id,
-            action=action,  # type: ignore[arg-type]
-            actor="tester",
-            clock=runtime.clock,
-        )
+        move_in(session, runtime, incident_id, action)
+
+
+def move_in(session: Session, runtime: Runtime, incident_id: int, action: str) -> None:
+    changes.transition(
+        session=session,
+        playbook=runtime.playbook,
+        incident_id=incident_id,
+        action=action,  # type: ignore[arg-type]
+        actor="tester",
+        clock=runtime.clock,
+    )
 
 
 def test_incident_events_arrive_signed_and_verifiable(hooked: Runtime, receiver: Receiver) -> None:
@@ -211,14 +220,7 @@ def test_an_event_waits_behind_an_earlier_one_of_its_incident_left_to_a_worker(
     incident still waiting for a worker: then both are left to the worker, in order."""
     incident_id = declare(hooked)  # its event job waits: no worker has run
     with hooked.transaction() as session:
-        changes.transition(
-            session=session,
-            playbook=hooked.playbook,
-            incident_id=incident_id,
-            action="acknowledge",
-            actor="tester",
-            clock=hooked.clock,
-        )
+        move_in(session, hooked, incident_id, "acknowledge")
         ran = run_queued_events(
             session=session, handlers=hooked.handlers(), clock=hooked.clock, me="tester"
         )
@@ -237,13 +239,7 @@ def test_a_transactions_events_run_in_it_are_done_and_sent_by_what_it_returns(
     hooked: Runtime, receiver: Receiver
 ) -> None:
     with hooked.transaction() as session:
-        incident, _ = service.declare(
-            session=session,
-            playbook=hooked.playbook,
-            actor="tester",
-            clock=hooked.clock,
-            data=IncidentCreate(title="Checkout is down", severity="P1"),
-        )
+        incident_id = declare_in(session, hooked)
         ran = run_queued_events(
             session=session, handlers=hooked.handlers(), clock=hooked.clock, me="tester"
         )
@@ -255,7 +251,7 @@ def test_a_transactions_events_run_in_it_are_done_and_sent_by_what_it_returns(
     with hooked.transaction() as session:
         ran.record(session, outcome, hooked.clock, "tester")
     [event] = receiver.events()
-    assert (event["type"], event["data"]["incident"]["id"]) == ("incident.triggered", incident.id)
+    assert (event["type"], event["data"]["incident"]["id"]) == ("incident.triggered", incident_id)
     assert drain_count(hooked) == 0  # recorded: its delivery's job is closed too
 
 
