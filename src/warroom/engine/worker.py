@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from warroom.clock import Clock
 from warroom.db import transaction
 from warroom.engine.handlers import LEASE, Batch, Handler, Outside
-from warroom.incidents.events import INCIDENT_EVENT, QUEUED
+from warroom.incidents.events import INCIDENT_EVENT, QUEUED, TYPES
 from warroom.jobs import service as jobs
 from warroom.jobs.models import DONE, FAILED, PENDING, Job
 
@@ -121,8 +121,14 @@ def run_queued_events(
     batch = handlers.get(INCIDENT_EVENT)
     if not queued or not isinstance(batch, Batch):
         return None
-    subjects = {f"incident:{payload['incident_id']}" for payload in queued.values()}
-    if jobs.any_pending(session=session, kind=INCIDENT_EVENT, subjects=subjects, besides=queued):
+    subjects = {  # an incident declared in this transaction has no earlier event
+        f"incident:{payload['incident_id']}"
+        for payload in queued.values()
+        if payload["type"] != TYPES["declared"]
+    }
+    if subjects and jobs.any_pending(
+        session=session, kind=INCIDENT_EVENT, subjects=subjects, besides=queued
+    ):
         return None  # an earlier event of one of them waits for a worker: it goes first
     session.flush()  # what the savepoint would flush first: its errors are the caller's
     try:
