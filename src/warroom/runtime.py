@@ -48,7 +48,6 @@ class Runtime:
     channels: dict[str, Channel] = field(default_factory=dict)
     configured: ChannelsConfig = field(default_factory=ChannelsConfig)
     _workers: list[Worker] = field(default_factory=list)
-    _handlers: dict[str, Handler] | None = None
 
     @contextmanager
     def transaction(self, *, events_now: bool = False) -> Iterator[Session]:
@@ -67,7 +66,7 @@ class Runtime:
             if sender is not None:
                 handed = run_queued_events(
                     session=session,
-                    handlers=self._shared_handlers(),
+                    handlers=sender.handlers,
                     clock=self.clock,
                     me=sender.name,
                 )
@@ -76,11 +75,6 @@ class Runtime:
                 worker.due_now()
         if sender is not None and handed is not None:
             sender.hand(handed)
-
-    def _shared_handlers(self) -> dict[str, Handler]:
-        if self._handlers is None:
-            self._handlers = self.handlers()
-        return self._handlers
 
     @contextmanager
     def read(self) -> Iterator[Session]:

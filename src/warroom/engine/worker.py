@@ -137,9 +137,7 @@ def run_queued_events(
                 session=session, keys=list(queued), now=clock.now(), by=me
             )
             payloads = [payload for key, payload in queued.items() if key in mine]
-            outside = batch.run(session, payloads, clock) if payloads else None
-            if outside is not None and not outside.done_first:
-                raise TypeError("a Batch handler's outside work must be done_first")
+            outside = _run_batch(batch, session, payloads, clock) if payloads else None
     except DBAPIError:  # the database's, not the events': the caller's transaction fails
         raise
     except Exception:
@@ -148,6 +146,16 @@ def run_queued_events(
         )
         return None
     session.info[jobs.DUE_NOW] = max(0, session.info.get(jobs.DUE_NOW, 0) - len(mine))
+    return outside
+
+
+def _run_batch(
+    batch: Batch, session: Session, payloads: list[dict[str, Any]], clock: Clock
+) -> Outside | None:
+    """The batch's call; its outside work must be done_first (its jobs are done with it)."""
+    outside = batch.run(session, payloads, clock)
+    if outside is not None and not outside.done_first:
+        raise TypeError("a Batch handler's outside work must be done_first")
     return outside
 
 
@@ -182,9 +190,7 @@ def _run_together(
     outside the transaction. None when the call failed (nothing it did is kept)."""
     try:
         with session.begin_nested():
-            outside = batch.run(session, [job.payload for job in claimed], clock)
-            if outside is not None and not outside.done_first:
-                raise TypeError("a Batch handler's outside work must be done_first")
+            outside = _run_batch(batch, session, [job.payload for job in claimed], clock)
     except Exception:
         logger.warning(
             "%d %s jobs failed together; running each alone",
