@@ -12,7 +12,9 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -33,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.sql import Insert, Select
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -78,6 +81,27 @@ def table_of(model: type[Base]) -> Table:
 Row = TypeVar("Row", bound=Base)
 
 
+@dataclass(frozen=True)
+class Inserts:
+    """A table's insert statements, built once: building a statement costs more than
+    running it on SQLite, and the hot paths insert into a few tables many times."""
+
+    plain: Insert
+    returning_id: Insert
+    returning_ids_in_order: Insert
+    largest_id: Select[Any]
+
+
+@cache
+def inserts(table: Table) -> Inserts:
+    return Inserts(
+        plain=insert(table),
+        returning_id=insert(table).returning(table.c.id),
+        returning_ids_in_order=insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        largest_id=select(func.max(table.c.id)),
+    )
+
+
 def insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """Insert the rows with Core (one statement for many rows); their new ids, in order.
 
@@ -89,15 +113,15 @@ def insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> li
     if not rows:
         return []
     connection = session.connection()
+    statements = inserts(table)
     if connection.dialect.name == "sqlite":
-        first = (connection.scalar(select(func.max(table.c.id))) or 0) + 1
+        first = int(connection.scalar(statements.largest_id) or 0) + 1
         ids = list(range(first, first + len(rows)))
         connection.execute(
-            insert(table), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+            statements.plain, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
         )
         return ids
-    ordered = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(connection.scalars(ordered, rows))
+    return list(connection.scalars(statements.returning_ids_in_order, rows))
 
 
 def add_written(session: Session, model: type[Row], columns: dict[str, Any]) -> Row:
@@ -112,8 +136,8 @@ def add_written(session: Session, model: type[Row], columns: dict[str, Any]) -> 
         return row
     if session.new:  # the ORM's pending rows go first: this one may refer to them
         session.flush()
-    table = table_of(model)
-    new_id = session.connection().execute(insert(table).returning(table.c.id), columns).scalar_one()
+    statement = inserts(table_of(model)).returning_id
+    new_id = session.connection().execute(statement, columns).scalar_one()
     row = model(id=new_id, **columns)
     make_transient_to_detached(row)
     session.add(row)

@@ -28,6 +28,9 @@ INTAKE = table_of(IntakeEntry)
 T = TypeVar("T")
 SCAN_ROWS = 1000  # rows looked at when choosing the next entries to ingest
 UNDONE = and_(INTAKE.c.error.is_(None), INTAKE.c.result.is_(None))
+NEXT_IDS = (  # built once: the intake reads it before every pass
+    select(INTAKE.c.id, INTAKE.c.size).where(UNDONE).order_by(INTAKE.c.id).limit(SCAN_ROWS)
+)
 
 
 @dataclass(frozen=True)
@@ -158,9 +161,7 @@ def from_webhook(body: bytes, kind: str) -> list[NormalizedAlert]:
 
 def next_ids(*, session: Session, max_alerts: int) -> list[int]:
     """The oldest entries not failed, as many as fit in ``max_alerts`` (at least one)."""
-    rows = session.execute(
-        select(INTAKE.c.id, INTAKE.c.size).where(UNDONE).order_by(INTAKE.c.id).limit(SCAN_ROWS)
-    )
+    rows = session.execute(NEXT_IDS)
     return fitting(((entry_id, size) for entry_id, size in rows), max_alerts)
 
 

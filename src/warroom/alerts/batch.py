@@ -52,6 +52,29 @@ FIRING = ALERTS.c.status == literal("firing", literal_execute=True)
 RESERVE_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, :n)"
 )
+# Built once: building a statement costs more than running it on SQLite.
+FIRING_OF = select(*LIVE_COLUMNS).where(
+    ALERTS.c.integration_id == bindparam("integration_id"),
+    FIRING,  # a literal: SQLite uses the partial index only then
+    ALERTS.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
+)
+LARGEST_ID = select(func.max(ALERTS.c.id))
+UPDATE_STATE = (
+    update(ALERTS)
+    .where(ALERTS.c.id == bindparam("alert_id"))
+    .values(**{name: bindparam(name) for name in STATE_COLUMNS})
+)
+FIRING_COUNT = (
+    select(func.count())
+    .select_from(ALERTS)
+    .where(ALERTS.c.incident_id == bindparam("incident_id"), ALERTS.c.status == "firing")
+)
+LATEST_INCIDENT = (
+    select(ALERTS.c.incident_id)
+    .where(ALERTS.c.group_key == bindparam("group_key"), ALERTS.c.incident_id.is_not(None))
+    .order_by(ALERTS.c.id.desc())
+    .limit(1)
+)
 
 
 @dataclass
@@ -108,12 +131,9 @@ class Batch:
         for integration_id, fingerprints in wanted.items():
             ordered = sorted(fingerprints)
             for start in range(0, len(ordered), 500):
+                chunk = ordered[start : start + 500]
                 rows = self.session.connection().execute(
-                    select(*LIVE_COLUMNS).where(
-                        ALERTS.c.integration_id == integration_id,
-                        FIRING,  # a literal: SQLite uses the partial index only then
-                        ALERTS.c.fingerprint.in_(ordered[start : start + 500]),
-                    )
+                    FIRING_OF, {"integration_id": integration_id, "fingerprints": chunk}
                 )
                 for row in rows:
                     alert = LiveAlert(**row._asdict())
@@ -144,7 +164,7 @@ class Batch:
                 )
             else:
                 if self._last_id is None:
-                    self._last_id = connection.scalar(select(func.max(ALERTS.c.id))) or 0
+                    self._last_id = connection.scalar(LARGEST_ID) or 0
                 self._free_ids = [self._last_id + 1]
         taken = self._free_ids.pop()
         self._last_id = taken
@@ -203,9 +223,7 @@ class Batch:
         resolved before its fingerprint fired again must be resolved first)."""
         if self.changed:
             self.session.execute(
-                update(ALERTS)
-                .where(ALERTS.c.id == bindparam("alert_id"))
-                .values(**{name: bindparam(name) for name in STATE_COLUMNS}),
+                UPDATE_STATE,
                 [
                     {"alert_id": a.id, **{name: getattr(a, name) for name in STATE_COLUMNS}}
                     for a in self.changed.values()
@@ -226,12 +244,7 @@ class Batch:
         else:
             self.write_changes()  # the resolved alert among them
             self.firing_counts[incident_id] = (
-                self.session.scalar(
-                    select(func.count())
-                    .select_from(ALERTS)
-                    .where(ALERTS.c.incident_id == incident_id, ALERTS.c.status == "firing")
-                )
-                or 0
+                self.session.scalar(FIRING_COUNT, {"incident_id": incident_id}) or 0
             )
         return self.firing_counts[incident_id]
 
@@ -241,12 +254,7 @@ class Batch:
         for alert, _ in reversed(self.new.values()):
             if alert.group_key == group and alert.incident_id is not None:
                 return alert.incident_id
-        return self.session.connection().scalar(
-            select(ALERTS.c.incident_id)
-            .where(ALERTS.c.group_key == group, ALERTS.c.incident_id.is_not(None))
-            .order_by(ALERTS.c.id.desc())
-            .limit(1)
-        )
+        return self.session.connection().scalar(LATEST_INCIDENT, {"group_key": group})
 
     def move(self, incident: Incident, action: lifecycle.Action, actor: str, note: str) -> Incident:
         return self.keep(

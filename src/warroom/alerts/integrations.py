@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from warroom.alerts.models import Integration
@@ -79,23 +79,29 @@ class KeyHolder(NamedTuple):
     auth_token_hash: str | None
 
 
+INTEGRATIONS = table_of(Integration)
+# Built once: building a statement costs more than running it on SQLite.
+HOLDERS = select(
+    INTEGRATIONS.c.key, INTEGRATIONS.c.id, INTEGRATIONS.c.kind, INTEGRATIONS.c.auth_token_hash
+).where(INTEGRATIONS.c.key.in_(bindparam("keys", expanding=True)))
+BY_IDS = (
+    select(Integration)
+    .where(Integration.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Integration.id)
+)
+BY_IDS_LOCKED = BY_IDS.with_for_update()
+
+
 def by_keys(*, session: Session, keys: set[str]) -> dict[str, KeyHolder]:
     """The integrations these hook keys belong to (one Core query: requests are hot)."""
-    table = table_of(Integration)
-    rows = session.execute(
-        select(table.c.key, table.c.id, table.c.kind, table.c.auth_token_hash).where(
-            table.c.key.in_(sorted(keys))
-        )
-    )
+    rows = session.execute(HOLDERS, {"keys": sorted(keys)})
     return {key: KeyHolder(id_, kind, token_hash) for key, id_, kind, token_hash in rows}
 
 
 def by_ids(*, session: Session, ids: set[int], lock: bool = False) -> dict[int, Integration]:
     """The integrations with these ids, locked in id order when ``lock``."""
-    query = select(Integration).where(Integration.id.in_(sorted(ids))).order_by(Integration.id)
-    if lock:
-        query = query.with_for_update()
-    return {integration.id: integration for integration in session.scalars(query)}
+    query = BY_IDS_LOCKED if lock else BY_IDS
+    return {i.id: i for i in session.scalars(query, {"ids": sorted(ids)})}
 
 
 def check(found: dict[str, KeyHolder], key: str, kind: str) -> KeyHolder:

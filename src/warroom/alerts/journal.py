@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,12 @@ MARK = table_of(IntakeJournalMark)
 MARK_ID = 1  # the mark is one row
 CACHE_KIB = 512  # page cache of each connection (SQLite's default: 2 MiB)
 SCAN_ROWS = 1000  # journal rows read per move, at most
+# Built once: building a statement costs more than running it on SQLite.
+MARK_VALUE = select(MARK.c.moved_through).where(MARK.c.id == MARK_ID)
+MOVE_MARK = update(MARK).where(MARK.c.id == MARK_ID).values(moved_through=bindparam("through"))
+FIRST_MARK = insert(MARK).values(id=MARK_ID, moved_through=bindparam("through"))
+INTEGRATIONS = table_of(Integration)
+PRESENT = select(INTEGRATIONS.c.id).where(INTEGRATIONS.c.id.in_(bindparam("ids", expanding=True)))
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -97,7 +103,7 @@ def open_journal(path: Path) -> sqlite3.Connection:
 def moved_through(session: Session) -> int:
     """The mark: the last journal entry taken, ingested or moved into the intake table (0:
     none yet)."""
-    return session.scalar(select(MARK.c.moved_through).where(MARK.c.id == MARK_ID)) or 0
+    return session.scalar(MARK_VALUE) or 0
 
 
 @contextmanager
@@ -304,18 +310,9 @@ class Mover:
         self._moved_through = chosen[-1].id if chosen else through
         if not chosen:
             return [], []
-        table = table_of(Integration)
-        present = set(
-            session.scalars(
-                select(table.c.id).where(table.c.id.in_({r.integration_id for r in chosen}))
-            )
-        )
-        if through:
-            session.execute(
-                update(MARK).where(MARK.c.id == MARK_ID).values(moved_through=chosen[-1].id)
-            )
-        else:
-            session.execute(insert(MARK).values(id=MARK_ID, moved_through=chosen[-1].id))
+        ids = sorted({r.integration_id for r in chosen})
+        present = set(session.scalars(PRESENT, {"ids": ids}))
+        session.execute(MOVE_MARK if through else FIRST_MARK, {"through": chosen[-1].id})
         return chosen, [r for r in chosen if r.integration_id in present]
 
     def _after(self, through: int, max_alerts: int) -> list[_Row]:

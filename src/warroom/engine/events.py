@@ -20,6 +20,29 @@ from warroom.people.models import Person
 from warroom.playbook.schema import Playbook
 
 MAX_ALERTS = 20  # alerts described in one event; the API lists all
+# Built once: building a statement costs more than running it on SQLite.
+INCIDENTS = select(Incident).where(Incident.id.in_(bindparam("ids", expanding=True)))
+FIRST_ALERTS = (
+    select(
+        Alert.incident_id,
+        Alert.id,
+        Alert.fingerprint,
+        Alert.status,
+        Alert.summary,
+        Alert.source,
+        Alert.labels,
+        Alert.starts_at,
+    )
+    .where(Alert.incident_id == bindparam("incident_id"))
+    .order_by(Alert.id)
+    .limit(MAX_ALERTS)  # stops after MAX_ALERTS index rows
+)
+HOLDERS = (
+    select(RoleAssignment.incident_id, RoleAssignment.role_key, Person.name, Person.chat_id)
+    .join(Person, Person.id == RoleAssignment.person_id)
+    .where(RoleAssignment.incident_id.in_(bindparam("ids", expanding=True)))
+    .order_by(RoleAssignment.id)
+)
 
 
 def bodies(
@@ -28,7 +51,7 @@ def bodies(
     """Each event as receivers get it (JSON), or None when its incident is gone; read with
     three queries for them all (the alerts with one limited query per incident)."""
     ids = {int(p["incident_id"]) for p in payloads}
-    incidents = {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_(ids)))}
+    incidents = {i.id: i for i in session.scalars(INCIDENTS, {"ids": sorted(ids)})}
     alerts = _alerts(session, ids)
     holders = _roles(session, ids, playbook)
     out: list[str | None] = []
@@ -53,20 +76,10 @@ def bodies(
 
 def _alerts(session: Session, incident_ids: set[int]) -> dict[int, list[dict[str, Any]]]:
     """The first MAX_ALERTS alerts of each incident, as events describe them."""
-    columns = (
-        Alert.incident_id,
-        Alert.id,
-        Alert.fingerprint,
-        Alert.status,
-        Alert.summary,
-        Alert.source,
-        Alert.labels,
-        Alert.starts_at,
-    )
-    first = select(*columns).where(Alert.incident_id == bindparam("incident_id"))
-    first = first.order_by(Alert.id).limit(MAX_ALERTS)  # stops after MAX_ALERTS index rows
     found: dict[int, list[dict[str, Any]]] = {}
-    rows = (a for i in sorted(incident_ids) for a in session.execute(first, {"incident_id": i}))
+    rows = (
+        a for i in sorted(incident_ids) for a in session.execute(FIRST_ALERTS, {"incident_id": i})
+    )
     for a in rows:
         found.setdefault(a.incident_id, []).append(
             {
@@ -95,12 +108,7 @@ def _roles(
     session: Session, incident_ids: set[int], playbook: Playbook
 ) -> dict[int, list[dict[str, Any]]]:
     """Who holds which role in each incident: chat channels invite them."""
-    rows = session.execute(
-        select(RoleAssignment.incident_id, RoleAssignment.role_key, Person.name, Person.chat_id)
-        .join(Person, Person.id == RoleAssignment.person_id)
-        .where(RoleAssignment.incident_id.in_(incident_ids))
-        .order_by(RoleAssignment.id)
-    )
+    rows = session.execute(HOLDERS, {"ids": sorted(incident_ids)})
     found: dict[int, list[dict[str, Any]]] = {}
     for incident_id, key, name, chat in rows:
         found.setdefault(incident_id, []).append(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from warroom.errors import Conflict, NotFound
@@ -26,6 +26,9 @@ from warroom.playbook.schema import Playbook, Role
 SUMMON = "summon"
 SCHEDULES = "warroom_assembly_schedules"  # session.info: the role schedules, read once
 ACTOR = "warroom"
+SCHEDULES_NAMED = select(Schedule).where(  # built once: every new incident reads it
+    Schedule.name.in_(bindparam("names", expanding=True))
+)
 
 
 def assignment_data(role: Role, person: Person) -> dict[str, Any]:
@@ -39,9 +42,9 @@ def assemble(*, session: Session, playbook: Playbook, incident: Incident, now: d
     names = frozenset(r.schedule for r in roles if r.schedule)
     known: dict[frozenset[str], dict[str, Schedule]] = session.info.setdefault(SCHEDULES, {})
     if names not in known:  # once per transaction: alert batches declare many incidents
-        query = select(Schedule).where(Schedule.name.in_(names))
         with session.no_autoflush:  # the new incident's changes need not go first
-            known[names] = {s.name: s for s in session.scalars(query)}
+            read = session.scalars(SCHEDULES_NAMED, {"names": sorted(names)})
+            known[names] = {s.name: s for s in read}
     found = known[names]
     if not found:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from warroom.db import insert_ids, table_of
@@ -17,6 +17,9 @@ PHASE_DUE = "phase_due"
 TASK_DUE = "task_due"
 PHASES = table_of(Phase)
 TASKS = table_of(Task)
+LAST_POSITION = select(func.max(PHASES.c.position)).where(  # built once
+    PHASES.c.incident_id == bindparam("incident_id")
+)
 
 
 def add_phases(
@@ -34,9 +37,7 @@ def add_phases(
     run = session.connection()  # Core only: the ORM's pending changes need not go first
     last = None
     if not new:
-        last = run.scalar(
-            select(func.max(PHASES.c.position)).where(PHASES.c.incident_id == incident.id)
-        )
+        last = run.scalar(LAST_POSITION, {"incident_id": incident.id})
     first = 0 if last is None else last + 1
     phase_ids = insert_ids(
         session,

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.db import table_of
+from warroom.db import inserts, table_of
 from warroom.incidents.models import Incident, TimelineEntry
 
 GENESIS = "0" * 64
@@ -82,7 +82,7 @@ class Staged:
         """One Core statement on the session's connection: no ORM bulk machinery and no
         autoflush (the incidents the rows name are already in the database)."""
         if self.rows:
-            session.connection().execute(insert(TIMELINE), self.rows)
+            session.connection().execute(inserts(TIMELINE).plain, self.rows)
             self.rows = []
 
 

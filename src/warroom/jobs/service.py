@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -16,6 +16,32 @@ from warroom.db import table_of
 from warroom.jobs.models import CANCELLED, DONE, PENDING, Job
 
 DUE_NOW = "warroom_job_due_now"
+JOBS = table_of(Job)
+# Built once: building a statement costs more than running it on SQLite.
+ADD = {
+    "sqlite": sqlite_insert(JOBS).on_conflict_do_nothing(index_elements=["key"]),
+    "postgresql": pg_insert(JOBS).on_conflict_do_nothing(index_elements=["key"]),
+}
+FINISH_LEASED = (
+    update(JOBS)
+    .where(
+        JOBS.c.key.in_(bindparam("keys", expanding=True)),
+        JOBS.c.status == PENDING,
+        JOBS.c.attempts == 0,
+    )
+    .values(status=DONE, finished_at=bindparam("now"), finished_by=bindparam("by"))
+    .returning(JOBS.c.key)
+)
+ANY_PENDING = (
+    select(JOBS.c.id)
+    .where(
+        JOBS.c.kind == bindparam("kind"),
+        JOBS.c.status == PENDING,
+        JOBS.c.subject.in_(bindparam("subjects", expanding=True)),
+        JOBS.c.key.not_in(bindparam("besides", expanding=True)),
+    )
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -50,9 +76,8 @@ def schedule_many(*, session: Session, jobs: Sequence[NewJob], now: datetime) ->
     due_now = sum(1 for job in jobs if job.due_at <= now)
     if due_now:  # the caller's runtime wakes its workers after commit
         session.info[DUE_NOW] = session.info.get(DUE_NOW, 0) + due_now
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     session.connection().execute(  # Core only: the ORM's pending changes need not go first
-        insert(table_of(Job)).on_conflict_do_nothing(index_elements=["key"]),
+        ADD[session.get_bind().dialect.name],
         [
             {
                 "kind": job.kind,
@@ -128,12 +153,8 @@ def finish_leased_many(
     """``finish_leased`` for many jobs with one statement; the keys of those it finished."""
     if not keys:
         return set()
-    jobs = table_of(Job)
     result = session.connection().execute(  # Core: no autoflush, no identity-map sync
-        update(jobs)
-        .where(jobs.c.key.in_(keys), jobs.c.status == PENDING, jobs.c.attempts == 0)
-        .values(status=DONE, finished_at=now, finished_by=by)
-        .returning(jobs.c.key)
+        FINISH_LEASED, {"keys": list(keys), "now": now, "by": by}
     )
     return set(result.scalars())
 
@@ -143,14 +164,10 @@ def any_pending(
 ) -> bool:
     """Whether a pending job of ``kind`` about one of ``subjects`` exists, but for the jobs
     keyed ``besides``."""
-    jobs = table_of(Job)
-    query = select(jobs.c.id).where(
-        jobs.c.kind == kind,
-        jobs.c.status == PENDING,
-        jobs.c.subject.in_(list(subjects)),
-        jobs.c.key.not_in(list(besides)),
+    found = session.connection().scalar(
+        ANY_PENDING, {"kind": kind, "subjects": list(subjects), "besides": list(besides)}
     )
-    return session.connection().scalar(query.limit(1)) is not None
+    return found is not None
 
 
 def next_due_at(*, session: Session) -> datetime | None:
