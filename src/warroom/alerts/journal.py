@@ -276,7 +276,7 @@ class Mover:
         """In the caller's transaction, which holds the database's write lock: the oldest
         entries after the mark, as many as fit in ``max_alerts`` (at least one), into the
         intake table, and the mark after them. How many entries moved."""
-        chosen, present = self._claim(session, max_alerts)
+        chosen = self._claim(session, max_alerts)
         rows = [
             backlog.intake_row(
                 integration_id=r.integration_id,
@@ -285,7 +285,7 @@ class Mover:
                 records=r.records(),
                 acknowledge=r.acknowledge,
             )
-            for r in present
+            for r in self._present(session, chosen)
         ]
         if rows:
             session.execute(insert(INTAKE), rows)
@@ -294,26 +294,31 @@ class Mover:
     def take(self, *, session: Session, max_alerts: int) -> list[Entry]:
         """In the caller's transaction, which holds the database's write lock and ingests
         them: the oldest entries after the mark, as many as fit in ``max_alerts`` (at least
-        one, when there is one), and the mark after them."""
-        _, present = self._claim(session, max_alerts)
+        one, when there is one), and the mark after them. Those of an integration deleted
+        since are among them: ingesting skips them."""
+        chosen = self._claim(session, max_alerts)
         return [
             Entry(integration_id=r.integration_id, alerts=r.alerts(), acknowledge=r.acknowledge)
-            for r in present
+            for r in chosen
         ]
 
-    def _claim(self, session: Session, max_alerts: int) -> tuple[list[_Row], list[_Row]]:
-        """The entries after the mark that fit in ``max_alerts``, and of those the ones whose
-        integration still exists (one deleted since: its alerts go with it, as its intake's
-        do); the mark is moved after them."""
+    def _claim(self, session: Session, max_alerts: int) -> list[_Row]:
+        """The entries after the mark that fit in ``max_alerts``; the mark is moved after
+        them."""
         through = moved_through(session)
         chosen = self._after(through, max_alerts)
         self._moved_through = chosen[-1].id if chosen else through
-        if not chosen:
-            return [], []
+        if chosen:
+            session.execute(MOVE_MARK if through else FIRST_MARK, {"through": chosen[-1].id})
+        return chosen
+
+    @staticmethod
+    def _present(session: Session, chosen: list[_Row]) -> list[_Row]:
+        """Those whose integration still exists (one deleted since: its alerts go with it,
+        as its intake's do)."""
         ids = sorted({r.integration_id for r in chosen})
-        present = set(session.scalars(PRESENT, {"ids": ids}))
-        session.execute(MOVE_MARK if through else FIRST_MARK, {"through": chosen[-1].id})
-        return chosen, [r for r in chosen if r.integration_id in present]
+        present = set(session.scalars(PRESENT, {"ids": ids})) if ids else set()
+        return [r for r in chosen if r.integration_id in present]
 
     def _after(self, through: int, max_alerts: int) -> list[_Row]:
         rows = self._journal.execute(

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from warroom.alerts.models import Alert
 from warroom.incidents.events import describe
@@ -51,7 +52,7 @@ def bodies(
     """Each event as receivers get it (JSON), or None when its incident is gone; read with
     three queries for them all (the alerts with one limited query per incident)."""
     ids = {int(p["incident_id"]) for p in payloads}
-    incidents = {i.id: i for i in session.scalars(INCIDENTS, {"ids": sorted(ids)})}
+    incidents = _incidents(session, ids)
     alerts = _alerts(session, ids)
     holders = _roles(session, ids, playbook)
     out: list[str | None] = []
@@ -72,6 +73,20 @@ def bodies(
         }
         out.append(json.dumps(event, separators=(",", ":"), ensure_ascii=False))
     return out
+
+
+def _incidents(session: Session, ids: set[int]) -> dict[int, Incident]:
+    """These incidents: those the session holds (its changes to them flushed: nothing changes
+    an incident behind the ORM's back) as they are, the others read with one query."""
+    held = {}
+    for incident_id in ids:
+        incident = session.identity_map.get(identity_key(Incident, incident_id))
+        if isinstance(incident, Incident) and not inspect(incident).expired:
+            held[incident_id] = incident
+    missing = sorted(ids - held.keys())
+    if missing:
+        held |= {i.id: i for i in session.scalars(INCIDENTS, {"ids": missing})}
+    return held
 
 
 def _alerts(session: Session, incident_ids: set[int]) -> dict[int, list[dict[str, Any]]]:
