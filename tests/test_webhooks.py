@@ -29,6 +29,7 @@ from warroom.engine.handlers import LEASE
 from warroom.engine.worker import run_due, run_queued_events
 from warroom.errors import ChannelsError
 from warroom.incidents import changes, service
+from warroom.incidents.events import RUN_HERE
 from warroom.incidents.models import TimelineEntry
 from warroom.incidents.schemas import IncidentCreate
 from warroom.jobs.models import Job
@@ -142,9 +143,9 @@ def test_an_alert_opened_incident_carries_its_alerts(hooked: Runtime, receiver: 
     assert (alert["summary"], alert["labels"]) == ("Disk full on db-1", labels)
 
 
-def _serve_one_alert(runtime: Runtime, receiver: Receiver) -> Job:
+def _serve_one_alert(runtime: Runtime, receiver: Receiver) -> list[Job]:
     """An Alertmanager alert POSTed to the app, its worker running in-process; once its
-    incident's webhook arrived and the event's job is done: that job."""
+    incident's webhook arrived and nothing is left to send: the incident event jobs."""
     key = _alertmanager_key(runtime.settings)
     body = {
         "version": "4",
@@ -155,19 +156,20 @@ def _serve_one_alert(runtime: Runtime, receiver: Receiver) -> Job:
         answer = client.post(f"/hooks/alertmanager/{key}", json=body)
         assert answer.status_code == 202, answer.text
         wait_until(lambda: len(receiver.requests) >= 1, what="the webhook", timeout=20)
-
-        def event_job() -> Job | None:
-            with runtime.read() as session:
-                query = select(Job).where(Job.kind == "incident_event", Job.status == "done")
-                return session.scalar(query)
-
-        wait_until(lambda: event_job() is not None, what="the event's job done", timeout=20)
-        job = event_job()
-        assert job is not None
         wait_until(  # its delivery's own job closed: nothing is left to send it again
             lambda: outbox_jobs_pending(runtime) == 0, what="the delivery recorded", timeout=20
         )
-    return job
+        wait_until(
+            lambda: all(j.status == "done" for j in event_jobs(runtime)),
+            what="the event's job done",
+            timeout=20,
+        )
+    return event_jobs(runtime)
+
+
+def event_jobs(runtime: Runtime) -> list[Job]:
+    with runtime.read() as session:
+        return list(session.scalars(select(Job).where(Job.kind == "incident_event")))
 
 
 def outbox_jobs_pending(runtime: Runtime) -> int:
@@ -180,9 +182,9 @@ def test_the_ingest_that_opens_an_incident_runs_its_event_and_the_worker_sends_i
     hooked: Runtime, receiver: Receiver
 ) -> None:
     """With a worker running in the process, an alert's new incident's event runs in the
-    ingest's own transaction (no worker claims its job), and the worker sends it once."""
-    job = _serve_one_alert(hooked, receiver)
-    assert job.attempts == 0  # never claimed: done in the transaction that queued it
+    ingest's own transaction (it needs no job for a worker to claim), and the worker sends
+    it once."""
+    assert _serve_one_alert(hooked, receiver) == []  # run where it was queued: no job
     [event] = receiver.events()
     assert event["type"] == "incident.triggered"
     assert event["data"]["alerts"][0]["labels"] == {"alertname": "Down", "service": "api"}
@@ -204,8 +206,9 @@ def test_when_running_an_ingests_events_fails_a_worker_runs_their_job_and_sends_
         return real(*args, **kwargs)
 
     monkeypatch.setattr(events_engine, "bodies", failing_once)
-    job = _serve_one_alert(hooked, receiver)
-    assert job.attempts == 1  # the ingest's attempt left nothing; a worker claimed the job
+    [job] = _serve_one_alert(hooked, receiver)
+    # the ingest's attempt left nothing but the job, which a worker claimed and ran
+    assert (job.status, job.attempts) == ("done", 1)
     assert len(calls) == 2
     assert len(receiver.requests) == 1
     with hooked.read() as session:
@@ -233,6 +236,44 @@ def test_an_event_waits_behind_an_earlier_one_of_its_incident_left_to_a_worker(
         "incident.triggered",
         "incident.acknowledged",
     ]
+
+
+def test_events_of_a_run_here_transaction_left_to_a_worker_get_their_jobs_in_order(
+    hooked: Runtime, receiver: Receiver
+) -> None:
+    """In a transaction that runs its events itself (as the intake's, with a worker in the
+    process), an event that must wait behind an earlier one gets the job it had not been
+    given, and a worker sends both in order; one that runs there needs none."""
+    incident_id = declare(hooked)  # its event job waits: no worker has run
+    with hooked.transaction() as session:
+        session.info[RUN_HERE] = True  # what Runtime.transaction(events_now=True) sets
+        move_in(session, hooked, incident_id, "acknowledge")
+        assert event_jobs_in(session) == ["pending"]  # not written while it may run here
+        ran = run_queued_events(
+            session=session, handlers=hooked.handlers(), clock=hooked.clock, me="tester"
+        )
+    assert ran is None
+    assert [j.status for j in event_jobs(hooked)] == ["pending", "pending"]
+    drain(hooked)
+    assert [e["type"] for e in receiver.events()] == [
+        "incident.triggered",
+        "incident.acknowledged",
+    ]
+    with hooked.transaction() as session:
+        session.info[RUN_HERE] = True
+        move_in(session, hooked, incident_id, "mitigate")
+        ran = run_queued_events(
+            session=session, handlers=hooked.handlers(), clock=hooked.clock, me="tester"
+        )
+    assert ran is not None
+    assert [j.status for j in event_jobs(hooked)] == ["done", "done"]  # and no third
+    with hooked.transaction() as session:
+        ran.record(session, ran.work(), hooked.clock, "tester")
+    assert [e["type"] for e in receiver.events()][-1] == "incident.mitigated"
+
+
+def event_jobs_in(session: Session) -> list[str]:
+    return list(session.scalars(select(Job.status).where(Job.kind == "incident_event")))
 
 
 def test_a_transactions_events_run_in_it_are_done_and_sent_by_what_it_returns(

@@ -62,6 +62,7 @@ class Runtime:
         with transaction(self.factory) as session:
             config = self.configured
             session.info[events.WANTED] = bool(config.webhooks or config.slack or config.teams)
+            session.info[events.RUN_HERE] = sender is not None
             yield session
             if sender is not None:
                 handed = run_queued_events(

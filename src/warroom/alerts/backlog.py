@@ -161,7 +161,7 @@ def from_webhook(body: bytes, kind: str) -> list[NormalizedAlert]:
 
 def next_ids(*, session: Session, max_alerts: int) -> list[int]:
     """The oldest entries not failed, as many as fit in ``max_alerts`` (at least one)."""
-    rows = session.execute(NEXT_IDS)
+    rows = session.connection().execute(NEXT_IDS)
     return fitting(((entry_id, size) for entry_id, size in rows), max_alerts)
 
 

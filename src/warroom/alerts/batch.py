@@ -222,7 +222,7 @@ class Batch:
         """Write every changed alert with one statement, then the new ones (a stored alert
         resolved before its fingerprint fired again must be resolved first)."""
         if self.changed:
-            self.session.execute(
+            self.session.connection().execute(
                 UPDATE_STATE,
                 [
                     {"alert_id": a.id, **{name: getattr(a, name) for name in STATE_COLUMNS}}
@@ -244,7 +244,7 @@ class Batch:
         else:
             self.write_changes()  # the resolved alert among them
             self.firing_counts[incident_id] = (
-                self.session.scalar(FIRING_COUNT, {"incident_id": incident_id}) or 0
+                self.session.connection().scalar(FIRING_COUNT, {"incident_id": incident_id}) or 0
             )
         return self.firing_counts[incident_id]
 

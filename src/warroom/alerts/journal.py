@@ -103,7 +103,7 @@ def open_journal(path: Path) -> sqlite3.Connection:
 def moved_through(session: Session) -> int:
     """The mark: the last journal entry taken, ingested or moved into the intake table (0:
     none yet)."""
-    return session.scalar(MARK_VALUE) or 0
+    return session.connection().scalar(MARK_VALUE) or 0
 
 
 @contextmanager
@@ -309,7 +309,8 @@ class Mover:
         chosen = self._after(through, max_alerts)
         self._moved_through = chosen[-1].id if chosen else through
         if chosen:
-            session.execute(MOVE_MARK if through else FIRST_MARK, {"through": chosen[-1].id})
+            mark = MOVE_MARK if through else FIRST_MARK
+            session.connection().execute(mark, {"through": chosen[-1].id})
         return chosen
 
     @staticmethod

@@ -36,10 +36,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from warroom.clock import Clock
 from warroom.db import transaction
 from warroom.engine.handlers import LEASE, Batch, Handler, Outside
-from warroom.incidents.events import INCIDENT_EVENT, QUEUED, TYPES
+from warroom.incidents.events import INCIDENT_EVENT, QUEUED, RUN_HERE, TYPES
 from warroom.jobs import service as jobs
 from warroom.jobs.models import DONE, FAILED, PENDING, Job
 
+DECLARED = TYPES["declared"]
 logger = logging.getLogger("warroom.engine")
 
 MAX_ATTEMPTS = 8
@@ -112,31 +113,32 @@ def run_due(
 def run_queued_events(
     *, session: Session, handlers: dict[str, Handler], clock: Clock, me: str
 ) -> Outside | None:
-    """Run the incident events the caller's transaction queued, in it: their jobs are done
-    and their deliveries queued with its commit, and what it leaves to send is returned
-    (for a worker of this process to send at once). None when there were none, or when
-    running them failed: then nothing of the attempt is kept and their jobs stay due, for
-    any worker."""
-    queued: dict[str, dict[str, Any]] = session.info.pop(QUEUED, {})
+    """Run the incident events the caller's transaction queued, in it: their deliveries are
+    queued with its commit, and what it leaves to send is returned (for a worker of this
+    process to send at once). None when there were none, or when they could not be run:
+    then nothing of the attempt is kept and their jobs stay due, for any worker.
+
+    In a transaction marked ``RUN_HERE`` their jobs were not written: events run here need
+    none, and those that cannot run here have theirs written now. Otherwise their jobs are
+    marked done."""
+    queued: dict[str, jobs.NewJob] = session.info.pop(QUEUED, {})
+    unwritten = bool(session.info.pop(RUN_HERE, False))
     batch = handlers.get(INCIDENT_EVENT)
-    if not queued or not isinstance(batch, Batch):
+    if not queued:
         return None
-    subjects = {  # an incident declared in this transaction has no earlier event
-        f"incident:{payload['incident_id']}"
-        for payload in queued.values()
-        if payload["type"] != TYPES["declared"]
-    }
-    if subjects and jobs.any_pending(
-        session=session, kind=INCIDENT_EVENT, subjects=subjects, besides=queued
-    ):
-        return None  # an earlier event of one of them waits for a worker: it goes first
+    if not isinstance(batch, Batch) or _earlier_pending(session, queued):
+        _left_to_workers(session, queued, unwritten, clock)
+        return None
     session.flush()  # what the savepoint would flush first: its errors are the caller's
     try:
         with session.begin_nested():
-            mine = jobs.finish_leased_many(
-                session=session, keys=list(queued), now=clock.now(), by=me
-            )
-            payloads = [payload for key, payload in queued.items() if key in mine]
+            if unwritten:
+                payloads = [job.payload for job in queued.values()]
+            else:
+                mine = jobs.finish_leased_many(
+                    session=session, keys=list(queued), now=clock.now(), by=me
+                )
+                payloads = [job.payload for key, job in queued.items() if key in mine]
             outside = _run_batch(batch, session, payloads, clock) if payloads else None
     except DBAPIError:  # the database's, not the events': the caller's transaction fails
         raise
@@ -144,9 +146,28 @@ def run_queued_events(
         logger.warning(
             "running %d queued events failed; a worker runs them", len(queued), exc_info=True
         )
+        _left_to_workers(session, queued, unwritten, clock)
         return None
-    session.info[jobs.DUE_NOW] = max(0, session.info.get(jobs.DUE_NOW, 0) - len(mine))
+    if not unwritten:
+        session.info[jobs.DUE_NOW] = max(0, session.info.get(jobs.DUE_NOW, 0) - len(mine))
     return outside
+
+
+def _earlier_pending(session: Session, queued: dict[str, jobs.NewJob]) -> bool:
+    """Whether an earlier event of one of these incidents waits for a worker: it goes first.
+    An incident declared in this transaction has none."""
+    subjects = {job.subject for job in queued.values() if job.payload["type"] != DECLARED}
+    return bool(subjects) and jobs.any_pending(
+        session=session, kind=INCIDENT_EVENT, subjects=subjects, besides=queued
+    )
+
+
+def _left_to_workers(
+    session: Session, queued: dict[str, jobs.NewJob], unwritten: bool, clock: Clock
+) -> None:
+    """The events are a worker's to run: their jobs written, if they were not."""
+    if unwritten:
+        jobs.schedule_many(session=session, jobs=list(queued.values()), now=clock.now())
 
 
 def _run_batch(

@@ -14,7 +14,8 @@ from warroom.jobs import service as jobs
 
 INCIDENT_EVENT = "incident_event"
 WANTED = "warroom_events_wanted"  # set in session.info when some channel subscribes to events
-QUEUED = "warroom_events_queued"  # session.info: job key -> payload of each event it queued
+QUEUED = "warroom_events_queued"  # session.info: job key -> the job of each event it queued
+RUN_HERE = "warroom_events_run_here"  # session.info: its events run in it; jobs written if not
 TYPES = {  # timeline kind -> event type
     "declared": "incident.triggered",
     "acknowledged": "incident.acknowledged",
@@ -28,7 +29,9 @@ TYPES = {  # timeline kind -> event type
 
 def record(*, session: Session, incident: Incident, kind: str, at: datetime) -> None:
     """Queue the event of a timeline entry of ``kind`` just appended to the incident, when
-    some channel subscribes to events (nothing is queued for nobody)."""
+    some channel subscribes to events (nothing is queued for nobody). In a transaction that
+    runs its events itself (``RUN_HERE``), the job is written only if they cannot be run
+    there (``engine.worker.run_queued_events``)."""
     if not session.info.get(WANTED):
         return
     job = jobs.NewJob(
@@ -43,8 +46,9 @@ def record(*, session: Session, incident: Incident, kind: str, at: datetime) -> 
             "seq": incident.timeline_count,
         },
     )
-    jobs.schedule_many(session=session, jobs=[job], now=at)
-    session.info.setdefault(QUEUED, {})[job.key] = job.payload
+    if not session.info.get(RUN_HERE):
+        jobs.schedule_many(session=session, jobs=[job], now=at)
+    session.info.setdefault(QUEUED, {})[job.key] = job
 
 
 def describe(incident: Incident, base_url: str) -> dict[str, Any]:
