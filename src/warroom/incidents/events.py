@@ -16,6 +16,8 @@ INCIDENT_EVENT = "incident_event"
 WANTED = "warroom_events_wanted"  # set in session.info when some channel subscribes to events
 QUEUED = "warroom_events_queued"  # session.info: job key -> the job of each event it queued
 RUN_HERE = "warroom_events_run_here"  # session.info: its events run in it; jobs written if not
+HELD = "warroom_events_incidents"  # session.info: the incidents of its events, kept in the
+# session (whose identity map holds objects only while something else does) for their bodies
 TYPES = {  # timeline kind -> event type
     "declared": "incident.triggered",
     "acknowledged": "incident.acknowledged",
@@ -49,6 +51,7 @@ def record(*, session: Session, incident: Incident, kind: str, at: datetime) -> 
     if not session.info.get(RUN_HERE):
         jobs.schedule_many(session=session, jobs=[job], now=at)
     session.info.setdefault(QUEUED, {})[job.key] = job
+    session.info.setdefault(HELD, []).append(incident)
 
 
 def describe(incident: Incident, base_url: str) -> dict[str, Any]:
