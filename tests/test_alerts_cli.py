@@ -156,6 +156,21 @@ def test_integration_rotate_key(cli: Cli, api: Api) -> None:
     assert_error(cli("integration", "rotate-key", "nope"), 3, "nope")
 
 
+def test_a_key_in_use_rotated_elsewhere_stops_working_at_once(cli: Cli, api: Api) -> None:
+    """The server keeps the keys it has seen (on SQLite); a rotation committed by another
+    runtime (the CLI) makes it read them again before its next request."""
+    old = printed_url(cli("integration", "create", "--name", "prom", "--kind", "alertmanager"))
+    body = capture("alertmanager/webhook-firing-1.json")["body"]
+    for _ in range(2):  # the key known to the server now
+        assert api.client.post(urlsplit(old).path, json=body).status_code == 202
+    before = stored(api)
+    new = printed_url(cli("integration", "rotate-key", "prom"))
+    response = api.client.post(urlsplit(old).path, json=body)
+    assert response.status_code == 404, response.text
+    assert stored(api) == before
+    assert api.client.post(urlsplit(new).path, json=body).status_code == 202
+
+
 # --- alerts ---------------------------------------------------------------------------------
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from warroom import migrate
+from warroom.alerts import integrations, journal
 from warroom.clock import Clock, SystemClock
 from warroom.db import (
     create_db_engine,
@@ -131,6 +132,17 @@ class Runtime:
             raise DatabaseNotReady("the database schema is not current; run: warroom db upgrade")
 
 
+def _tell_appenders(url: str) -> Callable[[Session], None]:
+    """After a commit that changed integration keys: the intake journal's appenders, in any
+    process, read them again."""
+
+    def after_commit(session: Session) -> None:
+        if session.info.pop(integrations.KEYS_CHANGED, False):
+            journal.keys_changed(url)
+
+    return after_commit
+
+
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     """Load the playbook and open the database described by the settings."""
     try:
@@ -159,11 +171,15 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         for kind, name in (("sms", twilio.sms_channel), ("voice", twilio.voice_channel)):
             if name:
                 channels[name] = TwilioChannel(twilio, kind, name, settings.resolved_base_url())
-    engine = create_db_engine(settings.resolved_database_url())
+    url = settings.resolved_database_url()
+    engine = create_db_engine(url)
+    factory = session_factory(engine)
+    if journal.path_for(url) is not None:
+        event.listen(factory, "after_commit", _tell_appenders(url))
     return Runtime(
         settings=settings,
         engine=engine,
-        factory=session_factory(engine),
+        factory=factory,
         read_factory=read_session_factory(engine),
         playbook=playbook,
         clock=clock or SystemClock(),

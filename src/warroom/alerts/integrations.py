@@ -80,6 +80,8 @@ class KeyHolder(NamedTuple):
 
 
 INTEGRATIONS = table_of(Integration)
+# session.info: a key changed; once committed, whatever keeps keys must read them again
+KEYS_CHANGED = "warroom_integration_keys_changed"
 # Built once: building a statement costs more than running it on SQLite.
 HOLDERS = select(
     INTEGRATIONS.c.key, INTEGRATIONS.c.id, INTEGRATIONS.c.kind, INTEGRATIONS.c.auth_token_hash
@@ -128,9 +130,10 @@ def check_auth(integration: KeyHolder, bearer: str | None) -> None:
 
 
 def rotate_key(*, session: Session, name: str) -> Integration:
-    """A new secret key; the old URL stops working at once."""
+    """A new secret key; the old URL stops working at once (``KEYS_CHANGED``)."""
     integration = find(session=session, ref=name)
     integration.key = secrets.token_urlsafe(24)
+    session.info[KEYS_CHANGED] = True
     return integration
 
 

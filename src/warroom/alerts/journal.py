@@ -20,8 +20,10 @@ ingests each alone, or sets it aside).
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -65,6 +67,16 @@ CREATE TABLE IF NOT EXISTS entries (
 """
 
 
+GENERATION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS key_generation (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)
+"""
+BUMP_GENERATION = (
+    "INSERT INTO key_generation (id, value) VALUES (1, 1) "
+    "ON CONFLICT (id) DO UPDATE SET value = value + 1"
+)
+MARK_EVERY_SECONDS = 0.5  # how often an appender that knows its keys reads the mark
+
+
 def path_for(url: str) -> Path | None:
     """The journal of the SQLite database at ``url``; None for any other database (and for
     an in-memory SQLite, which no second connection could share)."""
@@ -97,7 +109,28 @@ def connect(path: Path) -> sqlite3.Connection:
 def open_journal(path: Path) -> sqlite3.Connection:
     connection = connect(path)
     connection.execute(SCHEMA)
+    connection.execute(GENERATION_SCHEMA)
     return connection
+
+
+def keys_changed(url: str) -> None:
+    """Tell the appenders of the database at ``url``, in any process, that the integrations'
+    keys changed: called once the change is committed, so that an appender that sees the new
+    generation reads the keys as they are now."""
+    path = path_for(url)
+    if path is None or not path.exists():  # no journal: no appender has read any key
+        return
+    connection = open_journal(path)
+    try:
+        with _transaction(connection):
+            connection.execute(BUMP_GENERATION)
+    finally:
+        connection.close()
+
+
+def _generation(journal: sqlite3.Connection) -> int:
+    row = journal.execute("SELECT value FROM key_generation WHERE id = 1").fetchone()
+    return int(row[0]) if row else 0
 
 
 def moved_through(session: Session) -> int:
@@ -129,13 +162,21 @@ def _mark(main: sqlite3.Connection) -> int:
 
 class Appender:
     """The event loop's side: stores requests in the journal. Thread-safe (a lock), though
-    one event loop uses it at a time."""
+    one event loop uses it at a time.
+
+    The integrations of the keys it saw are kept: the database is read again only for a key
+    not seen, and once the journal's key generation moved (``keys_changed``). The mark (what
+    the journal no longer needs to keep) is read with them, or every MARK_EVERY_SECONDS."""
 
     def __init__(self, journal: Path) -> None:
         self._journal = open_journal(journal)
         self._main = connect(database_of(journal))
         self._lock = threading.Lock()
         self._deleted_through = 0
+        self._holders: dict[str, integrations.KeyHolder] = {}
+        self._generation = -1  # of the keys in _holders
+        self._mark = 0
+        self._mark_read_at = -math.inf
         with self._lock:
             self._start_after(_mark(self._main))
 
@@ -159,37 +200,27 @@ class Appender:
         """Store each submission whose key, kind and token check out, in one commit; for each,
         what was stored or the error it gets. Raises when the commit fails (nothing stored)."""
         with self._lock:
-            found, mark = self._keys({s.key for s in submissions})
-            outcomes: list[Stored | WarroomError] = []
-            rows: list[tuple[Any, ...]] = []
-            received = now.isoformat()
-            admitted = backlog.admit_each(found, submissions)
-            for submission, holder in zip(submissions, admitted, strict=True):
-                if isinstance(holder, WarroomError):
-                    outcomes.append(holder)
-                    continue
-                webhook = submission.webhook
-                alerts = None
-                if webhook is None:  # normalized already: kept as the intake table keeps them
-                    records = [to_record(a) for a in submission.alerts]
-                    alerts = json.dumps(records, separators=(",", ":"))
-                body = webhook.body if webhook is not None else None
-                size = max(1, submission.count)
-                rows.append(
-                    (
-                        holder.id,
-                        received,
-                        size,
-                        submission.kind,
-                        alerts,
-                        body,
-                        submission.acknowledge,
-                    )
-                )
-                outcomes.append(Stored(alerts=submission.count))
-            if rows or mark > self._deleted_through:
-                self._write(rows, mark)
+            with _transaction(self._journal):  # the key generation is read in it too
+                found, mark = self._known({s.key for s in submissions})
+                outcomes, rows = _rows(found, submissions, now)
+                if rows:
+                    self._insert(rows)
+                if mark > self._deleted_through:  # moved into the database: not needed here
+                    self._journal.execute("DELETE FROM entries WHERE id <= ?", (mark,))
+            self._deleted_through = max(self._deleted_through, mark)
             return outcomes
+
+    def _known(self, keys: set[str]) -> tuple[dict[str, integrations.KeyHolder], int]:
+        """The integrations of these keys and the mark, read again only when needed."""
+        generation = _generation(self._journal)
+        if generation != self._generation:
+            self._holders, self._generation = {}, generation
+        stale = time.monotonic() - self._mark_read_at > MARK_EVERY_SECONDS
+        if stale or not keys <= self._holders.keys():
+            found, self._mark = self._keys(keys)
+            self._holders.update(found)
+            self._mark_read_at = time.monotonic()
+        return {k: self._holders[k] for k in keys if k in self._holders}, self._mark
 
     def _keys(self, keys: set[str]) -> tuple[dict[str, integrations.KeyHolder], int]:
         """The integrations of these keys, and the mark, from one snapshot of the database."""
@@ -207,14 +238,6 @@ class Appender:
             mark = _mark(self._main)
         return found, mark
 
-    def _write(self, rows: list[tuple[Any, ...]], mark: int) -> None:
-        with _transaction(self._journal):
-            if rows:
-                self._insert(rows)
-            if mark > self._deleted_through:  # moved into the database: no longer needed here
-                self._journal.execute("DELETE FROM entries WHERE id <= ?", (mark,))
-        self._deleted_through = max(self._deleted_through, mark)
-
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         self._journal.executemany(
             "INSERT INTO entries "
@@ -227,6 +250,32 @@ class Appender:
         with self._lock:
             self._journal.close()
             self._main.close()
+
+
+def _rows(
+    found: dict[str, integrations.KeyHolder], submissions: Sequence[Submission], now: datetime
+) -> tuple[list[Stored | WarroomError], list[tuple[Any, ...]]]:
+    """For each submission, what it gets (stored, or its error), and the journal rows of
+    those stored."""
+    outcomes: list[Stored | WarroomError] = []
+    rows: list[tuple[Any, ...]] = []
+    received = now.isoformat()
+    admitted = backlog.admit_each(found, submissions)
+    for submission, holder in zip(submissions, admitted, strict=True):
+        if isinstance(holder, WarroomError):
+            outcomes.append(holder)
+            continue
+        webhook = submission.webhook
+        alerts = None
+        if webhook is None:  # normalized already: kept as the intake table keeps them
+            records = [to_record(a) for a in submission.alerts]
+            alerts = json.dumps(records, separators=(",", ":"))
+        body = webhook.body if webhook is not None else None
+        size = max(1, submission.count)
+        kind, acknowledge = submission.kind, submission.acknowledge
+        rows.append((holder.id, received, size, kind, alerts, body, acknowledge))
+        outcomes.append(Stored(alerts=submission.count))
+    return outcomes, rows
 
 
 class _Row(NamedTuple):
