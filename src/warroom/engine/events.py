@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from warroom.alerts.models import Alert
+from warroom.db import table_of
 from warroom.incidents.events import describe
 from warroom.incidents.models import Incident, RoleAssignment
 from warroom.notify import outbox
@@ -23,19 +24,20 @@ from warroom.playbook.schema import Playbook
 MAX_ALERTS = 20  # alerts described in one event; the API lists all
 # Built once: building a statement costs more than running it on SQLite.
 INCIDENTS = select(Incident).where(Incident.id.in_(bindparam("ids", expanding=True)))
-FIRST_ALERTS = (
+ALERTS = table_of(Alert)
+FIRST_ALERTS = (  # Core: alerts are written only by Core, so no ORM changes need flushing
     select(
-        Alert.incident_id,
-        Alert.id,
-        Alert.fingerprint,
-        Alert.status,
-        Alert.summary,
-        Alert.source,
-        Alert.labels,
-        Alert.starts_at,
+        ALERTS.c.incident_id,
+        ALERTS.c.id,
+        ALERTS.c.fingerprint,
+        ALERTS.c.status,
+        ALERTS.c.summary,
+        ALERTS.c.source,
+        ALERTS.c.labels,
+        ALERTS.c.starts_at,
     )
-    .where(Alert.incident_id == bindparam("incident_id"))
-    .order_by(Alert.id)
+    .where(ALERTS.c.incident_id == bindparam("incident_id"))
+    .order_by(ALERTS.c.id)
     .limit(MAX_ALERTS)  # stops after MAX_ALERTS index rows
 )
 HOLDERS = (
@@ -92,9 +94,8 @@ def _incidents(session: Session, ids: set[int]) -> dict[int, Incident]:
 def _alerts(session: Session, incident_ids: set[int]) -> dict[int, list[dict[str, Any]]]:
     """The first MAX_ALERTS alerts of each incident, as events describe them."""
     found: dict[int, list[dict[str, Any]]] = {}
-    rows = (
-        a for i in sorted(incident_ids) for a in session.execute(FIRST_ALERTS, {"incident_id": i})
-    )
+    run = session.connection()
+    rows = (a for i in sorted(incident_ids) for a in run.execute(FIRST_ALERTS, {"incident_id": i}))
     for a in rows:
         found.setdefault(a.incident_id, []).append(
             {
