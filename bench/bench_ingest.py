@@ -47,7 +47,7 @@ Environment (all optional):
   BENCH_ALERTMANAGER=path       Alertmanager binary (default: prometheus-alertmanager on PATH)
   BENCH_WARROOM_HOOK=url        use an already running warroom at this hook URL instead of
                                 starting one (BENCH_WARROOM_PID names its process for RSS)
-  BENCH_JSON=path               also write the figures as JSON
+  BENCH_JSON=path               also write the figures as JSON (with each probe's latency)
   BENCH_KEEP=1                  keep the temporary directory (configs, server logs)
 """
 
@@ -828,6 +828,7 @@ def to_json(cfg: Config, results: dict[str, SystemResult]) -> dict[str, Any]:
                     "p50_ms": round(percentile(samples, 0.5), 3),
                     "p99_ms": round(percentile(samples, 0.99), 3),
                     "n": len(samples),
+                    "samples_ms": [round(x, 2) for x in samples],  # in the order sent
                 }
         return out
 

@@ -4,8 +4,8 @@ Alertmanager hook stores it, the intake's ingest pass is run in this thread, and
 worker runs in its thread, as in `warroom serve`; a local receiver takes the
 `incident.triggered` webhook. Prints, over N probes one after the other (the first 20 not
 counted), the time from storing the probe to the webhook's arrival and the time of the
-ingest pass (wall clock, and the CPU time of its thread). No HTTP in front, so it shows what ingesting and notifying cost, not
-accepting. See docs/performance.md.
+ingest pass (wall clock, and the CPU time of its thread). No HTTP in front, so it shows
+what ingesting and notifying cost, not accepting. See docs/performance.md.
 
 Run:  taskset -c 1 .venv/bin/python bench/bench_probe_path.py [N]     (default 300)
 """
