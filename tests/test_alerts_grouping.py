@@ -88,6 +88,27 @@ def test_the_same_alert_twice_is_one_alert_counted_twice(
     assert kinds(api, opened["id"]).count("alert_attached") == 1
 
 
+def test_repeats_without_new_annotations_keep_them_and_count_on(
+    api: Api, key: str, clock: FakeClock
+) -> None:
+    """A repeat that brings no annotations, or the same ones, moves only the count and the
+    last seen time; annotations it brings that differ replace them."""
+    noted = {"summary": "Primary database down"}
+    fire(api, key, DB_DOWN, annotations=noted)
+    clock.advance(timedelta(minutes=1))
+    assert fire(api, key, DB_DOWN)["deduplicated"] == 1  # none
+    clock.advance(timedelta(minutes=1))
+    assert fire(api, key, DB_DOWN, annotations=noted)["deduplicated"] == 1  # the same
+    [row] = alerts(api)
+    assert (row["count"], row["annotations"], row["status"]) == (3, noted, "firing")
+    assert ts(row["last_seen_at"]) == ts(row["first_seen_at"]) + timedelta(minutes=2)
+    clock.advance(timedelta(minutes=1))
+    fire(api, key, DB_DOWN, annotations={"summary": "Still down"})
+    [row] = alerts(api)
+    assert (row["count"], row["annotations"]) == (4, {"summary": "Still down"})
+    assert ts(row["last_seen_at"]) == ts(row["first_seen_at"]) + timedelta(minutes=3)
+
+
 def test_after_resolving_the_same_fingerprint_is_a_new_alert_and_retriggers(
     api: Api, key: str, clock: FakeClock
 ) -> None:

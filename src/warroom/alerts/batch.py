@@ -64,6 +64,11 @@ UPDATE_STATE = (
     .where(ALERTS.c.id == bindparam("alert_id"))
     .values(**{name: bindparam(name) for name in STATE_COLUMNS})
 )
+UPDATE_SEEN = (  # a repeat changes no more: its annotations are neither encoded nor bound
+    update(ALERTS)
+    .where(ALERTS.c.id == bindparam("alert_id"))
+    .values(count=bindparam("count"), last_seen_at=bindparam("last_seen_at"))
+)
 FIRING_COUNT = (
     select(func.count())
     .select_from(ALERTS)
@@ -116,6 +121,7 @@ class Batch:
     silences: Sequence[Silence]
     live: dict[tuple[int, str], LiveAlert] = field(default_factory=dict)
     changed: dict[int, LiveAlert] = field(default_factory=dict)
+    repeated: dict[int, LiveAlert] = field(default_factory=dict)  # only count, last seen
     group_incidents: dict[str, Incident] = field(default_factory=dict)
     locked: dict[int, Incident] = field(default_factory=dict)
     firing_counts: dict[int, int] = field(default_factory=dict)
@@ -188,6 +194,12 @@ class Batch:
     def touch(self, alert: LiveAlert) -> None:
         if alert.id not in self.new:  # a new one is written as it is when written
             self.changed[alert.id] = alert
+            self.repeated.pop(alert.id, None)
+
+    def repeat(self, alert: LiveAlert) -> None:
+        """The alert came again and only its count and last seen changed."""
+        if alert.id not in self.new and alert.id not in self.changed:
+            self.repeated[alert.id] = alert
 
     def incident(self, incident_id: int) -> Incident:
         """The incident row, locked once per batch."""
@@ -219,8 +231,18 @@ class Batch:
         )
 
     def write_changes(self) -> None:
-        """Write every changed alert with one statement, then the new ones (a stored alert
-        resolved before its fingerprint fired again must be resolved first)."""
+        """Write every changed alert with one statement (the repeats with another), then the
+        new ones (a stored alert resolved before its fingerprint fired again must be resolved
+        first)."""
+        if self.repeated:
+            self.session.connection().execute(
+                UPDATE_SEEN,
+                [
+                    {"alert_id": a.id, "count": a.count, "last_seen_at": a.last_seen_at}
+                    for a in self.repeated.values()
+                ],
+            )
+            self.repeated = {}
         if self.changed:
             self.session.connection().execute(
                 UPDATE_STATE,

@@ -129,10 +129,14 @@ def _fire(
     if existing is not None:
         existing.count += 1
         existing.last_seen_at = batch.now
-        existing.annotations = alert.annotations or existing.annotations
-        batch.touch(existing)
+        if alert.annotations and alert.annotations != existing.annotations:
+            existing.annotations = alert.annotations
+            batch.touch(existing)
+        else:
+            batch.repeat(existing)
         result.deduplicated += 1
         if existing.silenced_by is not None and existing.incident_id is None:
+            batch.touch(existing)  # its silence and incident may change
             _page_once_unsilenced(batch, integration, existing, result)
         return
     decision = _decide(batch, alert.labels, alert.fingerprint)
