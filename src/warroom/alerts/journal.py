@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from warroom.alerts import backlog, integrations
 from warroom.alerts.backlog import INTAKE, State, Stored, Submission
-from warroom.alerts.models import IntakeJournalMark, Integration
+from warroom.alerts.models import IntakeJournalMark
 from warroom.alerts.normalize import NormalizedAlert, from_record, to_record
 from warroom.alerts.service import Entry
 from warroom.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite, table_of
@@ -51,8 +51,9 @@ SCAN_ROWS = 1000  # journal rows read per move, at most
 MARK_VALUE = select(MARK.c.moved_through).where(MARK.c.id == MARK_ID)
 MOVE_MARK = update(MARK).where(MARK.c.id == MARK_ID).values(moved_through=bindparam("through"))
 FIRST_MARK = insert(MARK).values(id=MARK_ID, moved_through=bindparam("through"))
-INTEGRATIONS = table_of(Integration)
-PRESENT = select(INTEGRATIONS.c.id).where(INTEGRATIONS.c.id.in_(bindparam("ids", expanding=True)))
+PRESENT = select(integrations.INTEGRATIONS.c.id).where(
+    integrations.INTEGRATIONS.c.id.in_(bindparam("ids", expanding=True))
+)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -224,7 +225,7 @@ class Appender:
 
     def _keys(self, keys: set[str]) -> tuple[dict[str, integrations.KeyHolder], int]:
         """The integrations of these keys, and the mark, from one snapshot of the database."""
-        table = table_of(Integration)
+        table = integrations.INTEGRATIONS
         marks = ",".join("?" * len(keys))
         with _transaction(self._main, "BEGIN"):
             found = {

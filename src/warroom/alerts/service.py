@@ -136,7 +136,6 @@ def _fire(
             batch.repeat(existing)
         result.deduplicated += 1
         if existing.silenced_by is not None and existing.incident_id is None:
-            batch.touch(existing)  # its silence and incident may change
             _page_once_unsilenced(batch, integration, existing, result)
         return
     decision = _decide(batch, alert.labels, alert.fingerprint)
@@ -198,6 +197,7 @@ def _page_once_unsilenced(
     if silences.silencing(batch.silences, row.labels) is not None:
         return
     row.silenced_by = None
+    batch.touch(row)  # its silence, and maybe its incident, change
     decision = _decide(batch, row.labels, row.fingerprint)
     if decision.severity is not None:
         incident = _incident_for(
