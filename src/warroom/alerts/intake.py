@@ -10,7 +10,8 @@
 - **Ingest** (``Ingester``, in the intake thread, one per process): the oldest stored
   entries (on SQLite, those of the table, then the journal's), a chunk at a time: when no
   request to the thread has come for ``GRACE_SECONDS``, and for at least ``INGEST_SHARE``
-  of the time under a steady stream of them.
+  of the time under a steady stream of them. On SQLite, while a flood of requests keeps
+  the event loop busy, it stands aside for a bounded time (``frontdoor``).
 
 A 2xx answer means the alerts are committed: a crash before they are ingested loses nothing,
 since the next start ingests the stored entries first (``wake``).
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from warroom.alerts import backlog, journal
 from warroom.alerts.backlog import Stored, Submission
 from warroom.alerts.batch import IngestResult
+from warroom.alerts.frontdoor import PROBE_SECONDS, FrontDoor
 from warroom.alerts.ingester import RETRY_SECONDS, Ingester
 from warroom.errors import WarroomError
 from warroom.runtime import Runtime
@@ -79,6 +81,8 @@ class Intake:
         self._journal_path = journal.path_for(url)
         self._appender: journal.Appender | None = None
         self._appending: dict[asyncio.AbstractEventLoop, list[_Waiting]] = {}
+        # on SQLite only: elsewhere this thread accepts too, and standing aside would delay it
+        self._front = FrontDoor() if self._journal_path is not None else None
 
     async def submit(self, submission: Submission) -> Accepted:
         """Store the submission; returns once it is committed (with ``wait``: once it is
@@ -198,8 +202,14 @@ class Intake:
             if stopping and time.monotonic() > (self._stop_by or 0.0):
                 stored = False  # out of time: the next start ingests the rest
                 continue
+            front = self._front
+            if front is not None and not stopping and front.stand_aside():  # a flood
+                time.sleep(PROBE_SECONDS)  # accepting goes first
+                continue
             started = time.monotonic()
             stored = self._ingest_next()
+            if front is not None and not stored:
+                front.caught_up()
             ended = time.monotonic()
             ingest_by = ended + (ended - started) * (1 - INGEST_SHARE) / INGEST_SHARE
 
