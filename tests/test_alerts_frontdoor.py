@@ -1,6 +1,6 @@
-"""While a flood of requests keeps the rest of the process busy, the intake thread stands aside
-before ingesting (warroom.alerts.frontdoor), for a bounded time. Its decisions, on a clock
-and a CPU meter the test moves."""
+"""While a flood of requests keeps the event loop busy, the intake thread stands aside before
+ingesting (warroom.alerts.frontdoor), for a bounded time. Its decisions, on a clock and a
+meter of the event loop's CPU time that the test moves; and the meter itself."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from warroom.alerts import frontdoor
 from warroom.alerts.frontdoor import (
     BUSY_SHARE,
+    FLOOD_LOOKS,
     HINT_SHARE,
     MAX_HOLD_SECONDS,
     PROBE_GAP_SECONDS,
@@ -22,14 +22,14 @@ from warroom.alerts.frontdoor import (
 
 
 class Meter:
-    """A clock and the CPU time of the other threads, moved by the test."""
+    """A clock and the event loop's CPU time, moved by the test."""
 
     def __init__(self) -> None:
         self.now = 100.0
         self.cpu = 0.0
 
     def run(self, seconds: float, share: float) -> None:
-        """``seconds`` pass, the others using ``share`` of them."""
+        """``seconds`` pass, the event loop using ``share`` of them."""
         self.now += seconds
         self.cpu += seconds * share
 
@@ -41,37 +41,42 @@ def meter() -> Meter:
 
 @pytest.fixture
 def door(meter: Meter) -> FrontDoor:
-    made = FrontDoor(now=lambda: meter.now, others_cpu=lambda: meter.cpu)
+    made = FrontDoor(now=lambda: meter.now, loop_cpu=lambda: meter.cpu)
     assert not made.stand_aside()  # the first look has nothing to compare with
     return made
 
 
-FLOOD = 0.97  # the others' share of the processor when they have work for all of it
+FLOOD = 0.97  # the event loop's share of the processor when requests queue for it
 CHUNK = 0.03  # seconds of ingesting one chunk
 
 
-def _flood_held(door: FrontDoor, meter: Meter) -> None:
-    """Ingesting while the others take a fair share, then a look while standing aside that
-    finds them using all of it: the flood holds ingesting up from then on."""
+def _look(door: FrontDoor, meter: Meter, *shares: float) -> list[bool]:
+    """After a chunk ingested while the event loop took half the time, what each look says,
+    the event loop using each share in turn of the time stood aside before it."""
     meter.run(CHUNK, 0.5)
-    assert door.stand_aside()  # they took half while we ingested: look
-    meter.run(PROBE_SECONDS, FLOOD)
-    assert door.stand_aside()  # they use it all by themselves: stand aside
+    said = [door.stand_aside()]
+    for share in shares:
+        meter.run(PROBE_SECONDS, share)
+        said.append(door.stand_aside())
+    return said
 
 
-def test_a_quiet_process_is_never_waited_for(door: FrontDoor, meter: Meter) -> None:
+def _flood_held(door: FrontDoor, meter: Meter) -> None:
+    """A look, a first time aside that tells nothing, then FLOOD_LOOKS that find it busy."""
+    assert _look(door, meter, *[FLOOD] * (1 + FLOOD_LOOKS)) == [True] * (2 + FLOOD_LOOKS)
+
+
+def test_a_quiet_event_loop_is_never_waited_for(door: FrontDoor, meter: Meter) -> None:
     for _ in range(50):
         meter.run(CHUNK, HINT_SHARE - 0.1)
         assert not door.stand_aside()
 
 
-def test_a_busy_process_without_a_flood_costs_one_look_now_and_then(
+def test_a_busy_event_loop_without_a_flood_costs_a_few_looks_now_and_then(
     door: FrontDoor, meter: Meter
 ) -> None:
-    meter.run(CHUNK, 0.5)
-    assert door.stand_aside()
-    meter.run(PROBE_SECONDS, 0.4)  # alone, they used well under all of it: no flood
-    assert not door.stand_aside()
+    # the first time aside, it catches up on what queued: busy, but that tells nothing
+    assert _look(door, meter, FLOOD, FLOOD, 0.4) == [True, True, True, False]
     looks = 0
     waited = 0.0
     while waited < PROBE_GAP_SECONDS * 0.9:  # no other look within the gap
@@ -88,8 +93,9 @@ def test_a_flood_holds_ingesting_up_until_it_ends(door: FrontDoor, meter: Meter)
     for _ in range(100):
         meter.run(PROBE_SECONDS, FLOOD)
         assert door.stand_aside()
-    meter.run(PROBE_SECONDS, 0.2)  # a commit waiting for the disk: one quiet look
-    assert door.stand_aside()
+    for _ in range(QUIET_LOOKS - 1):  # a commit waiting for the disk: quiet looks
+        meter.run(PROBE_SECONDS, 0.2)
+        assert door.stand_aside()
     meter.run(PROBE_SECONDS, FLOOD)
     assert door.stand_aside()
     for _ in range(QUIET_LOOKS - 1):  # the flood is over: quiet looks in a row
@@ -97,20 +103,22 @@ def test_a_flood_holds_ingesting_up_until_it_ends(door: FrontDoor, meter: Meter)
         assert door.stand_aside()
     meter.run(PROBE_SECONDS, 0.2)
     assert not door.stand_aside()
+    meter.run(CHUNK, 0.5)
+    assert not door.stand_aside()  # and no look again at once
 
 
 def test_a_flood_holds_ingesting_up_for_a_bounded_time_until_caught_up(
     door: FrontDoor, meter: Meter
 ) -> None:
     _flood_held(door, meter)
-    held = 0.0
+    held = (1 + FLOOD_LOOKS) * PROBE_SECONDS
     while door.stand_aside():
         meter.run(PROBE_SECONDS, FLOOD)
         held += PROBE_SECONDS
-        assert held <= MAX_HOLD_SECONDS + 2 * PROBE_SECONDS
-    assert held >= MAX_HOLD_SECONDS - 2 * PROBE_SECONDS
+        assert held <= MAX_HOLD_SECONDS + 3 * PROBE_SECONDS
+    assert held >= MAX_HOLD_SECONDS - 3 * PROBE_SECONDS
     for _ in range(20):  # the flood goes on: ingesting takes its turns with it now
-        meter.run(CHUNK, 0.5)
+        meter.run(PROBE_GAP_SECONDS, 0.5)
         assert not door.stand_aside()
         meter.run(PROBE_SECONDS, FLOOD)
         assert not door.stand_aside()
@@ -118,50 +126,52 @@ def test_a_flood_holds_ingesting_up_for_a_bounded_time_until_caught_up(
     _flood_held(door, meter)
 
 
-def test_a_second_flood_before_catching_up_shares_the_first_ones_time(
-    door: FrontDoor, meter: Meter
-) -> None:
+def test_floods_before_catching_up_share_one_bound(door: FrontDoor, meter: Meter) -> None:
     _flood_held(door, meter)
     meter.run(MAX_HOLD_SECONDS / 2, FLOOD)
-    for _ in range(QUIET_LOOKS):
-        assert door.stand_aside()
+    said = [door.stand_aside()]
+    for _ in range(QUIET_LOOKS):  # over: ingest
         meter.run(PROBE_SECONDS, 0.1)
-    assert not door.stand_aside()  # over: ingest
-    meter.run(CHUNK, 0.5)
-    assert door.stand_aside()  # a new flood: no gap before looking, in the same backlog
-    meter.run(PROBE_SECONDS, FLOOD)
-    assert door.stand_aside()
-    meter.run(MAX_HOLD_SECONDS / 2, FLOOD)
-    assert not door.stand_aside()  # both floods together held it up for the bound
-
-
-def test_a_flood_is_what_the_others_use_while_standing_aside(door: FrontDoor, meter: Meter) -> None:
-    meter.run(CHUNK, 0.5)
-    assert door.stand_aside()
-    meter.run(PROBE_SECONDS, BUSY_SHARE - 0.05)
-    assert not door.stand_aside()
+        said.append(door.stand_aside())
+    assert said == [True] * QUIET_LOOKS + [False]
     meter.run(PROBE_GAP_SECONDS, 0.5)
-    assert door.stand_aside()
-    meter.run(PROBE_SECONDS, BUSY_SHARE + 0.05)
-    assert door.stand_aside()
+    _flood_held(door, meter)  # a new flood, in the same backlog
+    meter.run(MAX_HOLD_SECONDS / 2, FLOOD)
+    assert not door.stand_aside()  # both together held ingesting up for the bound
 
 
-def test_the_others_cpu_leaves_out_the_calling_thread() -> None:
-    """The default meter: CPU time the other threads use counts, the caller's own does not."""
-    meter = frontdoor._others_cpu
+def test_a_flood_is_the_event_loop_busy_each_time_it_is_left_the_processor(
+    door: FrontDoor, meter: Meter
+) -> None:
+    assert _look(door, meter, 0.1, BUSY_SHARE - 0.05) == [True, True, False]
+    meter.run(PROBE_GAP_SECONDS, 0.5)
+    one_quiet = [0.1, *[FLOOD] * (FLOOD_LOOKS - 1), BUSY_SHARE - 0.05]
+    assert _look(door, meter, *one_quiet)[-1] is False
+    meter.run(PROBE_GAP_SECONDS, 0.5)
+    _flood_held(door, meter)
 
-    def spin(seconds: float) -> None:
-        end = time.thread_time() + seconds
-        while time.thread_time() < end:
+
+def test_the_event_loop_thread_is_what_is_watched() -> None:
+    """The default meter: the CPU time of the thread that called watch_this_thread, read
+    from another thread; the reader's own CPU time does not count."""
+    door = FrontDoor()
+    assert not door.stand_aside()  # nothing watched yet: never stands aside
+    stop = threading.Event()
+
+    def event_loop() -> None:
+        door.watch_this_thread()
+        while not stop.is_set():  # as busy as under a flood
             pass
 
-    before = meter()
-    own = time.thread_time()
-    spin(0.05)
-    own = time.thread_time() - own
-    assert meter() - before < own / 2
-    spinner = threading.Thread(target=spin, args=(0.05,))
-    before = meter()
+    spinner = threading.Thread(target=event_loop)
     spinner.start()
-    spinner.join()
-    assert meter() - before >= 0.04
+    try:
+        time.sleep(0.05)
+        assert not door.stand_aside()  # the first look: nothing to compare with yet
+        time.sleep(0.02)
+        assert door.stand_aside()  # it kept its processor busy: a look
+    finally:
+        stop.set()
+        spinner.join()
+    time.sleep(0.01)
+    assert not door.stand_aside()  # the watched thread ended: never stands aside

@@ -112,6 +112,7 @@ class Ingester:
             logger.warning("ingesting journal entries together failed; each goes alone")
             with self.runtime.transaction() as session:
                 mover.move(session=session, max_alerts=self.process_alerts)
+        mover.checkpoint()
         return []
 
     def _tidy(self) -> None:

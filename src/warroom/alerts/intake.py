@@ -111,6 +111,8 @@ class Intake:
     def _append_queued(self, loop: asyncio.AbstractEventLoop) -> None:
         queued = self._appending.pop(loop, [])
         if queued:
+            if self._front is not None:
+                self._front.watch_this_thread()
             _settle(self._append_now(queued))
             # the thread moves them into the database and ingests them, once the answers are
             # on their way: woken now, it would take the interpreter from them for its ingest

@@ -76,6 +76,7 @@ BUMP_GENERATION = (
     "ON CONFLICT (id) DO UPDATE SET value = value + 1"
 )
 MARK_EVERY_SECONDS = 0.5  # how often an appender that knows its keys reads the mark
+CHECKPOINT_EVERY_SECONDS = 0.2  # how often the intake thread checkpoints the journal, at most
 
 
 def path_for(url: str) -> Path | None:
@@ -171,6 +172,8 @@ class Appender:
 
     def __init__(self, journal: Path) -> None:
         self._journal = open_journal(journal)
+        # a checkpoint waits for the disk: the intake thread takes them (Mover.checkpoint)
+        self._journal.execute("PRAGMA wal_autocheckpoint=0")
         self._main = connect(database_of(journal))
         self._lock = threading.Lock()
         self._deleted_through = 0
@@ -310,6 +313,17 @@ class Mover:
     def __init__(self, journal: Path) -> None:
         self._journal = open_journal(journal)
         self._moved_through = 0  # the last mark this process saw
+        self._checkpointed_at = -math.inf
+
+    def checkpoint(self) -> None:
+        """Now and then, copy what the journal's write-ahead log holds into the journal file,
+        so that the log starts over instead of growing. The event loop's appender leaves
+        this to the intake thread: a checkpoint waits for the disk, and would hold up every
+        request waiting on the event loop."""
+        if time.monotonic() - self._checkpointed_at < CHECKPOINT_EVERY_SECONDS:
+            return
+        self._journal.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self._checkpointed_at = time.monotonic()
 
     def has_more(self) -> bool:
         """Whether the journal may hold entries not moved yet (as far as this process knows)."""
