@@ -177,6 +177,39 @@ def test_an_entry_of_an_integration_deleted_meanwhile_is_dropped(runtime: Runtim
     assert (state.pending, state.failed) == (0, 0)
 
 
+@SQLITE_ONLY
+def test_the_event_loop_never_checkpoints_the_journal_and_the_intake_thread_does(
+    runtime: Runtime,
+) -> None:
+    """A checkpoint waits for the disk, so the appender (the event loop) leaves them to the
+    mover (the intake thread): its write-ahead log grows past SQLite's own checkpoint size
+    (1,000 pages) until the mover checkpoints, and then starts over."""
+    import sqlite3
+
+    key, _ = _prepare(runtime)
+    path = _path(runtime)
+    appender = journal.Appender(path)
+    instances = [f"instance-{n:04d}" for n in range(20)]
+    for _ in range(800):
+        appender.append([_webhook(key, *instances)], runtime.clock.now())
+    wal = Path(f"{path}-wal")
+    page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
+    # SQLite's own checkpoints would have started the log over at 1,000 pages
+    assert wal.stat().st_size > 2000 * page
+
+    def frames_in_log() -> int:
+        looker = sqlite3.connect(path)
+        try:
+            return int(looker.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+        finally:
+            looker.close()
+
+    journal.Mover(path).checkpoint()
+    appender.append([_webhook(key, "after")], runtime.clock.now())
+    assert frames_in_log() < 10  # the log started over after the intake thread's checkpoint
+    appender.close()
+
+
 def test_a_request_that_waits_comes_after_those_accepted_before_it(api: Api) -> None:
     """A request that waits for its ingest is stored by the intake thread, not the journal;
     it still comes after the requests answered before it: resolving an alert that fired in
