@@ -1,11 +1,12 @@
 """What accepting one Alertmanager webhook costs, in-process, without uvicorn: the app's
 hook (`WarroomApp`) is called as uvicorn calls it, with the alert stream of
 `make bench-ingest` (one alert a request, as at batch 1), one request at a time, so each is
-stored in the intake journal with a commit of its own. Ingesting is left out: the intake
-thread is not woken. Prints the time per request (the first 200 not counted). See
-docs/performance.md.
+stored in the intake journal with a commit of its own; or, with a second argument K, K
+requests at a time, so that K are stored with one commit, as under a flood. Ingesting is
+left out: the intake thread is not woken. Prints the time per request (the first 200 not
+counted). See docs/performance.md.
 
-Run:  taskset -c 1 .venv/bin/python bench/bench_accept.py [N]     (default 5,000)
+Run:  taskset -c 1 .venv/bin/python bench/bench_accept.py [N [K]]     (default 5,000 and 1)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ WARMUP = 200
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    together = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     home = Path(tempfile.mkdtemp(prefix="warroom-accept-"))
     settings = Settings(
         database_url=f"sqlite:///{home / 'warroom.db'}", data_dir=home / "data", worker=False
@@ -76,12 +78,14 @@ def main() -> None:
         for body in bodies[:WARMUP]:
             await post(body)
         started = time.perf_counter()
-        for body in bodies[WARMUP:]:
-            await post(body)
+        timed = bodies[WARMUP:]
+        for first in range(0, len(timed), together):
+            await asyncio.gather(*(post(body) for body in timed[first : first + together]))
         return time.perf_counter() - started
 
     elapsed = asyncio.run(run())
-    print(f"{count:,} requests accepted one at a time: {elapsed / count * 1e6:.1f} us a request")
+    how = "one at a time" if together == 1 else f"{together} at a time"
+    print(f"{count:,} requests accepted {how}: {elapsed / count * 1e6:.1f} us a request")
 
 
 if __name__ == "__main__":
