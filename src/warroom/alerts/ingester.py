@@ -50,10 +50,11 @@ class Ingester:
             while mover.has_more():
                 with self.runtime.transaction() as session:
                     if not mover.move(session=session, max_alerts=MOVE_ALERTS):
-                        return
+                        break
         except BaseException:
             mover.rewind()
             raise
+        mover.checkpoint()
 
     def ingest_next(self) -> bool:
         """Ingest the oldest stored entries; whether there may be more. What the intake
