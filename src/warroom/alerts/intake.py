@@ -56,7 +56,7 @@ class Accepted:
     result: IngestResult | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one a request: not frozen, which costs more to make
 class _Waiting:
     submission: Submission
     loop: asyncio.AbstractEventLoop

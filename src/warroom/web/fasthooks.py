@@ -16,10 +16,17 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from warroom.alerts.backlog import Submission, Webhook
-from warroom.alerts.hooks import accepted, bearer_token, parse, read_limited, wants_wait
+from warroom.alerts.hooks import (
+    MAX_BODY,
+    accepted,
+    bearer_token,
+    parse,
+    read_limited,
+    wants_wait,
+)
 from warroom.alerts.intake import Intake
 from warroom.alerts.sources import alertmanager
 from warroom.errors import WarroomError
@@ -60,9 +67,8 @@ async def _hook(
     headers = dict(scope["headers"])
     wait = _wait(scope["query_string"])
     try:
-        declared = headers.get(b"content-length", b"").decode("latin-1")
-        body = await read_limited(declared, _chunks(receive))
-        payload = parse(alertmanager.WebhookPayload, body)
+        body = await _body(receive, headers.get(b"content-length", b"").decode("latin-1"))
+        payload = parse(alertmanager.WebhookCheck, body)
         key = scope["path"].rsplit("/", 1)[1]
         token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
         webhook = Webhook(body=body, alerts=len(payload.alerts))  # normalized off the loop
@@ -85,16 +91,30 @@ def _json(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
-    """The body's chunks as they come; ClientGone if the client goes away first."""
+async def _body(receive: Receive, declared: str) -> bytes:
+    """The body, at most MAX_BODY bytes (BodyTooLarge); ClientGone if the client goes away
+    first. A body that came whole (as uvicorn hands over one that fits in a read) is taken
+    as it is, without going through read_limited's chunks."""
+    first = await receive()
+    if first["type"] == "http.request" and not first.get("more_body", False):
+        body: bytes = first.get("body", b"")
+        if len(body) <= MAX_BODY and not (declared.isdigit() and int(declared) > MAX_BODY):
+            return body
+    return await read_limited(declared, _chunks(receive, first))
+
+
+async def _chunks(receive: Receive, first: Message) -> AsyncIterator[bytes]:
+    """The body's chunks as they come, from the first message received; ClientGone if the
+    client goes away first."""
+    message = first
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGone
         chunk: bytes = message.get("body", b"")
         yield chunk
         if not message.get("more_body", False):
             return
+        message = await receive()
 
 
 def _wait(query: bytes) -> bool:

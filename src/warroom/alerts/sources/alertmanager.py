@@ -42,6 +42,20 @@ class WebhookPayload(BaseModel):
     groupKey: str = ""
 
 
+class _CheckedAlert(WebhookAlert):
+    model_config = ConfigDict(extra="ignore")
+
+
+class WebhookCheck(WebhookPayload):
+    """What the hooks validate on the event loop, before storing the body as it came: the
+    same fields and checks as WebhookPayload, and so the same errors, without keeping the
+    fields it does not check (the body is parsed in full when ingested)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    alerts: list[_CheckedAlert] = Field(min_length=1)  # type: ignore[assignment]
+
+
 def normalize(payload: WebhookPayload, source: str) -> list[NormalizedAlert]:
     """One normalised alert per alert of the (grouped) notification."""
     return [_one(alert, source) for alert in payload.alerts]
