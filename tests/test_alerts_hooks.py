@@ -9,6 +9,7 @@ documentation (receiver, orgId, values, valueString, title, state, message, ...)
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
@@ -842,6 +843,43 @@ def test_a_body_of_exactly_1_mib_is_taken(api: Api, keys: dict[str, str]) -> Non
 def _chunks(data: bytes) -> Iterator[bytes]:
     for start in range(0, len(data), 64 * 1024):
         yield data[start : start + 64 * 1024]
+
+
+@pytest.mark.parametrize("hook", ["alertmanager", "grafana"])
+def test_a_body_sent_in_small_chunks_is_taken_whole(
+    api: Api, keys: dict[str, str], hook: str
+) -> None:
+    """The hooks take a body that came in one piece as it is, and read any other from its
+    chunks, the first one included. Called as uvicorn calls the app, one ASGI message a
+    chunk (the test client hands over a body whole)."""
+    labels = {"alertname": "Chunked", "service": "pieces", "instance": hook}
+    data = json.dumps(am_payload(am_alert(labels))).encode()
+    messages = [
+        {"type": "http.request", "body": data[i : i + 50], "more_body": i + 50 < len(data)}
+        for i in range(0, len(data), 50)
+    ]
+    assert len(messages) > 2
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": f"/hooks/{hook}/{keys[hook]}",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(api.client.app(scope, receive, send))
+    assert sent[0]["status"] == 202, sent
+    assert stored(api) == (3, 2)
+    assert [a["labels"] for a in alerts(api) if a["labels"].get("alertname") == "Chunked"] == [
+        labels
+    ]
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
