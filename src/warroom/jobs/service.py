@@ -32,6 +32,9 @@ FINISH_LEASED = (
     .values(status=DONE, finished_at=bindparam("now"), finished_by=bindparam("by"))
     .returning(JOBS.c.key)
 )
+NEXT_DUE = (  # the worker asks before every wait
+    select(JOBS.c.due_at).where(JOBS.c.status == PENDING).order_by(JOBS.c.due_at).limit(1)
+)
 ANY_PENDING = (
     select(JOBS.c.id)
     .where(
@@ -172,6 +175,5 @@ def any_pending(
 
 def next_due_at(*, session: Session) -> datetime | None:
     """When the earliest pending job falls due, if any."""
-    return session.scalar(
-        select(Job.due_at).where(Job.status == PENDING).order_by(Job.due_at).limit(1)
-    )
+    due: datetime | None = session.connection().scalar(NEXT_DUE)
+    return due

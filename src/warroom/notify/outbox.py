@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from warroom.db import add_written, insert_ids, table_of
@@ -16,6 +16,14 @@ from warroom.notify.base import Channel, Message, PermanentError, RetryLater
 from warroom.notify.models import FAILED, HELD, MESSAGE, QUEUED, SENT, Delivery
 
 DELIVER = "deliver"
+DELIVERIES = table_of(Delivery)
+SETTLE_SENT = (  # built once: building it cost more than running it
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id.in_(bindparam("ids", expanding=True)), DELIVERIES.c.status == QUEUED)
+    .values(
+        status=SENT, sent_at=bindparam("now"), last_error=None, attempts=DELIVERIES.c.attempts + 1
+    )
+)
 MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(seconds=10)
 
@@ -95,9 +103,8 @@ def queue_many(*, session: Session, messages: list[Queued], now: datetime) -> li
     deliveries' ids, in order."""
     if not messages:
         return []
-    table = table_of(Delivery)
     rows = [_row(m.channel, m.message, m.incident_id, now) for m in messages]
-    ids = insert_ids(session, table, rows)
+    ids = insert_ids(session, DELIVERIES, rows)
     pairs = zip(ids, messages, strict=True)
     jobs.schedule_many(session=session, jobs=[_first_job(i, m.due_at) for i, m in pairs], now=now)
     return ids
@@ -166,12 +173,7 @@ def settle_sent(*, session: Session, delivery_ids: list[int], now: datetime) -> 
     with one statement; those no longer queued (settled meanwhile) are left as they are."""
     if not delivery_ids:
         return
-    table = table_of(Delivery)
-    session.connection().execute(
-        update(table)
-        .where(table.c.id.in_(delivery_ids), table.c.status == QUEUED)
-        .values(status=SENT, sent_at=now, last_error=None, attempts=table.c.attempts + 1)
-    )
+    session.connection().execute(SETTLE_SENT, {"ids": delivery_ids, "now": now})
 
 
 def settle(
