@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from warroom.alerts.models import Alert, Integration, Silence
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.clock import Clock
-from warroom.db import table_of
+from warroom.db import inserts, table_of
 from warroom.incidents import changes, lifecycle, timeline
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
@@ -58,7 +58,6 @@ FIRING_OF = select(*LIVE_COLUMNS).where(
     FIRING,  # a literal: SQLite uses the partial index only then
     ALERTS.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
 )
-LARGEST_ID = select(func.max(ALERTS.c.id))
 UPDATE_STATE = (
     update(ALERTS)
     .where(ALERTS.c.id == bindparam("alert_id"))
@@ -170,7 +169,7 @@ class Batch:
                 )
             else:
                 if self._last_id is None:
-                    self._last_id = connection.scalar(LARGEST_ID) or 0
+                    self._last_id = connection.scalar(inserts(ALERTS).largest_id) or 0
                 self._free_ids = [self._last_id + 1]
         taken = self._free_ids.pop()
         self._last_id = taken

@@ -44,14 +44,18 @@ async def read_body(request: Request) -> bytes:
 async def read_limited(declared: str, chunks: AsyncIterator[bytes]) -> bytes:
     """The body from its chunks, at most 1 MiB (by its declared length, then by what came);
     BodyTooLarge otherwise."""
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
+    within_limit(declared, b"")
     body = bytearray()
     async for chunk in chunks:
         body += chunk
-        if len(body) > MAX_BODY:
-            raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
+        within_limit("", body)
     return bytes(body)
+
+
+def within_limit(declared: str, body: bytes | bytearray) -> None:
+    """BodyTooLarge when the declared length (Content-Length) or the body is over 1 MiB."""
+    if len(body) > MAX_BODY or (declared.isdigit() and int(declared) > MAX_BODY):
+        raise BodyTooLarge(f"the body is over {MAX_BODY} bytes")
 
 
 def parse_json(body: bytes) -> Any:

@@ -20,12 +20,12 @@ from starlette.types import Message, Receive, Scope, Send
 
 from warroom.alerts.backlog import Submission, Webhook
 from warroom.alerts.hooks import (
-    MAX_BODY,
     accepted,
     bearer_token,
     parse,
     read_limited,
     wants_wait,
+    within_limit,
 )
 from warroom.alerts.intake import Intake
 from warroom.alerts.sources import alertmanager
@@ -92,14 +92,14 @@ def _json(body: dict[str, Any]) -> bytes:
 
 
 async def _body(receive: Receive, declared: str) -> bytes:
-    """The body, at most MAX_BODY bytes (BodyTooLarge); ClientGone if the client goes away
-    first. A body that came whole (as uvicorn hands over one that fits in a read) is taken
-    as it is, without going through read_limited's chunks."""
+    """The body, at most 1 MiB (BodyTooLarge); ClientGone if the client goes away first. A
+    body that came whole (as uvicorn hands over one that fits in a read) is taken as it is,
+    without going through read_limited's chunks."""
     first = await receive()
     if first["type"] == "http.request" and not first.get("more_body", False):
         body: bytes = first.get("body", b"")
-        if len(body) <= MAX_BODY and not (declared.isdigit() and int(declared) > MAX_BODY):
-            return body
+        within_limit(declared, body)
+        return body
     return await read_limited(declared, _chunks(receive, first))
 
 
