@@ -245,6 +245,23 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+AUTOCHECKPOINT = "warroom_wal_autocheckpoint"  # a pooled connection's setting, as last set
+SQLITE_AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
+
+
+def leave_checkpoints(engine: Engine, elsewhere: Callable[[], bool]) -> None:
+    """SQLite: while ``elsewhere()`` is true, the engine's connections take no checkpoints
+    of their own (``checkpoints.Checkpointer`` takes them); otherwise SQLite's default."""
+
+    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        pages = 0 if elsewhere() else SQLITE_AUTOCHECKPOINT_PAGES
+        if record.info.get(AUTOCHECKPOINT, SQLITE_AUTOCHECKPOINT_PAGES) != pages:
+            dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={pages}")
+            record.info[AUTOCHECKPOINT] = pages
+
+    event.listen(engine, "checkout", on_checkout)
+
+
 READ_ONLY = "warroom_read_only"
 
 

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from warroom import migrate
 from warroom.alerts import integrations, journal
+from warroom.checkpoints import Checkpointer
 from warroom.clock import Clock, SystemClock
 from warroom.db import (
     create_db_engine,
     is_sqlite,
+    leave_checkpoints,
     read_session_factory,
     session_factory,
     transaction,
@@ -48,6 +50,7 @@ class Runtime:
     secret_key: str
     channels: dict[str, Channel] = field(default_factory=dict)
     configured: ChannelsConfig = field(default_factory=ChannelsConfig)
+    checkpointer: Checkpointer | None = None  # SQLite: started and stopped with the app
     _workers: list[Worker] = field(default_factory=list)
 
     @contextmanager
@@ -174,8 +177,12 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     url = settings.resolved_database_url()
     engine = create_db_engine(url)
     factory = session_factory(engine)
-    if journal.path_for(url) is not None:
+    checkpointer = None
+    if (journal_path := journal.path_for(url)) is not None:
         event.listen(factory, "after_commit", _tell_appenders(url))
+        taker = Checkpointer([journal.database_of(journal_path), journal_path])
+        leave_checkpoints(engine, lambda: taker.running)
+        checkpointer = taker
     return Runtime(
         settings=settings,
         engine=engine,
@@ -186,4 +193,5 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         secret_key=settings.resolved_secret_key(),
         channels=channels,
         configured=configured,
+        checkpointer=checkpointer,
     )

@@ -318,8 +318,9 @@ class Mover:
     def checkpoint(self) -> None:
         """Now and then, copy what the journal's write-ahead log holds into the journal file,
         so that the log starts over instead of growing. The event loop's appender leaves
-        this to the intake thread: a checkpoint waits for the disk, and would hold up every
-        request waiting on the event loop."""
+        this to the intake thread (a checkpoint waits for the disk, and would hold up every
+        request waiting on the event loop), and the intake thread to the runtime's
+        checkpointer while the app runs (``warroom.checkpoints``)."""
         if time.monotonic() - self._checkpointed_at < CHECKPOINT_EVERY_SECONDS:
             return
         self._journal.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()

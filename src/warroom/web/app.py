@@ -47,6 +47,9 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        checkpointer = runtime.checkpointer
+        if checkpointer is not None:
+            checkpointer.start()
         app.state.intake.wake()  # ingest what an earlier run committed but did not ingest
         worker = runtime.worker() if with_worker else None
         if worker is not None:
@@ -58,6 +61,8 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
             app.state.intake.stop()
             if worker is not None:
                 worker.stop()
+            if checkpointer is not None:
+                checkpointer.stop()
 
     app = WarroomApp(
         title="warroom",
