@@ -67,8 +67,9 @@ class Ingester:
                 if not ids:
                     return True
             else:
-                with self.runtime.read() as session:
-                    ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
+                if self._mover is None or self._mover.table_has_entries():
+                    with self.runtime.read() as session:
+                        ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
                 if not ids:
                     self._tidy()
                     return False
