@@ -54,7 +54,8 @@ FIRST_MARK = insert(MARK).values(id=MARK_ID, moved_through=bindparam("through"))
 PRESENT = select(integrations.INTEGRATIONS.c.id).where(
     integrations.INTEGRATIONS.c.id.in_(bindparam("ids", expanding=True))
 )
-TABLE_HAS_ENTRIES = f"SELECT 1 FROM {INTAKE.name} WHERE error IS NULL AND result IS NULL LIMIT 1"  # noqa: S608  # backlog.UNDONE, for a connection of sqlite3's own
+# backlog.UNDONE, for a connection of sqlite3's own
+TABLE_HAS_ENTRIES = f"SELECT 1 FROM {INTAKE.name} WHERE error IS NULL AND result IS NULL LIMIT 1"  # noqa: S608
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
