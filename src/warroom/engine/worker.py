@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -61,7 +61,7 @@ def run_due(
     handlers: dict[str, Handler],
     limit: int = BATCH,
     name: str | None = None,
-    between: Callable[[], None] | None = None,
+    between: Callable[[], object] | None = None,
 ) -> int:
     """Run up to ``limit`` due jobs, each in its own transaction; returns how many ran.
     ``between`` is called after each transaction's jobs and their outside work.
@@ -240,6 +240,13 @@ def _finish_outside(
     was done first), unless its lease ended and another worker took it meanwhile: all in
     one transaction, each record in a savepoint of its own."""
     outcomes = [work.work() for _, work in outside]
+    if len(outside) == 1 and outside[0][1].done_first:  # alone: no savepoint needed
+        try:
+            with transaction(factory) as session:
+                outside[0][1].record(session, outcomes[0], clock, me)
+        except Exception:  # the jobs it leased do the work again when their lease ends
+            logger.exception("job %s: recording the outcome of its work failed", outside[0][0][0])
+        return
     with transaction(factory) as session:
         for ((job_id, attempts), work), outcome in zip(outside, outcomes, strict=True):
             _record(session, job_id, attempts, work, outcome, clock, me)
@@ -306,6 +313,7 @@ class Worker:
         self.running = False
         self._due_now = False  # a job due now was committed: claim without looking first
         self._handed: deque[tuple[float, Outside]] = deque()  # (monotonic time, work)
+        self._due_read: tuple[float, datetime | None] | None = None  # (monotonic time, due)
 
     def due_now(self) -> None:
         """A job due now was committed: run it at once."""
@@ -334,9 +342,9 @@ class Worker:
     def _loop(self) -> None:
         while not self.stopping.is_set():
             try:
-                self._finish_handed()
+                handed = self._finish_handed()
                 due_now, self._due_now = self._due_now, False
-                wait = 0.0 if due_now else self._seconds_until_due()
+                wait = 0.0 if due_now else self._seconds_until_due(read=not handed)
                 if wait <= 0:  # something is due: run it, then look again at once
                     taken = run_due(
                         factory=self.factory,
@@ -353,10 +361,10 @@ class Worker:
                 self.wakeup.wait(min(wait, self.poll_seconds))
             self.wakeup.clear()
 
-    def _finish_handed(self) -> None:
-        """Send what was handed over, and record it. Work handed over so long ago that its
-        leases may end while it is sent is dropped: its deliveries' own jobs send it then,
-        and sending it here too could send it twice."""
+    def _finish_handed(self) -> bool:
+        """Send what was handed over, and record it; whether there was any. Work handed over
+        so long ago that its leases may end while it is sent is dropped: its deliveries' own
+        jobs send it then, and sending it here too could send it twice."""
         handed: list[tuple[tuple[int, int], Outside]] = []
         stale = time.monotonic() - HANDED_FOR_AT_MOST
         while self._handed:
@@ -369,14 +377,23 @@ class Worker:
             handed.append(((0, 0), work))  # done_first: no job of its own
         if handed:
             _finish_outside(factory=self.factory, clock=self.clock, outside=handed, me=self.name)
+        return bool(handed)
 
-    def _seconds_until_due(self) -> float:
-        """How long until the next job is due (0 when one is due), read without locking."""
-        with transaction(self.read_factory) as session:
-            due = jobs.next_due_at(session=session)
+    def _seconds_until_due(self, *, read: bool = True) -> float:
+        """How long until the next job is due (0 when one is due), read without locking.
+        With ``read`` false (handed work was done: it finished jobs, and due ones say so
+        with ``due_now``), what was read less than ``poll_seconds`` ago is used, and the
+        wait ends when it is that old: a job no one said is due waits no longer than at
+        a poll."""
+        now = time.monotonic()
+        if read or self._due_read is None or now - self._due_read[0] >= self.poll_seconds:
+            with transaction(self.read_factory) as session:
+                self._due_read = (now, jobs.next_due_at(session=session))
+        read_at, due = self._due_read
+        fresh_for = read_at + self.poll_seconds - now
         if due is None:
-            return self.poll_seconds
-        return (due - self.clock.now()).total_seconds()
+            return fresh_for
+        return min((due - self.clock.now()).total_seconds(), fresh_for)
 
     def start_thread(self) -> threading.Thread:
         self.running = True  # work may be handed over from now on
