@@ -3,6 +3,7 @@ commit never waits for the disk to take a checkpoint."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -108,14 +109,32 @@ def test_the_app_starts_and_stops_it(runtime: Runtime) -> None:
 
 
 def test_only_sqlite_files_have_one(runtime: Runtime, database_url: str) -> None:
+    """The database only: the intake journal is checkpointed by the intake thread."""
     if database_url.startswith("sqlite"):
         assert runtime.checkpointer is not None
-        assert runtime.checkpointer.files == [
-            _database(runtime),
-            journal.path_for(runtime.settings.resolved_database_url()),
-        ]
+        assert runtime.checkpointer.files == [_database(runtime)]
     else:
         assert runtime.checkpointer is None
+
+
+def test_a_failing_checkpoint_is_logged_once_and_the_thread_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database" * 1000)
+    checkpointer = Checkpointer([broken], every_seconds=0.01)
+    with caplog.at_level(logging.ERROR, logger="warroom.db"):
+        checkpointer.start()
+        try:
+            deadline = time.monotonic() + 30
+            while "checkpointing the database failed" not in caplog.text:
+                assert time.monotonic() < deadline, "the failure was not logged"
+                time.sleep(0.01)
+            time.sleep(0.2)  # about twenty more tries
+            assert checkpointer.running
+        finally:
+            checkpointer.stop()
+    assert caplog.text.count("checkpointing the database failed") == 1
 
 
 def test_a_file_not_there_is_not_made(tmp_path: Path) -> None:

@@ -180,7 +180,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     checkpointer = None
     if (journal_path := journal.path_for(url)) is not None:
         event.listen(factory, "after_commit", _tell_appenders(url))
-        taker = Checkpointer([journal.database_of(journal_path), journal_path])
+        taker = Checkpointer([journal.database_of(journal_path)])
         leave_checkpoints(engine, lambda: taker.running)
         checkpointer = taker
     return Runtime(

@@ -54,7 +54,7 @@ class Ingester:
         except BaseException:
             mover.rewind()
             raise
-        self._checkpoint(mover)
+        mover.checkpoint()
 
     def ingest_next(self) -> bool:
         """Ingest the oldest stored entries; whether there may be more. What the intake
@@ -114,15 +114,8 @@ class Ingester:
             logger.warning("ingesting journal entries together failed; each goes alone")
             with self.runtime.transaction() as session:
                 mover.move(session=session, max_alerts=self.process_alerts)
-        self._checkpoint(mover)
+        mover.checkpoint()
         return []
-
-    def _checkpoint(self, mover: journal.Mover) -> None:
-        """The journal's checkpoint, now and then, unless the runtime's checkpointer takes
-        them (while the app runs)."""
-        checkpointer = self.runtime.checkpointer
-        if checkpointer is None or not checkpointer.running:
-            mover.checkpoint()
 
     def _tidy(self) -> None:
         """In a quiet moment, now and then: drop results no request came back for."""

@@ -240,16 +240,16 @@ def _finish_outside(
     was done first), unless its lease ended and another worker took it meanwhile: all in
     one transaction, each record in a savepoint of its own."""
     outcomes = [work.work() for _, work in outside]
-    if len(outside) == 1 and outside[0][1].done_first:  # alone: no savepoint needed
-        try:
-            with transaction(factory) as session:
-                outside[0][1].record(session, outcomes[0], clock, me)
-        except Exception:  # the jobs it leased do the work again when their lease ends
-            logger.exception("job %s: recording the outcome of its work failed", outside[0][0][0])
-        return
-    with transaction(factory) as session:
-        for ((job_id, attempts), work), outcome in zip(outside, outcomes, strict=True):
-            _record(session, job_id, attempts, work, outcome, clock, me)
+    alone = len(outside) == 1 and outside[0][1].done_first  # a savepoint would guard nothing
+    try:
+        with transaction(factory) as session:
+            for ((job_id, attempts), work), outcome in zip(outside, outcomes, strict=True):
+                _record(session, job_id, attempts, work, outcome, clock, me, alone=alone)
+    except Exception:
+        if not alone:
+            raise
+        # the jobs it leased do the work again when their lease ends
+        logger.exception("job %s: recording the outcome of its work failed", outside[0][0][0])
 
 
 def _record(
@@ -260,8 +260,16 @@ def _record(
     outcome: Any,
     clock: Clock,
     me: str,
+    *,
+    alone: bool = False,
 ) -> None:
-    if outside.done_first:  # the work's own jobs say whether it is still this worker's
+    """Record the outcome. Work done first is recorded in a savepoint, so that its failure
+    spoils no other record; ``alone`` (its transaction's only record), without one: its
+    failure rolls the transaction back and reaches the caller."""
+    if outside.done_first and alone:  # the work's own jobs say whether it is still ours
+        outside.record(session, outcome, clock, me)
+        return
+    if outside.done_first:
         try:
             with session.begin_nested():
                 outside.record(session, outcome, clock, me)
@@ -354,6 +362,7 @@ class Worker:
                         between=self._finish_handed,  # long passes hold up no handed work
                     )
                     wait = self.poll_seconds if taken == 0 else 0  # 0: others hold them
+                    self._due_read = None  # what was due ran: read again next time
             except Exception:  # the database may be briefly away; keep going
                 logger.exception("worker pass failed")
                 wait = self.poll_seconds
@@ -381,15 +390,22 @@ class Worker:
 
     def _seconds_until_due(self, *, read: bool = True) -> float:
         """How long until the next job is due (0 when one is due), read without locking.
-        With ``read`` false (handed work was done: it finished jobs, and due ones say so
-        with ``due_now``), what was read less than ``poll_seconds`` ago is used, and the
-        wait ends when it is that old: a job no one said is due waits no longer than at
-        a poll."""
+        With ``read`` false (handed work was done, which only finishes jobs), a reading
+        less than ``poll_seconds`` old that found no job due yet is used, and the wait
+        ends when it is that old: a job committed meanwhile without waking the worker
+        (``due_now``) waits no longer than it would for a poll."""
         now = time.monotonic()
-        if read or self._due_read is None or now - self._due_read[0] >= self.poll_seconds:
+        cached = self._due_read
+        if (
+            read
+            or cached is None
+            or now - cached[0] >= self.poll_seconds
+            or (cached[1] is not None and cached[1] <= self.clock.now())
+        ):
             with transaction(self.read_factory) as session:
-                self._due_read = (now, jobs.next_due_at(session=session))
-        read_at, due = self._due_read
+                cached = (now, jobs.next_due_at(session=session))
+            self._due_read = cached
+        read_at, due = cached
         fresh_for = read_at + self.poll_seconds - now
         if due is None:
             return fresh_for

@@ -48,14 +48,14 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         checkpointer = runtime.checkpointer
-        if checkpointer is not None:
-            checkpointer.start()
-        app.state.intake.wake()  # ingest what an earlier run committed but did not ingest
         worker = runtime.worker() if with_worker else None
-        if worker is not None:
-            runtime.start_auditor()
-            worker.start_thread()
         try:
+            if checkpointer is not None:
+                checkpointer.start()
+            app.state.intake.wake()  # ingest what an earlier run committed but did not ingest
+            if worker is not None:
+                runtime.start_auditor()
+                worker.start_thread()
             yield
         finally:
             app.state.intake.stop()
