@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,14 +55,23 @@ def _frames_in_log(path: Path) -> int:
         looker.close()
 
 
-@SQLITE_ONLY
-def test_while_it_runs_commits_leave_checkpoints_to_it(runtime: Runtime) -> None:
+@contextmanager
+def _running(runtime: Runtime, every_seconds: float) -> Iterator[Checkpointer]:
+    """The runtime's checkpointer, started, checkpointing every ``every_seconds``."""
     checkpointer = runtime.checkpointer
     assert checkpointer is not None
-    assert _autocheckpoint(runtime) == 1000  # SQLite's own, before it runs
-    checkpointer.every_seconds = 3600.0  # only the checkpoints this test asks for
+    checkpointer.every_seconds = every_seconds
     checkpointer.start()
     try:
+        yield checkpointer
+    finally:
+        checkpointer.stop()
+
+
+@SQLITE_ONLY
+def test_while_it_runs_commits_leave_checkpoints_to_it(runtime: Runtime) -> None:
+    assert _autocheckpoint(runtime) == 1000  # SQLite's own, before it runs
+    with _running(runtime, 3600.0) as checkpointer:  # only the checkpoints asked for here
         assert _autocheckpoint(runtime) == 0
         _fill(runtime, 80)  # 2,000 pages: SQLite's own checkpoints start over at 1,000
         path = _database(runtime)
@@ -70,28 +81,20 @@ def test_while_it_runs_commits_leave_checkpoints_to_it(runtime: Runtime) -> None
         assert copied == logged
         _fill(runtime, 1)
         assert _frames_in_log(path) < 40  # the log started over after the checkpoint
-    finally:
-        checkpointer.stop()
     assert not checkpointer.running
     assert _autocheckpoint(runtime) == 1000  # stopped: SQLite's own again
 
 
 @SQLITE_ONLY
 def test_its_thread_copies_the_log_into_the_database(runtime: Runtime) -> None:
-    checkpointer = runtime.checkpointer
-    assert checkpointer is not None
     path = _database(runtime)
     before = path.stat().st_size
-    checkpointer.every_seconds = 0.05
-    checkpointer.start()
-    try:
+    with _running(runtime, 0.05):
         _fill(runtime, 80)
         deadline = time.monotonic() + 30
         while path.stat().st_size < before + 1900 * PAGE:  # the pages reached the file
             assert time.monotonic() < deadline, "no checkpoint was taken"
             time.sleep(0.02)
-    finally:
-        checkpointer.stop()
 
 
 @SQLITE_ONLY
