@@ -238,7 +238,8 @@ def _finish_outside(
 ) -> None:
     """Do the jobs' outside work, then record each outcome and finish each job (unless it
     was done first), unless its lease ended and another worker took it meanwhile: all in
-    one transaction, each record in a savepoint of its own."""
+    one transaction, each record in a savepoint of its own (a lone work done first needs
+    none: its failure is logged, and the jobs it leased do the work again)."""
     outcomes = [work.work() for _, work in outside]
     alone = len(outside) == 1 and outside[0][1].done_first  # a savepoint would guard nothing
     try:
@@ -264,9 +265,9 @@ def _record(
     alone: bool = False,
 ) -> None:
     """Record the outcome. Work done first is recorded in a savepoint, so that its failure
-    spoils no other record; ``alone`` (its transaction's only record), without one: its
-    failure rolls the transaction back and reaches the caller."""
-    if outside.done_first and alone:  # the work's own jobs say whether it is still ours
+    spoils no other record; ``alone`` (work done first, its transaction's only record),
+    without one: its failure rolls the transaction back and reaches the caller."""
+    if alone:  # the work's own jobs say whether it is still this worker's
         outside.record(session, outcome, clock, me)
         return
     if outside.done_first:
