@@ -38,6 +38,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached,
 from sqlalchemy.sql import Insert, Select
 from sqlalchemy.types import TypeDecorator
 
+from warroom import lean
+
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 MAX_ID = 2**31 - 1  # the widest integer id every backend stores
 
@@ -109,19 +111,46 @@ def insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> li
     (SQLite promises no order for RETURNING). So there the ids are given here: SQLite
     itself gives a new row one more than the largest id (the tables have no AUTOINCREMENT),
     and the transaction holds the write lock (BEGIN IMMEDIATE), so these are the ids it
-    would have given."""
+    would have given. The largest is read once per table and transaction (an alert batch
+    declares many incidents, each with phases and tasks), then counted on, until a row
+    goes in another way (``add_written``, or an ORM flush that inserts)."""
     if not rows:
         return []
     connection = session.connection()
     statements = inserts(table)
     if connection.dialect.name == "sqlite":
-        first = int(connection.scalar(statements.largest_id) or 0) + 1
+        counted = _next_ids(session)
+        first = counted.get(table.name)
+        if first is None:
+            first = int(connection.scalar(statements.largest_id) or 0) + 1
         ids = list(range(first, first + len(rows)))
-        connection.execute(
-            statements.plain, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+        lean.write(
+            session, statements.plain, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
         )
+        counted[table.name] = first + len(rows)
         return ids
     return list(connection.scalars(statements.returning_ids_in_order, rows))
+
+
+NEXT_IDS = "warroom_next_ids"  # session.info: (its transaction, {table: next id}), SQLite
+
+
+def _next_ids(session: Session) -> dict[str, int]:
+    """The ids ``insert_ids`` gives next in this session's transaction, by table."""
+    transaction = session.get_transaction()
+    held = session.info.get(NEXT_IDS)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[NEXT_IDS] = held
+    counted: dict[str, int] = held[1]
+    return counted
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_next_ids(session: Session, _context: Any) -> None:
+    """Rows the ORM inserted took ids SQLite chose: count from the largest again."""
+    if session.new:
+        session.info.pop(NEXT_IDS, None)
 
 
 def add_written(session: Session, model: type[Row], columns: dict[str, Any]) -> Row:
@@ -136,6 +165,7 @@ def add_written(session: Session, model: type[Row], columns: dict[str, Any]) -> 
         return row
     if session.new:  # the ORM's pending rows go first: this one may refer to them
         session.flush()
+    session.info.pop(NEXT_IDS, None)  # SQLite chooses this one's id
     statement = inserts(table_of(model)).returning_id
     new_id = session.connection().execute(statement, columns).scalar_one()
     row = model(id=new_id, **columns)
@@ -161,17 +191,24 @@ class UTCDateTime(TypeDecorator[datetime]):
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         """On SQLite, the text SQLAlchemy stores (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC) made
         with one C call instead of a format string over seven attributes: every alert
-        writes several of these."""
+        writes several of these, most of them the same time (its batch's), so the text of
+        the last one is kept (one pair, replaced whole: threads share it)."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
+        last: list[tuple[datetime | None, str | None]] = [(None, None)]
 
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
+            known = last[0]
+            if known[0] is value:
+                return known[1]
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
             utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-            return utc.isoformat(" ", "microseconds")[:26]
+            text = utc.isoformat(" ", "microseconds")[:26]
+            last[0] = (value, text)
+            return text
 
         return process
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
+from warroom import lean
 from warroom.alerts.models import Alert, Integration, Silence
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.clock import Clock
@@ -188,7 +189,7 @@ class Batch:
             for alert, values in self.new.values()
         ]
         self.new = {}
-        self.session.connection().execute(INSERT_ALERTS, rows)
+        lean.write(self.session, INSERT_ALERTS, rows)
 
     def touch(self, alert: LiveAlert) -> None:
         if alert.id not in self.new:  # a new one is written as it is when written
@@ -234,7 +235,8 @@ class Batch:
         new ones (a stored alert resolved before its fingerprint fired again must be resolved
         first)."""
         if self.repeated:
-            self.session.connection().execute(
+            lean.write(
+                self.session,
                 UPDATE_SEEN,
                 [
                     {"alert_id": a.id, "count": a.count, "last_seen_at": a.last_seen_at}
@@ -243,7 +245,8 @@ class Batch:
             )
             self.repeated = {}
         if self.changed:
-            self.session.connection().execute(
+            lean.write(
+                self.session,
                 UPDATE_STATE,
                 [
                     {"alert_id": a.id, **{name: getattr(a, name) for name in STATE_COLUMNS}}

@@ -95,9 +95,10 @@ class Ingester:
         assert mover is not None
         try:
             with self.runtime.transaction(events_now=True) as session:  # under the write lock
-                ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
-                if ids:
-                    return ids
+                if mover.table_has_entries():  # (no other writer can add any meanwhile)
+                    ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
+                    if ids:
+                        return ids
                 entries = mover.take(session=session, max_alerts=self.process_alerts)
                 if entries:
                     service.ingest_entries(

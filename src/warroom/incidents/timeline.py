@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom import lean
 from warroom.db import inserts, table_of
 from warroom.incidents.models import Incident, TimelineEntry
 
@@ -82,7 +83,7 @@ class Staged:
         """One Core statement on the session's connection: no ORM bulk machinery and no
         autoflush (the incidents the rows name are already in the database)."""
         if self.rows:
-            session.connection().execute(inserts(TIMELINE).plain, self.rows)
+            lean.write(session, inserts(TIMELINE).plain, self.rows)
             self.rows = []
 
 

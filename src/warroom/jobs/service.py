@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from warroom import lean
 from warroom.db import table_of
 from warroom.jobs.models import CANCELLED, DONE, PENDING, Job
 
@@ -79,7 +80,8 @@ def schedule_many(*, session: Session, jobs: Sequence[NewJob], now: datetime) ->
     due_now = sum(1 for job in jobs if job.due_at <= now)
     if due_now:  # the caller's runtime wakes its workers after commit
         session.info[DUE_NOW] = session.info.get(DUE_NOW, 0) + due_now
-    session.connection().execute(  # Core only: the ORM's pending changes need not go first
+    lean.write(  # Core only: the ORM's pending changes need not go first
+        session,
         ADD[session.get_bind().dialect.name],
         [
             {
