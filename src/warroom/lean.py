@@ -13,6 +13,7 @@ defaults SQLAlchemy computes in Python, it is ``Connection.execute``.
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,18 +30,18 @@ Processor = Callable[[Any], Any] | None
 
 @dataclass(frozen=True)
 class Compiled:
-    """A statement as the driver takes it: its SQL, and each positional parameter's name and
-    bind processor."""
+    """A statement as the driver takes it: its SQL, and how to take a row's values in the
+    order of its positional parameters (one C call), and which of them to process how."""
 
     sql: str
-    names: tuple[str, ...]
-    processors: tuple[Processor, ...]
+    take: Callable[[dict[str, Any]], tuple[Any, ...]]
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
 
-    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            row[name] if process is None else process(row[name])
-            for name, process in zip(self.names, self.processors, strict=True)
-        )
+    def values(self, row: dict[str, Any]) -> list[Any]:
+        values = list(self.take(row))
+        for position, process in self.processors:
+            values[position] = process(values[position])
+        return values
 
 
 _COMPILED: dict[tuple[int, int, tuple[str, ...]], tuple[object, Compiled | None]] = {}
@@ -71,8 +72,21 @@ def _compile(
         return None
     if not set(names) <= set(keys) or compiler.insert_prefetch or compiler.update_prefetch:
         return None  # a default SQLAlchemy computes, or a parameter of the statement's own
-    processors = tuple(compiler.binds[name].type.bind_processor(dialect) for name in names)
-    return Compiled(sql=compiler.string, names=tuple(names), processors=processors)
+    processors = [compiler.binds[name].type.bind_processor(dialect) for name in names]
+    return Compiled(
+        sql=compiler.string,
+        take=_taker(tuple(names)),
+        processors=tuple((i, p) for i, p in enumerate(processors) if p is not None),
+    )
+
+
+def _taker(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A function giving a row's values of these names, as a tuple, with one C call."""
+    if len(names) == 1:
+        (name,) = names
+        return lambda row: (row[name],)
+    taken: Callable[[dict[str, Any]], tuple[Any, ...]] = operator.itemgetter(*names)
+    return taken
 
 
 def write(session: Session, statement: Insert | Update, rows: Sequence[dict[str, Any]]) -> None:

@@ -130,6 +130,10 @@ class Batch:
     expected_new: int = 1  # new alerts the batch may still insert, at most (a hint)
     _free_ids: list[int] = field(default_factory=list)
     _last_id: int | None = None  # SQLite: the last id handed out
+    severities: frozenset[str] = field(init=False)  # the playbook's, asked of every alert
+
+    def __post_init__(self) -> None:
+        self.severities = frozenset(s.key for s in self.playbook.severities)
 
     def load_firing(self, wanted: dict[int, set[str]]) -> None:
         """Read the open alerts of these fingerprints (per integration id), a few queries

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 
 from warroom.playbook.matchers import all_match, parse_matcher
@@ -28,7 +29,7 @@ def first_route(routing: AlertRouting, labels: dict[str, str]) -> AlertRoute | N
 
 
 def decide(
-    routing: AlertRouting, labels: dict[str, str], severities: set[str], fingerprint: str = ""
+    routing: AlertRouting, labels: dict[str, str], severities: Container[str], fingerprint: str = ""
 ) -> Decision:
     """Route, severity, type and group of an alert with these labels. An alert carrying
     none of the group-by labels (a PagerDuty event, say) is a group of its own.

@@ -176,8 +176,7 @@ def _fire(
 
 
 def _decide(batch: Batch, labels: dict[str, str], fingerprint: str) -> routing.Decision:
-    severities = {s.key for s in batch.playbook.severities}
-    return routing.decide(batch.playbook.alert_routing, labels, severities, fingerprint)
+    return routing.decide(batch.playbook.alert_routing, labels, batch.severities, fingerprint)
 
 
 def _attached(
