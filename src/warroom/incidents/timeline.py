@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,20 +37,41 @@ def entry_hash(
     data: dict[str, Any],
 ) -> str:
     """The hash of one entry, chained to ``prev_hash``."""
-    body = json.dumps(
-        {
-            "incident_id": incident_id,
-            "seq": seq,
-            "at": at.isoformat(),
-            "actor": actor,
-            "kind": kind,
-            "data": data,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+    body = {
+        "incident_id": incident_id,
+        "seq": seq,
+        "at": at.isoformat(),
+        "actor": actor,
+        "kind": kind,
+        "data": data,
+    }
+    return hashlib.sha256(f"{prev_hash}\n".encode() + canonical(body)).hexdigest()
+
+
+def canonical(body: dict[str, Any]) -> bytes:
+    """The entry's canonical JSON: ``json.dumps`` with sorted keys, no spaces, UTF-8. For
+    data of only text, integers, booleans, None, lists and objects with text keys (every
+    alert's entry), orjson writes the same bytes in half the time; anything else (numbers
+    with a fraction, integers over 64 bits, text json cannot encode) is left to json."""
+    if _plain(body):
+        try:
+            return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # a lone surrogate, a wide integer: json, as before
+            pass
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode()
+
+
+def _plain(value: Any) -> bool:
+    """Whether the value holds only what orjson and json write alike."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True  # (an integer orjson cannot write, over 64 bits, fails it: json's then)
+    if kind is dict:
+        return all(type(key) is str and _plain(item) for key, item in value.items())
+    if kind is list:
+        return all(_plain(item) for item in value)
+    return False
 
 
 def append(
