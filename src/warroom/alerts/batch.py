@@ -9,14 +9,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal, select, text, update
+from sqlalchemy import Text, bindparam, cast, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from warroom import lean
 from warroom.alerts.models import Alert, Integration, Silence
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.clock import Clock
-from warroom.db import inserts, table_of
+from warroom.db import inserts, json_value, table_of
 from warroom.incidents import changes, lifecycle, timeline
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
@@ -29,7 +29,7 @@ LIVE_COLUMNS = (
     ALERTS.c.id,
     ALERTS.c.integration_id,
     ALERTS.c.fingerprint,
-    ALERTS.c.labels,
+    cast(ALERTS.c.labels, Text).label("stored_labels"),  # JSON text, read when asked for
     ALERTS.c.annotations,
     ALERTS.c.summary,
     ALERTS.c.source,
@@ -40,6 +40,7 @@ LIVE_COLUMNS = (
     ALERTS.c.last_seen_at,
 )
 INSERT_ALERTS = insert(ALERTS)
+NEW_VALUES = tuple(c.name for c in LIVE_COLUMNS[1:] if c.name != "stored_labels")
 STATE_COLUMNS = (  # what ingesting changes of an alert
     "count",
     "last_seen_at",
@@ -99,7 +100,7 @@ class LiveAlert:
     id: int
     integration_id: int
     fingerprint: str
-    labels: dict[str, str]
+    stored_labels: dict[str, str] | str  # as read, JSON text until ``labels`` is asked for
     annotations: dict[str, str]
     summary: str
     source: str
@@ -110,6 +111,15 @@ class LiveAlert:
     last_seen_at: datetime
     status: str = "firing"
     ends_at: datetime | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels: only some alerts need them (a repeat of a firing alert does not), so
+        they are decoded the first time they are asked for."""
+        labels = self.stored_labels
+        if isinstance(labels, str):
+            labels = self.stored_labels = json_value(labels)
+        return labels
 
 
 @dataclass
@@ -154,7 +164,8 @@ class Batch:
         the batch's other new alerts, in the state it has then (``write_new``)."""
         alert = LiveAlert(
             id=self._next_id(),
-            **{column.name: values[column.name] for column in LIVE_COLUMNS[1:]},
+            stored_labels=values["labels"],
+            **{name: values[name] for name in NEW_VALUES},
         )
         self.live[(alert.integration_id, alert.fingerprint)] = alert
         self.new[alert.id] = (alert, values)
