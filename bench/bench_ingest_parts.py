@@ -6,9 +6,11 @@ With --stream, instead: the alert stream of `make bench-ingest` (N alerts over 1
 10% repeats, one alert per request as at batch 1), parsed and normalized as the Alertmanager
 hook does, then ingested 100 requests to a transaction as the intake thread does, and then
 once more (every alert then repeats a firing one: the background load of `make bench-ingest`
-after its first ten seconds); prints the ingest's rate each time (no HTTP, no accepting, no
-job worker). BENCH_DATABASE_URL set to an
-empty PostgreSQL database (created by hand first) runs it there.
+after its first ten seconds); prints the ingest's rate and its CPU time each time (no
+HTTP, no accepting, no job worker). To compare two checkouts on a machine whose speed
+moves, run both at once on the same CPU (``PYTHONPATH=<checkout>/src taskset -c 1 ...``,
+one in the background) and compare their CPU times. BENCH_DATABASE_URL set to an empty
+PostgreSQL database (created by hand first) runs it there.
 
 Run:  .venv/bin/python bench/bench_ingest_parts.py [N]     (N alerts of each kind, 200)
       add --profile to print the cProfile of the opening ones
@@ -104,6 +106,7 @@ def ingest_stream(runtime: Any, integration_id: int, count: int) -> None:
         entries.append(service.Entry(integration_id=integration_id, alerts=alerts))
     for time_through in ("first", "again (every alert a repeat of a firing one)"):
         started = time.perf_counter()
+        cpu_started = time.thread_time()
         for start in range(0, len(entries), STREAM_CHUNK):
             with runtime.transaction() as session:
                 service.ingest_entries(
@@ -113,12 +116,13 @@ def ingest_stream(runtime: Any, integration_id: int, count: int) -> None:
                     clock=runtime.clock,
                 )
         elapsed = time.perf_counter() - started
+        cpu = time.thread_time() - cpu_started
         with runtime.read() as session:
             opened = session.execute(text("SELECT count(*) FROM incidents")).scalar_one()
         print(
             f"{time_through}: {count:,} alerts ({opened:,} incidents open) ingested in "
             f"{elapsed:.2f} s: {count / elapsed:,.0f} alerts/s, "
-            f"{elapsed / count * 1000:.3f} ms an alert"
+            f"{elapsed / count * 1000:.3f} ms an alert; CPU time {cpu:.2f} s"
         )
 
 
