@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import String, cast, delete, select
 from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -41,9 +41,20 @@ def job_rows(prefix: str, now: datetime) -> list[dict[str, Any]]:
 
 
 def stored_jobs(runtime: Runtime, prefix: str) -> list[tuple[Any, ...]]:
+    """The jobs as read back, and their times and payload as the database holds them."""
     with runtime.read() as session:
         rows = session.execute(
-            select(Job.subject, Job.due_at, Job.created_at, Job.payload, Job.status, Job.attempts)
+            select(
+                Job.subject,
+                Job.due_at,
+                Job.created_at,
+                Job.payload,
+                Job.status,
+                Job.attempts,
+                cast(Job.due_at, String).label("due_at_text"),
+                cast(Job.created_at, String).label("created_at_text"),
+                cast(Job.payload, String).label("payload_text"),
+            )
             .where(Job.key.startswith(prefix))
             .order_by(Job.key)
         )
@@ -143,16 +154,36 @@ def test_ids_counted_on_do_not_collide_with_rows_inserted_another_way(runtime: R
     assert stored == {i: f"d{n}" for n, i in enumerate(given)}
 
 
-def test_ids_are_counted_again_in_the_next_transaction(runtime: Runtime) -> None:
-    with runtime.transaction() as session:
-        first = insert_ids(session, DELIVERIES, [delivery(runtime, 0)])
-    with runtime.transaction() as session:
-        add_written(session, Delivery, delivery(runtime, 1))
-    with runtime.transaction() as session:
-        second = insert_ids(session, DELIVERIES, [delivery(runtime, 2)])
+def test_ids_are_counted_again_in_the_next_transaction_of_a_session(runtime: Runtime) -> None:
+    """A session's next transaction reads the largest id again: another session may have
+    inserted rows meanwhile."""
+    with runtime.factory() as session:
+        with session.begin():
+            first = insert_ids(session, DELIVERIES, [delivery(runtime, 0)])
+        with runtime.transaction() as other:
+            between = add_written(other, Delivery, delivery(runtime, 1))
+        with session.begin():
+            second = insert_ids(session, DELIVERIES, [delivery(runtime, 2)])
+    assert len({first[0], between.id, second[0]}) == 3
     with runtime.read() as session:
         assert session.scalar(select(Delivery.subject).where(Delivery.id == second[0])) == "d2"
-        assert session.scalar(select(Delivery.subject).where(Delivery.id == first[0])) == "d0"
+
+
+def test_ids_are_counted_again_after_a_savepoint_rolls_back(runtime: Runtime) -> None:
+    """Rows deleted in a savepoint come back when it rolls back: ids counted in it may be
+    theirs."""
+    with runtime.transaction() as session:
+        ids = insert_ids(session, DELIVERIES, [delivery(runtime, n) for n in range(3)])
+    with runtime.transaction() as session:
+        savepoint = session.begin_nested()
+        session.execute(delete(Delivery).where(Delivery.id.in_(ids[1:])))
+        insert_ids(session, DELIVERIES, [delivery(runtime, 3)])  # counted from ids[0]
+        savepoint.rollback()  # ids[1] and ids[2] are back
+        after = insert_ids(session, DELIVERIES, [delivery(runtime, 4)])
+    assert after[0] not in ids
+    with runtime.read() as session:
+        subjects = session.scalars(select(Delivery.subject).order_by(Delivery.id)).all()
+    assert subjects == ["d0", "d1", "d2", "d4"]
 
 
 def test_the_time_text_kept_is_only_given_for_the_same_time() -> None:

@@ -153,6 +153,12 @@ def _forget_next_ids(session: Session, _context: Any) -> None:
         session.info.pop(NEXT_IDS, None)
 
 
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_next_ids_rolled_back(session: Session, _previous: Any) -> None:
+    """A savepoint rolled back may bring back rows deleted in it: count from the largest."""
+    session.info.pop(NEXT_IDS, None)
+
+
 def add_written(session: Session, model: type[Row], columns: dict[str, Any]) -> Row:
     """A new row written at once with one Core INSERT, then in the session as if loaded
     (later changes to it are flushed as usual). ``columns`` gives every column but the id.

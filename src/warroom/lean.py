@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Insert, Update
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -68,11 +68,15 @@ def _compile(
     compiler = statement.compile(dialect=dialect, column_keys=list(keys))
     assert isinstance(compiler, SQLCompiler)
     names = compiler.positiontup
-    if names is None or compiler.literal_execute_params or compiler.post_compile_params:
+    if not names or compiler.literal_execute_params or compiler.post_compile_params:
+        return None
+    if compiler.effective_returning:  # rows to give back: Connection.execute's
         return None
     if not set(names) <= set(keys) or compiler.insert_prefetch or compiler.update_prefetch:
         return None  # a default SQLAlchemy computes, or a parameter of the statement's own
-    processors = [compiler.binds[name].type.bind_processor(dialect) for name in names]
+    processors = [
+        compiler.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
     return Compiled(
         sql=compiler.string,
         take=_taker(tuple(names)),
@@ -96,14 +100,17 @@ def write(session: Session, statement: Insert | Update, rows: Sequence[dict[str,
         return
     connection = session.connection()
     lean = None
-    if connection.dialect.name == "sqlite":
+    if connection.dialect.driver == "pysqlite":
         lean = compiled(statement, tuple(rows[0]), connection.dialect)
     if lean is None:
         connection.execute(statement, list(rows))
         return
     driver = connection.connection.driver_connection
     assert isinstance(driver, sqlite3.Connection)
-    values = [lean.values(row) for row in rows]
+    try:
+        values = [lean.values(row) for row in rows]
+    except Exception as exc:  # a value its column refuses: as SQLAlchemy says it
+        raise StatementError(str(exc), lean.sql, None, exc) from exc
     try:
         if len(values) == 1:
             driver.execute(lean.sql, values[0])

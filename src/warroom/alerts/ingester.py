@@ -95,7 +95,8 @@ class Ingester:
         assert mover is not None
         try:
             with self.runtime.transaction(events_now=True) as session:  # under the write lock
-                if mover.table_has_entries():  # (no other writer can add any meanwhile)
+                session.connection()  # taken now (BEGIN IMMEDIATE): nobody adds entries meanwhile
+                if mover.table_has_entries():
                     ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
                     if ids:
                         return ids
