@@ -1,7 +1,7 @@
 """Write statements run straight on SQLite's driver: the hot paths of ingesting (new alerts,
 timeline entries, phases, tasks, jobs, deliveries) write with a few Core statements each,
 and on SQLite SQLAlchemy's work around each execution (an execution context, events, the
-cache lookup, a result) cost several times what SQLite takes to run it.
+cache lookup, a result) costs several times what SQLite takes to run it.
 
 ``write`` compiles a statement once for each set of parameter names (SQLAlchemy's compiler,
 with the same bind processors SQLAlchemy applies: UTC datetimes, JSON), then hands the
@@ -24,8 +24,6 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Insert, Update
 from sqlalchemy.sql.compiler import SQLCompiler
-
-Processor = Callable[[Any], Any] | None
 
 
 @dataclass(frozen=True)
