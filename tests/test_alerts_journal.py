@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from tests.conftest import Api, Cli
 from tests.test_alerts_hooks import alerts, am_alert, am_payload, create_integration, incidents
@@ -208,6 +209,121 @@ def test_the_event_loop_never_checkpoints_the_journal_and_the_intake_thread_does
     appender.append([_webhook(key, "after")], runtime.clock.now())
     assert frames_in_log() < 10  # the log started over after the intake thread's checkpoint
     appender.close()
+
+
+def _state(runtime: Runtime) -> tuple[int, int, str | None]:
+    """The journal's pending entries, alerts and oldest time, as `warroom alert intake` and
+    the API report them."""
+    with runtime.read() as session:
+        state = journal.state(session=session, url=runtime.settings.resolved_database_url())
+    oldest = state.oldest.isoformat() if state.oldest else None
+    return state.pending, state.pending_alerts, oldest
+
+
+def _counted(runtime: Runtime) -> tuple[int, int, str | None]:
+    """The same, by reading every pending entry: the journal's after the mark, and those
+    moved into the intake table but not ingested yet."""
+    import sqlite3
+
+    with runtime.read() as session:
+        through = journal.moved_through(session)
+        table = backlog.state(session=session)
+    looker = sqlite3.connect(_path(runtime))
+    try:
+        count, alerts, oldest = looker.execute(
+            "SELECT count(*), coalesce(sum(size), 0), min(received_at) FROM entries WHERE id > ?",
+            (through,),
+        ).fetchone()
+    finally:
+        looker.close()
+    times = [t for t in (table.oldest.isoformat() if table.oldest else None, oldest) if t]
+    return count + table.pending, alerts + table.pending_alerts, min(times) if times else None
+
+
+@SQLITE_ONLY
+def test_the_journal_counts_what_is_pending_without_reading_every_entry(
+    runtime: Runtime,
+) -> None:
+    """The pending entries and alerts come from the running count the appender keeps in each
+    entry: through appends of every size, entries taken (as the intake thread ingests them)
+    a few at a time, trims of what was taken, a journal emptied and filled again, and
+    entries moved into the intake table, they match a count of every pending entry."""
+    key, _ = _prepare(runtime)
+    path = _path(runtime)
+    appender, mover = journal.Appender(path), journal.Mover(path)
+    assert _state(runtime) == (0, 0, None)
+    steps: list[tuple[str, int]] = [
+        ("append", 1), ("append", 3), ("append", 2), ("take", 3), ("append", 1),
+        ("take", 1), ("append", 4), ("take", 100), ("append", 2), ("append", 1), ("take", 2),
+        ("move", 100),
+    ]  # fmt: skip
+    seen = []
+    for number, (step, size) in enumerate(steps):
+        if step == "append":  # a webhook of `size` alerts; the append also trims what moved
+            instances = [f"i{number}-{n}" for n in range(size)]
+            appender.append([_webhook(key, *instances)], runtime.clock.now())
+        elif step == "take":  # up to `size` alerts, as if ingested (at least one entry)
+            with runtime.transaction() as session:
+                mover.take(session=session, max_alerts=size)
+        else:  # into the intake table: pending there until ingested
+            with runtime.transaction() as session:
+                mover.move(session=session, max_alerts=size)
+        assert _state(runtime) == _counted(runtime), (step, size)
+        seen.append(_state(runtime)[:2])
+    appender.close()
+    assert seen == [
+        (1, 1), (2, 4), (3, 6), (2, 5), (3, 6), (2, 3), (3, 7), (0, 0), (1, 2), (2, 3), (1, 1),
+        (1, 1),
+    ]  # fmt: skip
+    _ingest_all(runtime)
+    assert _state(runtime) == (0, 0, None)
+
+
+@SQLITE_ONLY
+def test_a_journal_from_before_the_running_count_is_counted_by_reading(
+    runtime: Runtime,
+) -> None:
+    """A journal file written by an earlier warroom has no running count: opening it adds
+    the columns, its entries are counted by reading them while any is pending, and the
+    entries stored since are counted on their own once those are gone."""
+    import sqlite3
+
+    key, _ = _prepare(runtime)
+    path = _path(runtime)
+    with runtime.read() as session:
+        [integration_id] = session.scalars(
+            select(integrations.INTEGRATIONS.c.id).where(integrations.INTEGRATIONS.c.key == key)
+        )
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY AUTOINCREMENT, integration_id INTEGER "
+        "NOT NULL, received_at TEXT NOT NULL, size INTEGER NOT NULL, kind TEXT NOT NULL, "
+        "alerts TEXT, webhook BLOB, acknowledge TEXT)"
+    )
+    for n, size in enumerate((2, 1)):
+        body = _webhook(key, *[f"old{n}-{i}" for i in range(size)]).webhook
+        assert body is not None
+        old.execute(
+            "INSERT INTO entries (integration_id, received_at, size, kind, webhook) "
+            "VALUES (?, ?, ?, 'alertmanager', ?)",
+            (integration_id, runtime.clock.now().isoformat(), size, body.body),
+        )
+    old.commit()
+    old.close()
+    appender, mover = journal.Appender(path), journal.Mover(path)
+    appender.append([_webhook(key, "new-a", "new-b", "new-c")], runtime.clock.now())
+    assert _state(runtime)[:2] == (3, 6) == _counted(runtime)[:2]
+    with runtime.transaction() as session:  # the first old entry, as the intake thread takes it
+        assert len(mover.take(session=session, max_alerts=2)) == 1
+    assert _state(runtime)[:2] == (2, 4) == _counted(runtime)[:2]
+    with runtime.transaction() as session:  # the second: only new ones are pending
+        assert len(mover.take(session=session, max_alerts=1)) == 1
+    appender.append([_webhook(key, "new-d")], runtime.clock.now())
+    assert _state(runtime) == _counted(runtime)
+    assert _state(runtime)[:2] == (2, 4)
+    appender.close()
+    _ingest_all(runtime)
+    assert len(_fingerprints(runtime)) == 4  # the new entries' alerts (the old were taken)
 
 
 def test_a_request_that_waits_comes_after_those_accepted_before_it(api: Api) -> None:

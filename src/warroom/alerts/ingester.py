@@ -67,7 +67,7 @@ class Ingester:
                 if not ids:
                     return True
             else:
-                if self._mover is None or self._mover.table_has_entries():
+                if self._table_may_hold_entries():
                     with self.runtime.read() as session:
                         ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
                 if not ids:
@@ -96,7 +96,7 @@ class Ingester:
         try:
             with self.runtime.transaction(events_now=True) as session:  # under the write lock
                 session.connection()  # taken now (BEGIN IMMEDIATE): nobody adds entries meanwhile
-                if mover.table_has_entries():
+                if self._table_may_hold_entries():
                     ids = backlog.next_ids(session=session, max_alerts=self.process_alerts)
                     if ids:
                         return ids
@@ -118,6 +118,11 @@ class Ingester:
                 mover.move(session=session, max_alerts=self.process_alerts)
         mover.checkpoint()
         return []
+
+    def _table_may_hold_entries(self) -> bool:
+        """Whether to query the intake table for its oldest entries. On SQLite a raw look
+        comes first: the table is empty nearly always, and the look costs less."""
+        return self._mover is None or self._mover.table_has_entries()
 
     def _tidy(self) -> None:
         """In a quiet moment, now and then: drop results no request came back for."""

@@ -71,9 +71,25 @@ CREATE TABLE IF NOT EXISTS entries (
     kind TEXT NOT NULL,
     alerts TEXT,
     webhook BLOB,
-    acknowledge TEXT
+    acknowledge TEXT,
+    number INTEGER,
+    alerts_through INTEGER
 )
 """
+# Each entry's place, counted on from the entry before it when it was stored (from 0 when
+# the journal held none): its number, and the alerts of the entries up to it. So the
+# entries and alerts pending are told from the first pending entry and the last, without
+# reading every entry in between. A journal from before these columns gets them on opening;
+# its older entries, without, are counted by reading them.
+RUNNING_COLUMNS = ("number", "alerts_through")
+LAST_RUNNING = "SELECT number, alerts_through FROM entries ORDER BY id DESC LIMIT 1"
+FIRST_PENDING = (
+    "SELECT number, alerts_through - size, received_at FROM entries "
+    "WHERE id > ? ORDER BY id LIMIT 1"
+)
+COUNT_PENDING = (
+    "SELECT count(*), coalesce(sum(size), 0), min(received_at) FROM entries WHERE id > ?"
+)
 
 
 GENERATION_SCHEMA = """
@@ -120,6 +136,16 @@ def open_journal(path: Path) -> sqlite3.Connection:
     connection = connect(path)
     connection.execute(SCHEMA)
     connection.execute(GENERATION_SCHEMA)
+    present = {row[1] for row in connection.execute("PRAGMA table_info(entries)")}
+    for column in RUNNING_COLUMNS:
+        if column not in present:  # a journal from before them
+            try:
+                connection.execute(f"ALTER TABLE entries ADD COLUMN {column} INTEGER")
+            except sqlite3.OperationalError:  # another process added it meanwhile
+                if column not in {
+                    row[1] for row in connection.execute("PRAGMA table_info(entries)")
+                }:
+                    raise
     return connection
 
 
@@ -251,11 +277,19 @@ class Appender:
         return found, mark
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        """Store the rows, numbered on from the last entry (the transaction holds the
+        journal's write lock: no other appender numbers meanwhile)."""
+        last = self._journal.execute(LAST_RUNNING).fetchone()
+        number, alerts = (last[0], last[1]) if last and last[0] is not None else (0, 0)
+        numbered = []
+        for row in rows:
+            number += 1
+            alerts += row[2]  # its size
+            numbered.append((*row, number, alerts))
         self._journal.executemany(
-            "INSERT INTO entries "
-            "(integration_id, received_at, size, kind, alerts, webhook, acknowledge) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            "INSERT INTO entries (integration_id, received_at, size, kind, alerts, webhook, "
+            "acknowledge, number, alerts_through) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            numbered,
         )
 
     def close(self) -> None:
@@ -419,10 +453,7 @@ def state(*, session: Session, url: str) -> State:
     through = moved_through(session)
     connection = connect(path)
     try:
-        count, alerts, oldest = connection.execute(
-            "SELECT count(*), coalesce(sum(size), 0), min(received_at) FROM entries WHERE id > ?",
-            (through,),
-        ).fetchone()
+        count, alerts, oldest = _pending(connection, through)
     except sqlite3.OperationalError:  # no table yet: nothing was ever stored there
         return stored
     finally:
@@ -434,3 +465,17 @@ def state(*, session: Session, url: str) -> State:
         failed=stored.failed,
         oldest=min(earliest) if earliest else None,
     )
+
+
+def _pending(connection: sqlite3.Connection, through: int) -> tuple[int, int, str | None]:
+    """The entries after the mark: how many, their alerts, and when the oldest came. Read
+    from the first and the last entry's running count; by reading them all only while
+    entries stored before that count are pending."""
+    first = connection.execute(FIRST_PENDING, (through,)).fetchone()
+    if first is None:
+        return 0, 0, None
+    last = connection.execute(LAST_RUNNING).fetchone()
+    if first[0] is None or last is None or last[0] is None:
+        count, alerts, oldest = connection.execute(COUNT_PENDING, (through,)).fetchone()
+        return int(count), int(alerts), oldest
+    return last[0] - first[0] + 1, last[1] - first[1], first[2]
