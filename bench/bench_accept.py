@@ -4,7 +4,9 @@ hook (`WarroomApp`) is called as uvicorn calls it, with the alert stream of
 stored in the intake journal with a commit of its own; or, with a second argument K, K
 requests at a time, so that K are stored with one commit, as under a flood. Ingesting is
 left out: the intake thread is not woken. Prints the time per request (the first 200 not
-counted). See docs/performance.md.
+counted), then how long telling the intake's state takes with all of them pending (what
+`GET /api/v1/alerts/intake` and `warroom alert intake` read; the mean of 50). See
+docs/performance.md.
 
 Run:  taskset -c 1 .venv/bin/python bench/bench_accept.py [N [K]]     (default 5,000 and 1)
 """
@@ -23,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest.alerts import alert_stream, body_for
 
-from warroom.alerts import integrations
+from warroom.alerts import integrations, journal
 from warroom.runtime import build_runtime
 from warroom.settings import Settings
 from warroom.web.app import create_app
@@ -86,6 +88,19 @@ def main() -> None:
     elapsed = asyncio.run(run())
     how = "one at a time" if together == 1 else f"{together} at a time"
     print(f"{count:,} requests accepted {how}: {elapsed / count * 1e6:.1f} us a request")
+    url = settings.resolved_database_url()
+
+    def state() -> journal.State:
+        with runtime.read() as session:
+            return journal.state(session=session, url=url)
+
+    pending = state().pending
+    looks = 50
+    started = time.perf_counter()
+    for _ in range(looks):
+        state()
+    took = (time.perf_counter() - started) / looks
+    print(f"the intake's state with {pending:,} requests pending: {took * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -83,11 +83,16 @@ CREATE TABLE IF NOT EXISTS entries (
 # its older entries, without, are counted by reading them.
 RUNNING_COLUMNS = ("number", "alerts_through")
 LAST_RUNNING = "SELECT number, alerts_through FROM entries ORDER BY id DESC LIMIT 1"
+# what an append reads first, in one statement (each statement lets another thread in):
+# the key generation, and the running count of the last entry
+APPEND_STATE = (
+    "SELECT (SELECT value FROM key_generation WHERE id = 1), "
+    "(SELECT number FROM entries ORDER BY id DESC LIMIT 1), "
+    "(SELECT alerts_through FROM entries ORDER BY id DESC LIMIT 1)"
+)
 INSERT_ENTRY = (
     "INSERT INTO entries (integration_id, received_at, size, kind, alerts, webhook, "
-    "acknowledge, number, alerts_through) VALUES (?, ?, ?, ?, ?, ?, ?, "
-    "coalesce((SELECT number FROM entries ORDER BY id DESC LIMIT 1), 0) + 1, "
-    "coalesce((SELECT alerts_through FROM entries ORDER BY id DESC LIMIT 1), 0) + ?)"
+    "acknowledge, number, alerts_through) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 FIRST_PENDING = (
     "SELECT number, alerts_through - size, received_at FROM entries "
@@ -170,11 +175,6 @@ def keys_changed(url: str) -> None:
         connection.close()
 
 
-def _generation(journal: sqlite3.Connection) -> int:
-    row = journal.execute("SELECT value FROM key_generation WHERE id = 1").fetchone()
-    return int(row[0]) if row else 0
-
-
 def moved_through(session: Session) -> int:
     """The mark: the last journal entry taken, ingested or moved into the intake table (0:
     none yet)."""
@@ -245,18 +245,21 @@ class Appender:
         what was stored or the error it gets. Raises when the commit fails (nothing stored)."""
         with self._lock:
             with _transaction(self._journal):  # the key generation is read in it too
-                found, mark = self._known({s.key for s in submissions})
+                generation, number, alerts = self._journal.execute(APPEND_STATE).fetchone()
+                found, mark = self._known({s.key for s in submissions}, generation or 0)
                 outcomes, rows = _rows(found, submissions, now)
                 if rows:
-                    self._insert(rows)
+                    self._insert(rows, number, alerts)
                 if mark > self._deleted_through:  # moved into the database: not needed here
                     self._journal.execute("DELETE FROM entries WHERE id <= ?", (mark,))
             self._deleted_through = max(self._deleted_through, mark)
             return outcomes
 
-    def _known(self, keys: set[str]) -> tuple[dict[str, integrations.KeyHolder], int]:
-        """The integrations of these keys and the mark, read again only when needed."""
-        generation = _generation(self._journal)
+    def _known(
+        self, keys: set[str], generation: int
+    ) -> tuple[dict[str, integrations.KeyHolder], int]:
+        """The integrations of these keys and the mark, read again only when needed (the
+        keys once their generation moved)."""
         if generation != self._generation:
             self._holders, self._generation = {}, generation
         stale = time.monotonic() - self._mark_read_at > MARK_EVERY_SECONDS
@@ -282,10 +285,17 @@ class Appender:
             mark = _mark(self._main)
         return found, mark
 
-    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        """Store the rows, each numbered on from the entry before it by SQLite itself (one
-        statement: no more round trips, each of which lets another thread in)."""
-        self._journal.executemany(INSERT_ENTRY, [(*row, row[2]) for row in rows])
+    def _insert(self, rows: list[tuple[Any, ...]], number: int | None, alerts: int | None) -> None:
+        """Store the rows, numbered on from the last entry's running count (none: from 0).
+        The transaction holds the journal's write lock: nobody appends meanwhile."""
+        if number is None or alerts is None:  # no entry, or one from before the count
+            number, alerts = 0, 0
+        numbered = []
+        for row in rows:
+            number += 1
+            alerts += row[2]  # its size
+            numbered.append((*row, number, alerts))
+        self._journal.executemany(INSERT_ENTRY, numbered)
 
     def close(self) -> None:
         with self._lock:
