@@ -240,28 +240,44 @@ def _counted(runtime: Runtime) -> tuple[int, int, str | None]:
     return count + table.pending, alerts + table.pending_alerts, min(times) if times else None
 
 
+def _entries(runtime: Runtime) -> list[tuple[int | None, int | None]]:
+    """The running count of each entry the journal holds."""
+    import sqlite3
+
+    looker = sqlite3.connect(_path(runtime))
+    try:
+        rows = looker.execute("SELECT number, alerts_through FROM entries ORDER BY id")
+        return [(number, alerts) for number, alerts in rows]
+    finally:
+        looker.close()
+
+
 @SQLITE_ONLY
 def test_the_journal_counts_what_is_pending_without_reading_every_entry(
-    runtime: Runtime,
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pending entries and alerts come from the running count the appender keeps in each
     entry: through appends of every size, entries taken (as the intake thread ingests them)
     a few at a time, trims of what was taken, a journal emptied and filled again, and
     entries moved into the intake table, they match a count of every pending entry."""
+    monkeypatch.setattr(journal, "MARK_EVERY_SECONDS", 0.0)  # each append trims what was taken
     key, _ = _prepare(runtime)
     path = _path(runtime)
     appender, mover = journal.Appender(path), journal.Mover(path)
     assert _state(runtime) == (0, 0, None)
     steps: list[tuple[str, int]] = [
         ("append", 1), ("append", 3), ("append", 2), ("take", 3), ("append", 1),
-        ("take", 1), ("append", 4), ("take", 100), ("append", 2), ("append", 1), ("take", 2),
-        ("move", 100),
+        ("take", 1), ("append", 4), ("take", 100), ("refused", 0), ("append", 2),
+        ("append", 1), ("take", 2), ("move", 100),
     ]  # fmt: skip
     seen = []
     for number, (step, size) in enumerate(steps):
         if step == "append":  # a webhook of `size` alerts; the append also trims what moved
             instances = [f"i{number}-{n}" for n in range(size)]
             appender.append([_webhook(key, *instances)], runtime.clock.now())
+        elif step == "refused":  # stores nothing, and trims: the journal is empty
+            appender.append([_normalized("no-such-key", "x")], runtime.clock.now())
+            assert _entries(runtime) == []
         elif step == "take":  # up to `size` alerts, as if ingested (at least one entry)
             with runtime.transaction() as session:
                 mover.take(session=session, max_alerts=size)
@@ -270,60 +286,81 @@ def test_the_journal_counts_what_is_pending_without_reading_every_entry(
                 mover.move(session=session, max_alerts=size)
         assert _state(runtime) == _counted(runtime), (step, size)
         seen.append(_state(runtime)[:2])
+        if number == 9:  # the first entry after the journal was empty counts from 0 again
+            assert _entries(runtime) == [(1, 2)]
     appender.close()
     assert seen == [
-        (1, 1), (2, 4), (3, 6), (2, 5), (3, 6), (2, 3), (3, 7), (0, 0), (1, 2), (2, 3), (1, 1),
-        (1, 1),
+        (1, 1), (2, 4), (3, 6), (2, 5), (3, 6), (2, 3), (3, 7), (0, 0), (0, 0), (1, 2),
+        (2, 3), (1, 1), (1, 1),
     ]  # fmt: skip
     _ingest_all(runtime)
     assert _state(runtime) == (0, 0, None)
 
 
-@SQLITE_ONLY
-def test_a_journal_from_before_the_running_count_is_counted_by_reading(
-    runtime: Runtime,
-) -> None:
-    """A journal file written by an earlier warroom has no running count: opening it adds
-    the columns, its entries are counted by reading them while any is pending, and the
-    entries stored since are counted on their own once those are gone."""
+def _store_as_before(runtime: Runtime, key: str, name: str, size: int) -> None:
+    """An entry as an earlier warroom stored it: without a running count (the journal made
+    by it if there is none yet, without the columns)."""
     import sqlite3
 
-    key, _ = _prepare(runtime)
-    path = _path(runtime)
     with runtime.read() as session:
         [integration_id] = session.scalars(
             select(integrations.INTEGRATIONS.c.id).where(integrations.INTEGRATIONS.c.key == key)
         )
-    old = sqlite3.connect(path)
+    webhook = _webhook(key, *[f"{name}-{i}" for i in range(size)]).webhook
+    assert webhook is not None
+    old = sqlite3.connect(_path(runtime))
     old.execute(
-        "CREATE TABLE entries (id INTEGER PRIMARY KEY AUTOINCREMENT, integration_id INTEGER "
-        "NOT NULL, received_at TEXT NOT NULL, size INTEGER NOT NULL, kind TEXT NOT NULL, "
-        "alerts TEXT, webhook BLOB, acknowledge TEXT)"
+        "CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "integration_id INTEGER NOT NULL, received_at TEXT NOT NULL, size INTEGER NOT NULL, "
+        "kind TEXT NOT NULL, alerts TEXT, webhook BLOB, acknowledge TEXT)"
     )
-    for n, size in enumerate((2, 1)):
-        body = _webhook(key, *[f"old{n}-{i}" for i in range(size)]).webhook
-        assert body is not None
-        old.execute(
-            "INSERT INTO entries (integration_id, received_at, size, kind, webhook) "
-            "VALUES (?, ?, ?, 'alertmanager', ?)",
-            (integration_id, runtime.clock.now().isoformat(), size, body.body),
-        )
+    old.execute(
+        "INSERT INTO entries (integration_id, received_at, size, kind, webhook) "
+        "VALUES (?, ?, ?, 'alertmanager', ?)",
+        (integration_id, runtime.clock.now().isoformat(), size, webhook.body),
+    )
     old.commit()
     old.close()
+
+
+@SQLITE_ONLY
+def test_entries_stored_before_the_running_count_are_counted_by_reading(
+    runtime: Runtime,
+) -> None:
+    """A journal file written by an earlier warroom has no running count. Looking at it
+    changes nothing and counts its entries by reading them; opening it to append adds the
+    columns. Its entries are counted by reading while any is pending, one that an earlier
+    version beside this one stores later is counted in by the next append, and the
+    entries stored since are counted on their own once the old ones are gone."""
+    import sqlite3
+
+    key, _ = _prepare(runtime)
+    path = _path(runtime)
+    _store_as_before(runtime, key, "old1", 2)
+    _store_as_before(runtime, key, "old2", 1)
+    assert _state(runtime) == _counted(runtime)
+    assert _state(runtime)[:2] == (2, 3)
+    looker = sqlite3.connect(path)
+    columns = {row[1] for row in looker.execute("PRAGMA table_info(entries)")}
+    looker.close()
+    assert "number" not in columns  # looking wrote nothing
     appender, mover = journal.Appender(path), journal.Mover(path)
     appender.append([_webhook(key, "new-a", "new-b", "new-c")], runtime.clock.now())
     assert _state(runtime)[:2] == (3, 6) == _counted(runtime)[:2]
+    _store_as_before(runtime, key, "late", 2)  # an earlier version, beside this one
+    assert _state(runtime)[:2] == (4, 8) == _counted(runtime)[:2]
+    appender.append([_webhook(key, "new-d")], runtime.clock.now())
+    assert _state(runtime)[:2] == (5, 9) == _counted(runtime)[:2]
     with runtime.transaction() as session:  # the first old entry, as the intake thread takes it
         assert len(mover.take(session=session, max_alerts=2)) == 1
-    assert _state(runtime)[:2] == (2, 4) == _counted(runtime)[:2]
-    with runtime.transaction() as session:  # the second: only new ones are pending
+    assert _state(runtime)[:2] == (4, 7) == _counted(runtime)[:2]
+    with runtime.transaction() as session:  # the second: the first pending entry is counted
         assert len(mover.take(session=session, max_alerts=1)) == 1
-    appender.append([_webhook(key, "new-d")], runtime.clock.now())
     assert _state(runtime) == _counted(runtime)
-    assert _state(runtime)[:2] == (2, 4)
+    assert _state(runtime)[:2] == (3, 6)  # new-a..c, the late entry, new-d
     appender.close()
     _ingest_all(runtime)
-    assert len(_fingerprints(runtime)) == 4  # the new entries' alerts (the old were taken)
+    assert len(_fingerprints(runtime)) == 6  # all but the two old entries taken above
 
 
 def test_a_request_that_waits_comes_after_those_accepted_before_it(api: Api) -> None:

@@ -76,27 +76,36 @@ CREATE TABLE IF NOT EXISTS entries (
     alerts_through INTEGER
 )
 """
-# Each entry's place, counted on from the entry before it when it was stored (from 0 when
-# the journal held none): its number, and the alerts of the entries up to it. So the
-# entries and alerts pending are told from the first pending entry and the last, without
-# reading every entry in between. A journal from before these columns gets them on opening;
-# its older entries, without, are counted by reading them.
+# Each entry's place, counted on from the entry before it when it was stored: its number,
+# and the alerts of the entries up to it. So the entries and alerts pending are told from
+# the first pending entry and the last, without reading every entry in between. The count
+# starts from 0 in an empty journal. A journal from before these columns gets them on
+# opening; its older entries, without, are counted by reading them while any is pending,
+# and an entry stored without them by an earlier version beside this one is counted in by
+# the next append.
 RUNNING_COLUMNS = ("number", "alerts_through")
-LAST_RUNNING = "SELECT number, alerts_through FROM entries ORDER BY id DESC LIMIT 1"
 # what an append reads first, in one statement (each statement lets another thread in):
-# the key generation, and the running count of the last entry
+# the key generation, and the last entry's id and running count
 APPEND_STATE = (
     "SELECT (SELECT value FROM key_generation WHERE id = 1), "
+    "(SELECT id FROM entries ORDER BY id DESC LIMIT 1), "
     "(SELECT number FROM entries ORDER BY id DESC LIMIT 1), "
     "(SELECT alerts_through FROM entries ORDER BY id DESC LIMIT 1)"
+)
+LAST_COUNTED = (
+    "SELECT number, alerts_through, id FROM entries WHERE number IS NOT NULL "
+    "ORDER BY id DESC LIMIT 1"
 )
 INSERT_ENTRY = (
     "INSERT INTO entries (integration_id, received_at, size, kind, alerts, webhook, "
     "acknowledge, number, alerts_through) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-FIRST_PENDING = (
-    "SELECT number, alerts_through - size, received_at FROM entries "
-    "WHERE id > ? ORDER BY id LIMIT 1"
+PENDING_ENDS = (  # one statement: both ends from one snapshot of the journal
+    "SELECT head.number, head.alerts_through - head.size, head.received_at, "
+    "tail.number, tail.alerts_through FROM "
+    "(SELECT number, alerts_through, size, received_at FROM entries "
+    "WHERE id > ? ORDER BY id LIMIT 1) AS head, "
+    "(SELECT number, alerts_through FROM entries ORDER BY id DESC LIMIT 1) AS tail"
 )
 COUNT_PENDING = (
     "SELECT count(*), coalesce(sum(size), 0), min(received_at) FROM entries WHERE id > ?"
@@ -245,10 +254,14 @@ class Appender:
         what was stored or the error it gets. Raises when the commit fails (nothing stored)."""
         with self._lock:
             with _transaction(self._journal):  # the key generation is read in it too
-                generation, number, alerts = self._journal.execute(APPEND_STATE).fetchone()
+                generation, last, number, alerts = self._journal.execute(APPEND_STATE).fetchone()
                 found, mark = self._known({s.key for s in submissions}, generation or 0)
                 outcomes, rows = _rows(found, submissions, now)
                 if rows:
+                    if last is None:  # an empty journal
+                        number, alerts = 0, 0
+                    elif number is None or alerts is None:  # an earlier version's entry
+                        number, alerts = self._counted_through_last()
                     self._insert(rows, number, alerts)
                 if mark > self._deleted_through:  # moved into the database: not needed here
                     self._journal.execute("DELETE FROM entries WHERE id <= ?", (mark,))
@@ -285,17 +298,23 @@ class Appender:
             mark = _mark(self._main)
         return found, mark
 
-    def _insert(self, rows: list[tuple[Any, ...]], number: int | None, alerts: int | None) -> None:
-        """Store the rows, numbered on from the last entry's running count (none: from 0).
-        The transaction holds the journal's write lock: nobody appends meanwhile."""
-        if number is None or alerts is None:  # no entry, or one from before the count
-            number, alerts = 0, 0
+    def _insert(self, rows: list[tuple[Any, ...]], number: int, alerts: int) -> None:
+        """Store the rows, numbered on from the last entry's running count. The transaction
+        holds the journal's write lock: nobody appends meanwhile."""
         numbered = []
         for row in rows:
             number += 1
             alerts += row[2]  # its size
             numbered.append((*row, number, alerts))
         self._journal.executemany(INSERT_ENTRY, numbered)
+
+    def _counted_through_last(self) -> tuple[int, int]:
+        """The running count through the last entry, which an earlier version stored without
+        one: the last counted entry's (none: 0), and the entries after it, counted."""
+        counted = self._journal.execute(LAST_COUNTED).fetchone()
+        number, alerts, after = counted if counted is not None else (0, 0, 0)
+        more, more_alerts, _ = self._journal.execute(COUNT_PENDING, (after,)).fetchone()
+        return number + more, alerts + more_alerts
 
     def close(self) -> None:
         with self._lock:
@@ -458,9 +477,10 @@ def state(*, session: Session, url: str) -> State:
     through = moved_through(session)
     connection = connect(path)
     try:
-        count, alerts, oldest = _pending(connection, through)
-    except sqlite3.OperationalError:  # no table yet: nothing was ever stored there
-        return stored
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(entries)")}
+        if not columns:  # no table yet: nothing was ever stored there
+            return stored
+        count, alerts, oldest = _pending(connection, through, counted=columns)
     finally:
         connection.close()
     earliest = [o for o in (stored.oldest, datetime.fromisoformat(oldest) if oldest else None) if o]
@@ -472,15 +492,19 @@ def state(*, session: Session, url: str) -> State:
     )
 
 
-def _pending(connection: sqlite3.Connection, through: int) -> tuple[int, int, str | None]:
-    """The entries after the mark: how many, their alerts, and when the oldest came. Read
-    from the first and the last entry's running count; by reading them all only while
-    entries stored before that count are pending."""
-    first = connection.execute(FIRST_PENDING, (through,)).fetchone()
-    if first is None:
-        return 0, 0, None
-    last = connection.execute(LAST_RUNNING).fetchone()
-    if first[0] is None or last is None or last[0] is None:
-        count, alerts, oldest = connection.execute(COUNT_PENDING, (through,)).fetchone()
-        return int(count), int(alerts), oldest
-    return last[0] - first[0] + 1, last[1] - first[1], first[2]
+def _pending(
+    connection: sqlite3.Connection, through: int, *, counted: set[str]
+) -> tuple[int, int, str | None]:
+    """The entries after the mark: how many, their alerts, and when the first came. Told
+    from the running count of the first and the last entry; by reading every one while the
+    first has none (stored before the count), or the journal has no such columns yet (it
+    is left as it is: looking writes nothing)."""
+    if set(RUNNING_COLUMNS) <= counted:
+        ends = connection.execute(PENDING_ENDS, (through,)).fetchone()
+        if ends is None:
+            return 0, 0, None
+        first, before_first, received, last, alerts_through_last = ends
+        if first is not None and last is not None:
+            return last - first + 1, alerts_through_last - before_first, received
+    count, alerts, oldest = connection.execute(COUNT_PENDING, (through,)).fetchone()
+    return int(count), int(alerts), oldest
