@@ -119,8 +119,10 @@ def test_a_request_whose_shared_store_fails_is_retried_alone(
     if journal.path_for(runtime.settings.resolved_database_url()) is not None:
         real_insert = journal.Appender._insert
 
-        def failing_insert(self: journal.Appender, rows: list[tuple[Any, ...]]) -> None:
-            real_insert(self, rows)  # writes, then breaks: the transaction must roll back
+        def failing_insert(
+            self: journal.Appender, rows: list[tuple[Any, ...]], *counted: int
+        ) -> None:
+            real_insert(self, rows, *counted)  # writes, then breaks: the transaction must roll back
             if any(b"poison" in _text(row) for row in rows):
                 raise RuntimeError("injected failure")
 
