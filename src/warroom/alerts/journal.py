@@ -85,10 +85,9 @@ CREATE TABLE IF NOT EXISTS entries (
 # the next append.
 RUNNING_COLUMNS = ("number", "alerts_through")
 # what an append reads first, in one statement (each statement lets another thread in):
-# the key generation, and the last entry's id and running count
+# the key generation, and the last entry's running count
 APPEND_STATE = (
     "SELECT (SELECT value FROM key_generation WHERE id = 1), "
-    "(SELECT id FROM entries ORDER BY id DESC LIMIT 1), "
     "(SELECT number FROM entries ORDER BY id DESC LIMIT 1), "
     "(SELECT alerts_through FROM entries ORDER BY id DESC LIMIT 1)"
 )
@@ -254,13 +253,11 @@ class Appender:
         what was stored or the error it gets. Raises when the commit fails (nothing stored)."""
         with self._lock:
             with _transaction(self._journal):  # the key generation is read in it too
-                generation, last, number, alerts = self._journal.execute(APPEND_STATE).fetchone()
+                generation, number, alerts = self._journal.execute(APPEND_STATE).fetchone()
                 found, mark = self._known({s.key for s in submissions}, generation or 0)
                 outcomes, rows = _rows(found, submissions, now)
                 if rows:
-                    if last is None:  # an empty journal
-                        number, alerts = 0, 0
-                    elif number is None or alerts is None:  # an earlier version's entry
+                    if number is None or alerts is None:  # empty, or an earlier version's
                         number, alerts = self._counted_through_last()
                     self._insert(rows, number, alerts)
                 if mark > self._deleted_through:  # moved into the database: not needed here
@@ -309,8 +306,9 @@ class Appender:
         self._journal.executemany(INSERT_ENTRY, numbered)
 
     def _counted_through_last(self) -> tuple[int, int]:
-        """The running count through the last entry, which an earlier version stored without
-        one: the last counted entry's (none: 0), and the entries after it, counted."""
+        """The running count through the last entry, when it has none (an empty journal, or
+        an entry an earlier version stored): the last counted entry's (none: 0), and the
+        entries after it, counted."""
         counted = self._journal.execute(LAST_COUNTED).fetchone()
         number, alerts, after = counted if counted is not None else (0, 0, 0)
         more, more_alerts, _ = self._journal.execute(COUNT_PENDING, (after,)).fetchone()
