@@ -80,6 +80,7 @@ class Intake:
         url = runtime.settings.resolved_database_url()
         self._journal_path = journal.path_for(url)
         self._appender: journal.Appender | None = None
+        self._appender_lock = threading.Lock()
         self._appending: dict[asyncio.AbstractEventLoop, list[_Waiting]] = {}
         # on SQLite only: elsewhere this thread accepts too, and standing aside would delay it
         self._front = FrontDoor() if self._journal_path is not None else None
@@ -120,10 +121,7 @@ class Intake:
 
     def _append_now(self, queued: list[_Waiting]) -> list[tuple[_Waiting, Stored | Exception]]:
         try:
-            if self._appender is None:
-                assert self._journal_path is not None
-                self._appender = journal.Appender(self._journal_path)
-            outcomes = self._appender.append(
+            outcomes = self._journal_appender().append(
                 [w.submission for w in queued], self.runtime.clock.now()
             )
         except Exception as exc:
@@ -133,6 +131,15 @@ class Intake:
                 logger.exception("storing alerts failed")
             return [(queued[0], exc)]
         return list(zip(queued, outcomes, strict=True))
+
+    def _journal_appender(self) -> journal.Appender:
+        """The one appender of this intake, made by the first event loop that stores (the
+        test client runs one per thread: several may come at once)."""
+        with self._appender_lock:
+            if self._appender is None:
+                assert self._journal_path is not None
+                self._appender = journal.Appender(self._journal_path)
+            return self._appender
 
     async def _wait_for(
         self, entry_id: int, loop: asyncio.AbstractEventLoop

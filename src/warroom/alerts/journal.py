@@ -91,6 +91,9 @@ APPEND_STATE = (
     "(SELECT number FROM entries ORDER BY id DESC LIMIT 1), "
     "(SELECT alerts_through FROM entries ORDER BY id DESC LIMIT 1)"
 )
+USED_IDS = (  # the ids handed out so far: SQLite's sequence, and the largest still there
+    "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'entries'), (SELECT max(id) FROM entries)"
+)
 LAST_COUNTED = (
     "SELECT number, alerts_through, id FROM entries WHERE number IS NOT NULL "
     "ORDER BY id DESC LIMIT 1"
@@ -234,12 +237,13 @@ class Appender:
 
     def _start_after(self, mark: int) -> None:
         """New ids come after the mark, even when the journal file was new or replaced: an
-        entry with an id at or below it would never be moved."""
-        row = self._journal.execute("SELECT seq FROM sqlite_sequence WHERE name = 'entries'")
-        found = row.fetchone()
-        if found is not None and int(found[0]) >= mark:
-            return
+        entry with an id at or below it would never be moved. Looked at and set in one
+        transaction: an appender starting beside another (another process, or another event
+        loop's) must not set the numbers back below ids the other has used meanwhile."""
         with _transaction(self._journal):
+            used, largest = self._journal.execute(USED_IDS).fetchone()
+            if max(used or 0, largest or 0) >= mark:
+                return
             self._journal.execute("DELETE FROM sqlite_sequence WHERE name = 'entries'")
             self._journal.execute(
                 "INSERT INTO sqlite_sequence (name, seq) VALUES ('entries', ?)", (mark,)
