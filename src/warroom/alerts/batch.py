@@ -13,8 +13,10 @@ from sqlalchemy import Text, bindparam, cast, func, insert, literal, select, tex
 from sqlalchemy.orm import Session
 
 from warroom import lean
-from warroom.alerts.models import Alert, Integration, Silence
+from warroom.alerts.integrations import Source
+from warroom.alerts.models import Alert
 from warroom.alerts.normalize import NormalizedAlert
+from warroom.alerts.silences import Active
 from warroom.clock import Clock
 from warroom.db import inserts, json_value, table_of
 from warroom.incidents import changes, lifecycle, timeline
@@ -128,7 +130,7 @@ class Batch:
     playbook: Playbook
     clock: Clock
     now: datetime
-    silences: Sequence[Silence]
+    silences: Sequence[Active]
     live: dict[tuple[int, str], LiveAlert] = field(default_factory=dict)
     changed: dict[int, LiveAlert] = field(default_factory=dict)
     repeated: dict[int, LiveAlert] = field(default_factory=dict)  # only count, last seen
@@ -309,7 +311,7 @@ class Batch:
         )
 
 
-def actor_of(integration: Integration) -> str:
+def actor_of(integration: Source) -> str:
     return f"integration:{integration.name}"
 
 

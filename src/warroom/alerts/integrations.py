@@ -87,11 +87,19 @@ HOLDERS = select(
     INTEGRATIONS.c.key, INTEGRATIONS.c.id, INTEGRATIONS.c.kind, INTEGRATIONS.c.auth_token_hash
 ).where(INTEGRATIONS.c.key.in_(bindparam("keys", expanding=True)))
 BY_IDS = (
-    select(Integration)
-    .where(Integration.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Integration.id)
+    select(INTEGRATIONS.c.id, INTEGRATIONS.c.name, INTEGRATIONS.c.kind)
+    .where(INTEGRATIONS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(INTEGRATIONS.c.id)
 )
 BY_IDS_LOCKED = BY_IDS.with_for_update()
+
+
+class Source(NamedTuple):
+    """What ingesting needs of an integration (read with Core: every batch reads it)."""
+
+    id: int
+    name: str
+    kind: str
 
 
 def by_keys(*, session: Session, keys: set[str]) -> dict[str, KeyHolder]:
@@ -100,10 +108,13 @@ def by_keys(*, session: Session, keys: set[str]) -> dict[str, KeyHolder]:
     return {key: KeyHolder(id_, kind, token_hash) for key, id_, kind, token_hash in rows}
 
 
-def by_ids(*, session: Session, ids: set[int], lock: bool = False) -> dict[int, Integration]:
+def by_ids(*, session: Session, ids: set[int], lock: bool = False) -> dict[int, Source]:
     """The integrations with these ids, locked in id order when ``lock``."""
     query = BY_IDS_LOCKED if lock else BY_IDS
-    return {i.id: i for i in session.scalars(query, {"ids": sorted(ids)})}
+    return {
+        id_: Source(id_, name, kind)
+        for id_, name, kind in session.execute(query, {"ids": sorted(ids)})
+    }
 
 
 def check(found: dict[str, KeyHolder], key: str, kind: str) -> KeyHolder:

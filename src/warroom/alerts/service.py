@@ -24,6 +24,7 @@ from warroom.alerts.batch import (
     bounded,
     group_key,
 )
+from warroom.alerts.integrations import Source
 from warroom.alerts.models import Integration
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.clock import Clock
@@ -93,7 +94,7 @@ def ingest_entries(
 
 
 def _firing(
-    accepted: Sequence[tuple[Integration, Entry, list[NormalizedAlert], IngestResult]],
+    accepted: Sequence[tuple[Source, Entry, list[NormalizedAlert], IngestResult]],
 ) -> set[tuple[int, str]]:
     """The (integration, fingerprint) of every firing alert of the batch."""
     return {
@@ -108,7 +109,7 @@ def ingest(
     *,
     session: Session,
     playbook: Playbook,
-    integration: Integration,
+    integration: Integration | Source,
     alerts: list[NormalizedAlert],
     clock: Clock,
 ) -> IngestResult:
@@ -122,9 +123,7 @@ def ingest(
     return result
 
 
-def _fire(
-    batch: Batch, integration: Integration, alert: NormalizedAlert, result: IngestResult
-) -> None:
+def _fire(batch: Batch, integration: Source, alert: NormalizedAlert, result: IngestResult) -> None:
     existing = batch.live.get((integration.id, alert.fingerprint))
     if existing is not None:
         existing.count += 1
@@ -180,7 +179,7 @@ def _decide(batch: Batch, labels: dict[str, str], fingerprint: str) -> routing.D
 
 
 def _attached(
-    batch: Batch, integration: Integration, incident: Incident, row: LiveAlert, result: IngestResult
+    batch: Batch, integration: Source, incident: Incident, row: LiveAlert, result: IngestResult
 ) -> None:
     result.incidents.add(incident.id)
     batch.attached(incident.id)
@@ -190,7 +189,7 @@ def _attached(
 
 
 def _page_once_unsilenced(
-    batch: Batch, integration: Integration, row: LiveAlert, result: IngestResult
+    batch: Batch, integration: Source, row: LiveAlert, result: IngestResult
 ) -> None:
     """A silenced alert still firing after its silence ended opens its incident now."""
     if silences.silencing(batch.silences, row.labels) is not None:
@@ -208,7 +207,7 @@ def _page_once_unsilenced(
 
 def _incident_for(
     batch: Batch,
-    integration: Integration,
+    integration: Source,
     group: str,
     summary: str,
     labels: dict[str, str],
@@ -246,7 +245,7 @@ def _more_severe(playbook: Playbook, candidate: str | None, current: str) -> boo
 
 def _find_or_open(
     batch: Batch,
-    integration: Integration,
+    integration: Source,
     group: str,
     summary: str,
     labels: dict[str, str],
@@ -313,7 +312,7 @@ def _describe(summary: str, labels: dict[str, str]) -> str:
 
 
 def _resolve(
-    batch: Batch, integration: Integration, alert: NormalizedAlert, result: IngestResult
+    batch: Batch, integration: Source, alert: NormalizedAlert, result: IngestResult
 ) -> None:
     existing = batch.live.pop((integration.id, alert.fingerprint), None)
     if existing is None:
@@ -340,9 +339,7 @@ def _resolve(
     )
 
 
-def _acknowledge(
-    batch: Batch, integration: Integration, fingerprint: str, result: IngestResult
-) -> None:
+def _acknowledge(batch: Batch, integration: Source, fingerprint: str, result: IngestResult) -> None:
     """Acknowledge the incident of an open alert (PagerDuty's acknowledge event)."""
     existing = batch.live.get((integration.id, fingerprint))
     if existing is None or existing.incident_id is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -44,5 +45,5 @@ def parse_matcher(text: str) -> Matcher:
     return Matcher(name=name, op=op, value=value)
 
 
-def all_match(matchers: list[Matcher], labels: dict[str, str]) -> bool:
+def all_match(matchers: Sequence[Matcher], labels: dict[str, str]) -> bool:
     return all(m.matches(labels) for m in matchers)
