@@ -1,0 +1,160 @@
+"""Where a server's processor goes under a steady stream of lone alerts: a fresh `warroom serve`
+on SQLite (pinned to CPU 1) takes `make bench-ingest`'s background load (one alert a request,
+1,000 groups, 10% duplicates, paced at BENCH_RATE alerts/s from CPU 0) for BENCH_SECONDS.
+Every second the CPU time of the server's event-loop thread and of its other threads (largest
+first: the intake thread, then the checkpointer and the job worker) is printed, in percent of
+one CPU. Then the means over seconds 2-9 (the stream's first ten seconds open its 1,000
+groups: 750 incidents) and over second 13 on (every alert a repeat of a firing one).
+
+No webhook is subscribed, so opening an incident sends nothing. With `--ceiling raw` or
+`--ceiling app` the server is `bench/ceiling_app.py` instead (plain ASGI, or a FastAPI route,
+on the same uvicorn; storing nothing): what the stack alone costs at that rate.
+
+Run:  .venv/bin/python bench/bench_steady.py [--ceiling raw|app]
+      (environment: BENCH_RATE=2000 BENCH_SECONDS=20)
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest.load import background_main, free_port
+
+BENCH = Path(__file__).resolve().parent
+PYTHON = sys.executable
+SERVER_CPU = "1"
+LOAD_CPU = 0
+
+
+def start_warroom(home: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
+    env |= {
+        "WARROOM_DATABASE_URL": f"sqlite:///{home / 'warroom.db'}",
+        "WARROOM_DATA_DIR": str(home),
+        "WARROOM_HOST": "127.0.0.1",
+        "WARROOM_PORT": str(port),
+    }
+    warroom = [PYTHON, "-m", "warroom"]
+    subprocess.run([*warroom, "db", "upgrade"], env=env, check=True, capture_output=True)
+    created = subprocess.run(
+        [*warroom, "integration", "create", "--name", "steady", "--kind", "alertmanager"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    found = re.search(r"/hooks/alertmanager/[^\s\"'<>]+", created)
+    assert found, created
+    with (home / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            ["taskset", "-c", SERVER_CPU, *warroom, "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return server, found.group(0)
+
+
+def start_ceiling(home: Path, port: int, which: str) -> tuple[subprocess.Popen[bytes], str]:
+    uvicorn = [PYTHON, "-m", "uvicorn", "--app-dir", str(BENCH), f"ceiling_app:{which}"]
+    options = ["--port", str(port), "--http", "httptools", "--loop", "uvloop"]
+    with (home / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            ["taskset", "-c", SERVER_CPU, *uvicorn, *options, "--no-access-log"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return server, "/hooks/alertmanager/ceiling"
+
+
+def wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not answer /healthz within 60 s")
+
+
+def thread_ticks(pid: int) -> dict[int, int]:
+    """CPU time (clock ticks, user + system) of each thread of the process."""
+    ticks = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except FileNotFoundError:  # the thread ended
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks[int(tid)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def mean_of(rows: list[tuple[float, list[float]]]) -> str:
+    if not rows:
+        return "(none)"
+    loop = sum(r[0] for r in rows) / len(rows)
+    others = [sum(r[1][i] if len(r[1]) > i else 0 for r in rows) / len(rows) for i in range(3)]
+    return f"event loop {loop:.1f}%, other threads {' · '.join(f'{o:.1f}%' for o in others)}"
+
+
+def main() -> None:
+    rate = int(os.environ.get("BENCH_RATE", "2000"))
+    seconds = int(os.environ.get("BENCH_SECONDS", "20"))
+    ceiling = sys.argv[2] if sys.argv[1:2] == ["--ceiling"] and len(sys.argv) > 2 else None
+    home = Path(tempfile.mkdtemp(prefix="warroom-steady-"))
+    port = free_port()
+    server, path = start_ceiling(home, port, ceiling) if ceiling else start_warroom(home, port)
+    hertz = os.sysconf("SC_CLK_TCK")
+    try:
+        wait_ready(port, server)
+        ctx = mp.get_context("spawn")
+        ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
+        spec = ("steady", 1000, 0.1)
+        load = ctx.Process(
+            target=background_main,
+            args=(port, path, "webhook", spec, rate, 1, (ready, stop), out, seconds),
+        )
+        load.start()
+        assert load.pid is not None
+        os.sched_setaffinity(load.pid, {LOAD_CPU})
+        if not ready.wait(30):
+            raise SystemExit("the load did not start")
+        rows: list[tuple[float, list[float]]] = []
+        before, started = thread_ticks(server.pid), time.monotonic()
+        for second in range(1, seconds + 1):
+            time.sleep(max(0.0, started + second - time.monotonic()))
+            now = thread_ticks(server.pid)
+            used = {t: (v - before.get(t, 0)) * 100 / hertz for t, v in now.items()}
+            loop = used.pop(server.pid, 0.0)
+            others = sorted(used.values(), reverse=True)
+            rows.append((loop, others))
+            shown = " · ".join(f"{o:.0f}%" for o in others[:3])
+            print(f"{second:3d} s  event loop {loop:3.0f}%  other threads {shown}", flush=True)
+            before = now
+        stop.set()
+        figures = out.get(timeout=30)
+        load.join(timeout=10)
+        taken = figures["alerts"] / max(figures["elapsed"], 1e-9)
+        print(f"load taken: {taken:,.0f} alerts/s (asked {rate:,}/s), errors {figures['errors']}")
+        print(f"mean, seconds 2-9 (new groups):  {mean_of(rows[1:9])}")
+        print(f"mean, seconds 13+ (repeats):     {mean_of(rows[12:])}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
