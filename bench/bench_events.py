@@ -8,17 +8,14 @@ Run:  .venv/bin/python bench/bench_events.py [N]      (N incidents, default 300)
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
-from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import subscribed
+from bench.common import subscribed, time_parts
 
 from warroom import migrate
 from warroom.engine import events, worker
@@ -41,18 +38,6 @@ PARTS: list[tuple[Any, str, str]] = [
 ]
 
 
-def timed(spent: dict[str, float], label: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            spent[label] += time.perf_counter() - started
-
-    return wrapper
-
-
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     state, server, settings = subscribed("warroom-events-")
@@ -69,9 +54,7 @@ def main() -> None:
                 data=IncidentCreate(title=f"bench {i}", severity="P1"),
             )
     declared = time.perf_counter() - started
-    spent: dict[str, float] = defaultdict(float)
-    for owner, name, label in PARTS:
-        setattr(owner, name, timed(spent, label, getattr(owner, name)))
+    spent = time_parts(PARTS)
     handlers = runtime.handlers()
     started = time.perf_counter()
     while worker.run_due(factory=runtime.factory, clock=runtime.clock, handlers=handlers):
@@ -82,7 +65,7 @@ def main() -> None:
     print(f"declaring: {declared / count * 1000:.2f} ms an incident")
     print(f"the worker: {ran / count * 1000:.2f} ms an incident, of which")
     for _, _, label in PARTS:
-        print(f"  {label:<40} {spent[label] / count * 1000:.2f} ms")
+        print(f"  {label:<40} {spent[label].wall / count * 1000:.2f} ms")
 
 
 if __name__ == "__main__":

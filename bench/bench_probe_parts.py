@@ -8,16 +8,16 @@ Run:  taskset -c 1 .venv/bin/python bench/bench_probe_parts.py [N]     (default 
 
 from __future__ import annotations
 
-import functools
 import runpy
 import sys
 import threading
-import time
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy.orm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import time_parts
 
 from warroom import runtime
 from warroom.alerts import ingester, integrations, journal, service, silences
@@ -26,29 +26,6 @@ from warroom.incidents import service as incidents
 
 HERE = Path(__file__).resolve().parent
 MAIN = threading.get_ident()  # the thread bench_probe_path ingests in
-spent: defaultdict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])  # calls, CPU, wall
-
-
-def timed(owner: Any, attribute: str, label: str) -> None:
-    """Wrap ``owner.attribute`` with timers counting under ``label`` (ingesting thread only)."""
-    original = getattr(owner, attribute)
-
-    @functools.wraps(original)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if threading.get_ident() != MAIN:
-            return original(*args, **kwargs)
-        cpu, wall = time.thread_time(), time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            part = spent[label]
-            part[0] += 1
-            part[1] += time.thread_time() - cpu
-            part[2] += time.perf_counter() - wall
-
-    setattr(owner, attribute, wrapper)
-
-
 PASS = "the pass (Ingester._ingest_journal)"
 PARTS = [
     (ingester.Ingester, "_ingest_journal", PASS),
@@ -65,14 +42,13 @@ PARTS = [
 
 
 def main() -> None:
-    for owner, attribute, label in PARTS:
-        timed(owner, attribute, label)
+    spent = time_parts(PARTS, thread=MAIN)
     sys.argv = [str(HERE / "bench_probe_path.py"), *sys.argv[1:2]]
     runpy.run_path(sys.argv[0], run_name="__main__")
-    passes = spent[PASS][0]
+    passes = spent[PASS].calls
     print(f"per pass ({passes:.0f} passes, the first ones included): calls, CPU ms, wall ms")
     for _, _, label in PARTS:
-        calls, cpu, wall = spent[label]
+        calls, cpu, wall = spent[label].calls, spent[label].cpu, spent[label].wall
         each = f"{calls / passes:5.2f} {cpu / passes * 1000:7.3f} {wall / passes * 1000:7.3f}"
         print(f"{label:48s} {each}")
 

@@ -12,9 +12,7 @@ Run:  taskset -c 1 .venv/bin/python bench/bench_probe_path.py [N]     (default 3
 
 from __future__ import annotations
 
-import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench.common import subscribed
+from bench.common import alertmanager_hook, subscribed
 from ingest.alerts import body_for, probe_alert
 
 from warroom.alerts import journal
@@ -42,17 +40,7 @@ def main() -> None:
         "WARROOM_DATA_DIR": str(settings.data_dir),
         "PATH": "/usr/bin:/bin",
     }
-    warroom = [sys.executable, "-m", "warroom"]
-    subprocess.run([*warroom, "db", "upgrade"], env=env, check=True, capture_output=True)
-    created = subprocess.run(
-        [*warroom, "integration", "create", "--name", "probe", "--kind", "alertmanager"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    found = re.search(r"/hooks/alertmanager/(\S+)", created)
-    assert found, created
+    key = alertmanager_hook(env, "probe").rsplit("/", 1)[1]
     runtime = build_runtime(settings)
     worker = runtime.worker()
     worker.start_thread()
@@ -67,9 +55,7 @@ def main() -> None:
     pass_cpu: list[float] = []
     for number in range(count):
         body = body_for("webhook", [probe_alert("path", number)])
-        submission = Submission(
-            key=found.group(1), kind="alertmanager", token=None, webhook=Webhook(body, 1)
-        )
+        submission = Submission(key=key, kind="alertmanager", token=None, webhook=Webhook(body, 1))
         before = len(state.requests)
         started = time.monotonic()
         cpu_started = time.thread_time()

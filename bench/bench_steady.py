@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,8 +25,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench.common import alertmanager_hook
 from ingest.load import background_main, free_port
 
 BENCH = Path(__file__).resolve().parent
@@ -44,17 +45,8 @@ def start_warroom(home: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
         "WARROOM_HOST": "127.0.0.1",
         "WARROOM_PORT": str(port),
     }
+    path = alertmanager_hook(env, "steady")
     warroom = [PYTHON, "-m", "warroom"]
-    subprocess.run([*warroom, "db", "upgrade"], env=env, check=True, capture_output=True)
-    created = subprocess.run(
-        [*warroom, "integration", "create", "--name", "steady", "--kind", "alertmanager"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    found = re.search(r"/hooks/alertmanager/[^\s\"'<>]+", created)
-    assert found, created
     with (home / "server.log").open("wb") as log:
         server = subprocess.Popen(
             ["taskset", "-c", SERVER_CPU, *warroom, "serve", "--port", str(port)],
@@ -62,7 +54,7 @@ def start_warroom(home: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    return server, found.group(0)
+    return server, path
 
 
 def start_ceiling(home: Path, port: int, which: str) -> tuple[subprocess.Popen[bytes], str]:
