@@ -193,6 +193,25 @@ def test_the_ingest_that_opens_an_incident_runs_its_event_and_the_worker_sends_i
     assert (delivery.status, delivery.attempts) == ("sent", 1)
 
 
+def test_an_incident_declared_as_the_worker_stops_is_sent_at_its_commit(
+    hooked: Runtime, receiver: Receiver
+) -> None:
+    """A transaction that began while the worker ran hands it the new incident's webhook;
+    committed after the worker stopped (a shutdown), the webhook is sent at once by the
+    committing thread, not left to wait for its job's lease to end."""
+    worker = hooked.worker()
+    thread = worker.start_thread()
+    with hooked.transaction(events_now=True) as session:
+        incident_id = declare_in(session, hooked)
+        worker.stop()
+        thread.join(10)
+    [event] = receiver.events()
+    assert (event["type"], event["data"]["incident"]["id"]) == ("incident.triggered", incident_id)
+    with hooked.read() as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+
+
 def test_when_running_an_ingests_events_fails_a_worker_runs_their_job_and_sends_once(
     hooked: Runtime, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -331,9 +331,18 @@ class Worker:
 
     def hand(self, outside: Outside) -> None:
         """Work a transaction of this process left to do outside it (``run_queued_events``),
-        done before the worker's next pass; it must be ``done_first``."""
+        done before the worker's next pass; it must be ``done_first``. When the worker has
+        stopped meanwhile (its transaction began while it ran), the caller's thread does it
+        now: its jobs are leased to this worker, and would otherwise wait for the lease to
+        end. The worker clears ``running`` before its last look at what was handed, and
+        this looks after appending, so each handed work is done once, by one of them."""
         self._handed.append((time.monotonic(), outside))
         self.wakeup.set()
+        if not self.running:
+            try:
+                self._finish_handed()
+            except Exception:  # the caller's transaction is committed: its jobs send it
+                logger.exception("sending what was handed over after the worker stopped failed")
 
     def run_forever(self) -> None:
         logger.info("worker %s started", self.name)
