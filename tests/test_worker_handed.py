@@ -106,13 +106,17 @@ def test_handed_work_whose_record_fails_is_logged_and_the_next_is_recorded(
 
 
 def test_work_handed_after_the_worker_stopped_is_done_at_once_by_the_caller(
-    worker: Worker,
+    runtime: Runtime,
 ) -> None:
     """A transaction that began while the worker ran may commit after it stopped: its work
     is done then, in the caller's thread, not left to wait for its jobs' leases."""
     recorded: list[str] = []
+    worker = runtime.worker()
+    thread = worker.start_thread()
     worker.stop()
-    _wait_for(lambda: not worker.running)
+    thread.join(10)  # its last look at what was handed is over
+    assert not thread.is_alive()
+    assert not worker.running
     worker.hand(_handed(recorded, "late"))
     assert recorded == ["late"]
     worker.hand(_handed(recorded, "later"))
