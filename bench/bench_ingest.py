@@ -84,6 +84,7 @@ from ingest.load import (
     encode,
     free_port,
     http_request,
+    wait_ready,
 )
 from ingest.procs import Server, Watched, cpu_seconds, cpus_busy, listening_pid
 from ingest.sink import sink_main
@@ -399,23 +400,6 @@ def warroom_starter(cfg: Config, workdir: Path, notes: list[str], sink_port: int
         )
 
     return start
-
-
-def wait_ready(port: int, path: str, server: Server | None, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server is not None and not server.alive():
-            raise RuntimeError(f"{server.name} exited:\n{server.log_tail()}")
-        client = BlockingClient(port, timeout=2)
-        try:
-            if client.get(path)[0] == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            client.close()
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing answered 200 at 127.0.0.1:{port}{path} within {seconds:.0f}s")
 
 
 def alertmanager_received(port: int) -> int | None:

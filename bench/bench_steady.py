@@ -18,26 +18,25 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench.common import alertmanager_hook
-from ingest.load import background_main, free_port
+from ingest.load import background_main, free_port, wait_ready
+from ingest.procs import Server, thread_cpu_seconds
 
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
-SERVER_CPU = "1"
-LOAD_CPU = 0
+SERVER_CPUS = {1}
+LOAD_CPUS = {0}
 
 
-def start_warroom(home: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_warroom(home: Path, port: int) -> tuple[Server, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
     env |= {
         "WARROOM_DATABASE_URL": f"sqlite:///{home / 'warroom.db'}",
@@ -46,52 +45,15 @@ def start_warroom(home: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
         "WARROOM_PORT": str(port),
     }
     path = alertmanager_hook(env, "steady")
-    warroom = [PYTHON, "-m", "warroom"]
-    with (home / "server.log").open("wb") as log:
-        server = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU, *warroom, "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return server, path
+    argv = [PYTHON, "-m", "warroom", "serve", "--port", str(port)]
+    return Server("warroom", argv, env, SERVER_CPUS, home / "server.log"), path
 
 
-def start_ceiling(home: Path, port: int, which: str) -> tuple[subprocess.Popen[bytes], str]:
-    uvicorn = [PYTHON, "-m", "uvicorn", "--app-dir", str(BENCH), f"ceiling_app:{which}"]
-    options = ["--port", str(port), "--http", "httptools", "--loop", "uvloop"]
-    with (home / "server.log").open("wb") as log:
-        server = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU, *uvicorn, *options, "--no-access-log"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+def start_ceiling(home: Path, port: int, which: str) -> tuple[Server, str]:
+    argv = [PYTHON, "-m", "uvicorn", "--app-dir", str(BENCH), f"ceiling_app:{which}"]
+    argv += ["--port", str(port), "--http", "httptools", "--loop", "uvloop", "--no-access-log"]
+    server = Server("ceiling", argv, dict(os.environ), SERVER_CPUS, home / "server.log")
     return server, "/hooks/alertmanager/ceiling"
-
-
-def wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("the server did not answer /healthz within 60 s")
-
-
-def thread_ticks(pid: int) -> dict[int, int]:
-    """CPU time (clock ticks, user + system) of each thread of the process."""
-    ticks = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-        except FileNotFoundError:  # the thread ended
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        ticks[int(tid)] = int(fields[11]) + int(fields[12])
-    return ticks
 
 
 def mean_of(rows: list[tuple[float, list[float]]]) -> str:
@@ -109,9 +71,8 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="warroom-steady-"))
     port = free_port()
     server, path = start_ceiling(home, port, ceiling) if ceiling else start_warroom(home, port)
-    hertz = os.sysconf("SC_CLK_TCK")
     try:
-        wait_ready(port, server)
+        wait_ready(port, "/healthz", server)
         ctx = mp.get_context("spawn")
         ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
         spec = ("steady", 1000, 0.1)
@@ -121,15 +82,15 @@ def main() -> None:
         )
         load.start()
         assert load.pid is not None
-        os.sched_setaffinity(load.pid, {LOAD_CPU})
+        os.sched_setaffinity(load.pid, LOAD_CPUS)
         if not ready.wait(30):
             raise SystemExit("the load did not start")
         rows: list[tuple[float, list[float]]] = []
-        before, started = thread_ticks(server.pid), time.monotonic()
+        before, started = thread_cpu_seconds(server.pid), time.monotonic()
         for second in range(1, seconds + 1):
             time.sleep(max(0.0, started + second - time.monotonic()))
-            now = thread_ticks(server.pid)
-            used = {t: (v - before.get(t, 0)) * 100 / hertz for t, v in now.items()}
+            now = thread_cpu_seconds(server.pid)
+            used = {t: (v - before.get(t, 0.0)) * 100 for t, v in now.items()}
             loop = used.pop(server.pid, 0.0)
             others = sorted(used.values(), reverse=True)
             rows.append((loop, others))
@@ -144,8 +105,7 @@ def main() -> None:
         print(f"mean, seconds 2-9 (new groups):  {mean_of(rows[1:9])}")
         print(f"mean, seconds 13+ (repeats):     {mean_of(rows[12:])}")
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.alerts import Alert, alert_stream, body_for
-from ingest.procs import die_with_parent
+from ingest.procs import Server, die_with_parent
 
 HOST = "127.0.0.1"
 
@@ -362,3 +362,20 @@ def encode(
         requests.append(http_request(port, path, body_for(shape, chunk)))
         sizes.append(len(chunk))
     return requests, sizes
+
+
+def wait_ready(port: int, path: str, server: Server | None, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server is not None and not server.alive():
+            raise RuntimeError(f"{server.name} exited:\n{server.log_tail()}")
+        client = BlockingClient(port, timeout=2)
+        try:
+            if client.get(path)[0] == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            client.close()
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing answered 200 at 127.0.0.1:{port}{path} within {seconds:.0f}s")
