@@ -16,9 +16,11 @@ client pinned to the other CPU(s):
 - latency, idle and under a background load of about 2,000 alerts/s: serial probe alerts, each
   opening a group of its own. For Alertmanager: from sending the POST to the arrival, at a local
   webhook sink, of the notification carrying the probe (`group_wait: 0s`). For warroom: from
-  sending the POST to the arrival at the same sink of the `incident.triggered` webhook (a
-  signed outbound webhook subscribed to that event) carrying the probe; and to its 2xx
-  answer (2xx means committed). A BENCH_WARROOM_HOOK server is measured to 2xx only.
+  sending the POST to the arrival at the same sink of the first signed outbound webhook
+  carrying the probe (subscribed to `alert.firing`, sent once the request is committed, and
+  `incident.triggered`, sent once its incident is declared), to the arrival of its
+  `incident.triggered`, and to its 2xx answer (2xx means committed). A BENCH_WARROOM_HOOK
+  server is measured to 2xx only.
 - peak RSS: VmHWM of each server's processes, the largest over its runs.
 
 Before each timed part it waits (at most 15 s) for the CPUs to fall quiet, and for each
@@ -348,7 +350,7 @@ def warroom_starter(cfg: Config, workdir: Path, notes: list[str], sink_port: int
             "  - name: bench-sink\n"
             f"    url: http://{HOST}:{sink_port}/warroom\n"
             f"    secret: {WEBHOOK_SECRET}\n"
-            "    events: [incident.triggered]\n"
+            "    events: [alert.firing, incident.triggered]\n"
         )
         run_env = dict(
             env,
@@ -462,7 +464,8 @@ def throughput(
 @dataclass
 class Latency:
     to_2xx: list[float] = field(default_factory=list)  # ms
-    to_sink: list[float] = field(default_factory=list)  # ms
+    to_sink: list[float] = field(default_factory=list)  # ms, to the first notification
+    to_incident: list[float] = field(default_factory=list)  # ms, to warroom's incident.triggered
     lost: int = 0
     failed: Counter[str] = field(default_factory=Counter)
     background: float = 0.0  # alerts/s the background load achieved
@@ -474,7 +477,9 @@ def probe_latency(
 ) -> None:
     """Serial probes, each opening a group of its own: POST->2xx, and POST->sink when `sink`."""
     client = BlockingClient(target.port)
-    arrivals: dict[str, int] = {}
+    arrivals: dict[str, int] = {}  # probe -> its first notification's arrival
+    incidents: dict[str, int] = {}  # probe -> its incident.triggered's arrival (warroom)
+    sent_at: dict[str, int] = {}
     deadline = time.monotonic() + cfg.phase_seconds
     try:
         for number in range(cfg.probes):
@@ -495,11 +500,11 @@ def probe_latency(
                 result.failed[f"HTTP {status}"] += 1
                 continue
             result.to_2xx.append((answered - sent) / 1e6)
+            sent_at[probe_id] = sent
             if sink is not None:
                 wait_until = time.monotonic() + 2.0
                 while probe_id not in arrivals and sink.poll(max(0, wait_until - time.monotonic())):
-                    key, value = sink.recv()
-                    arrivals.setdefault(key, value)
+                    _arrived(sink.recv(), arrivals, incidents)
                 if probe_id in arrivals:
                     result.to_sink.append((arrivals[probe_id] - sent) / 1e6)
                 else:
@@ -507,6 +512,23 @@ def probe_latency(
             time.sleep(cfg.probe_gap)
     finally:
         client.close()
+    if sink is not None and incidents:  # warroom: its incident.triggered come after
+        wait_until = time.monotonic() + 2.0
+        while not sent_at.keys() <= incidents.keys() and sink.poll(
+            max(0, wait_until - time.monotonic())
+        ):
+            _arrived(sink.recv(), arrivals, incidents)
+        late = [(incidents[p] - sent) / 1e6 for p, sent in sent_at.items() if p in incidents]
+        result.to_incident = late
+
+
+def _arrived(
+    received: tuple[str, int, str], arrivals: dict[str, int], incidents: dict[str, int]
+) -> None:
+    probe, at, kind = received
+    arrivals.setdefault(probe, at)
+    if kind == "incident.triggered":
+        incidents.setdefault(probe, at)
 
 
 def loaded_latency(
@@ -669,6 +691,8 @@ def describe_latency(lat: Latency) -> str:
     parts = [f"POST->2xx p50/p99 {p50_p99(lat.to_2xx)} ms"]
     if lat.to_sink or lat.lost:
         parts.append(f"POST->sink p50/p99 {p50_p99(lat.to_sink)} ms")
+    if lat.to_incident:
+        parts.append(f"POST->incident.triggered p50/p99 {p50_p99(lat.to_incident)} ms")
     parts.append(f"n={len(lat.to_2xx)}")
     if lat.background:
         parts.append(f"background {lat.background:,.0f} alerts/s")
@@ -777,7 +801,9 @@ def report_latency_and_rss(
         rows.append(("alertmanager POST -> 2xx (for reference)", am, "to_2xx"))
     notified = wr in ran and any(lat and lat.to_sink for lat in (wr.idle, wr.loaded))
     if notified:
-        rows.append(("warroom POST -> webhook at the sink", wr, "to_sink"))
+        rows.append(("warroom POST -> first webhook at the sink", wr, "to_sink"))
+    if wr in ran and any(lat and lat.to_incident for lat in (wr.idle, wr.loaded)):
+        rows.append(("warroom POST -> its incident.triggered", wr, "to_incident"))
     if wr in ran:
         rows.append(("warroom POST -> 2xx (alerts committed)", wr, "to_2xx"))
     for label, r, attr in rows:
@@ -805,7 +831,7 @@ def to_json(cfg: Config, results: dict[str, SystemResult]) -> dict[str, Any]:
         if value is None:
             return None
         out: dict[str, Any] = {"background_alerts_per_s": round(value.background, 1)}
-        for name in ("to_2xx", "to_sink"):
+        for name in ("to_2xx", "to_sink", "to_incident"):
             samples = getattr(value, name)
             if samples:
                 out[name] = {

@@ -20,7 +20,8 @@ def sink_main(port: int, conn: Connection) -> None:
 
 async def _sink(port: int, conn: Connection) -> None:
     """Webhook sink: answers 200 at once, records the arrival time of each probe alert and
-    sends (probe id, monotonic ns) to the parent; answers "stats" and stops on "stop"."""
+    sends (probe id, monotonic ns, the event's type: warroom's, or "alertmanager") to the
+    parent; answers "stats" and stops on "stop"."""
     loop = asyncio.get_running_loop()
     stats = Counter[str]()
     stopped = loop.create_future()
@@ -51,9 +52,10 @@ async def _sink(port: int, conn: Connection) -> None:
                 stats["alerts"] += body.count(b'"fingerprint"')
                 if PROBE_LABEL.encode() in body:
                     data = json.loads(body)  # Alertmanager's payload, or a warroom event
+                    kind = data.get("type", "alertmanager")
                     for alert in data.get("alerts") or data["data"]["alerts"]:
                         if probe := alert["labels"].get(PROBE_LABEL):
-                            conn.send((probe, arrived))
+                            conn.send((probe, arrived, kind))
 
     def on_command() -> None:
         try:

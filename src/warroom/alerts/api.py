@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from warroom.alerts import integrations, journal, queries, silences
 from warroom.alerts.models import Integration
@@ -86,13 +86,17 @@ def intake_state(caller: Viewer, runtime: RuntimeDep) -> IntakeRead:
 
 
 @router.post("/silences", status_code=status.HTTP_201_CREATED, response_model=SilenceRead)
-def create_silence(body: SilenceCreate, caller: Responder, runtime: RuntimeDep) -> SilenceRead:
+def create_silence(
+    body: SilenceCreate, caller: Responder, runtime: RuntimeDep, request: Request
+) -> SilenceRead:
     """Silence matching alerts for a window (a maintenance window): recorded, not paged."""
     with runtime.transaction() as session:
         silence = silences.create_from(
             session=session, request=body, actor=caller.actor, now=runtime.clock.now()
         )
-        return SilenceRead.model_validate(silence)
+        made = SilenceRead.model_validate(silence)
+    _silences_changed(request)
+    return made
 
 
 @router.get("/silences", response_model=list[SilenceRead])
@@ -108,8 +112,17 @@ def list_silences(
 
 
 @router.delete("/silences/{silence_id}", response_model=SilenceRead)
-def expire_silence(silence_id: IdPath, caller: Responder, runtime: RuntimeDep) -> SilenceRead:
+def expire_silence(
+    silence_id: IdPath, caller: Responder, runtime: RuntimeDep, request: Request
+) -> SilenceRead:
     """End a silence now."""
     with runtime.transaction() as session:
         silence = silences.expire(session=session, silence_id=silence_id, now=runtime.clock.now())
-        return SilenceRead.model_validate(silence)
+        ended = SilenceRead.model_validate(silence)
+    _silences_changed(request)
+    return ended
+
+
+def _silences_changed(request: Request) -> None:
+    """The first notices of this process look at the silences again before the next."""
+    request.app.state.intake.notices.forget_silences()

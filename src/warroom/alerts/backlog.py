@@ -59,6 +59,7 @@ class Webhook:
 
     body: bytes
     alerts: int
+    checked: Sequence[alertmanager.WebhookAlert] = ()  # as validated, for the first notices
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Stored:
 
     alerts: int
     entry_id: int | None = None
+    integration_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,9 @@ def store(
             entry_id = session.execute(insert(INTAKE).returning(INTAKE.c.id), row).scalar_one()
         else:
             rows.append(row)
-        outcomes.append(Stored(alerts=submission.count, entry_id=entry_id))
+        outcomes.append(
+            Stored(alerts=submission.count, entry_id=entry_id, integration_id=integration.id)
+        )
     if rows:
         session.execute(insert(INTAKE), rows)
     return outcomes

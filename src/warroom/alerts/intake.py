@@ -32,6 +32,7 @@ from warroom.alerts.backlog import Stored, Submission
 from warroom.alerts.batch import IngestResult
 from warroom.alerts.frontdoor import PROBE_SECONDS, FrontDoor
 from warroom.alerts.ingester import RETRY_SECONDS, Ingester
+from warroom.alerts.notices import Notices
 from warroom.errors import WarroomError
 from warroom.runtime import Runtime
 
@@ -73,6 +74,7 @@ class Intake:
         self.runtime = runtime
         self.accept_alerts = accept_alerts
         self._ingester = Ingester(runtime)
+        self.notices = Notices(runtime)
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._stop_by: float | None = None  # when stopping: the time to give up ingesting
         self._lock = threading.Lock()
@@ -92,10 +94,13 @@ class Intake:
         loop = asyncio.get_running_loop()
         waiting = _Waiting(submission, loop, loop.create_future())
         if self._journal_path is not None and not submission.wait:
-            return Accepted(alerts=(await self._append(waiting)).alerts)
+            stored = await self._append(waiting)
+            self.notices.after_commit(submission, stored)
+            return Accepted(alerts=stored.alerts)
         self._queue.put(waiting)
         self.wake()
         stored = await waiting.answer
+        self.notices.after_commit(submission, stored)
         if stored.entry_id is None:
             return Accepted(alerts=stored.alerts)
         result = await self._wait_for(stored.entry_id, loop)
@@ -117,7 +122,8 @@ class Intake:
             _settle(self._append_now(queued))
             # the thread moves them into the database and ingests them, once the answers are
             # on their way: woken now, it would take the interpreter from them for its ingest
-            loop.call_soon(self._wake_ingest)
+            # (and once the first notices of its alert groups are sent: notices.py)
+            loop.call_soon(self.notices.when_sent, self._wake_ingest)
 
     def _append_now(self, queued: list[_Waiting]) -> list[tuple[_Waiting, Stored | Exception]]:
         try:
@@ -215,10 +221,12 @@ class Intake:
             if front is not None and not stopping and front.stand_aside():  # a flood
                 time.sleep(PROBE_SECONDS)  # accepting goes first
                 continue
+            if self.notices.silences_ageing():  # read here: the event loop need not
+                self._read_silences()
             started = time.monotonic()
             stored = self._ingest_next()
-            if front is not None and not stored:
-                front.caught_up()
+            if not stored:
+                self._caught_up(started)
             ended = time.monotonic()
             ingest_by = ended + (ended - started) * (1 - INGEST_SHARE) / INGEST_SHARE
 
@@ -231,6 +239,21 @@ class Intake:
             logger.exception("ingesting stored alerts failed; trying again in a second")
             time.sleep(RETRY_SECONDS)
             return True
+
+    def _caught_up(self, since: float) -> None:
+        """Everything stored before ``since`` (monotonic) is ingested."""
+        if self._front is not None:
+            self._front.caught_up()
+        try:
+            self.notices.caught_up(since)
+        except Exception:
+            logger.exception("reading the firing alert groups failed")
+
+    def _read_silences(self) -> None:
+        try:
+            self.notices.read_silences()
+        except Exception:
+            logger.exception("reading the silences failed")
 
     def _retire(self) -> bool:
         """End the thread unless a request came in meanwhile; whether it ended."""

@@ -346,7 +346,7 @@ def _rows(
         size = max(1, submission.count)
         kind, acknowledge = submission.kind, submission.acknowledge
         rows.append((holder.id, received, size, kind, alerts, body, acknowledge))
-        outcomes.append(Stored(alerts=submission.count))
+        outcomes.append(Stored(alerts=submission.count, integration_id=holder.id))
     return outcomes, rows
 
 

@@ -89,6 +89,21 @@ def active(*, session: Session, now: datetime) -> list[Active]:
     ]
 
 
+CURRENT = (  # the silences in force now or later, with their windows
+    select(SILENCES.c.starts_at, SILENCES.c.ends_at, SILENCES.c.id, SILENCES.c.matchers)
+    .where(SILENCES.c.ends_at > bindparam("now"))
+    .order_by(SILENCES.c.id)
+)
+
+
+def current(*, session: Session, now: datetime) -> list[tuple[datetime, datetime, Active]]:
+    """The silences in force at ``now`` or later, oldest first, each with its window."""
+    return [
+        (starts, ends, Active(id_, tuple(parse_matcher(m) for m in matchers)))
+        for starts, ends, id_, matchers in session.execute(CURRENT, {"now": now})
+    ]
+
+
 def list_silences(*, session: Session, now: datetime, include_expired: bool) -> Sequence[Silence]:
     query = select(Silence).order_by(Silence.starts_at.desc())
     if not include_expired:

@@ -69,6 +69,13 @@ EventType = Literal[
     "incident.page",
 ]
 EVENT_TYPES: tuple[EventType, ...] = EventType.__args__  # type: ignore[attr-defined]
+# webhooks may also take the first notice of an alert group, sent before its incident is
+# declared (warroom.alerts.notices); only when they list it: it is not among the defaults
+WebhookEventType = Literal[EventType, "alert.firing"]
+
+
+def _incident_events() -> list[WebhookEventType]:
+    return [*EVENT_TYPES]
 
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"  # a channel's name: what rules and deliveries use
@@ -85,7 +92,7 @@ class WebhookConfig(BaseModel):
     url: str = Field(pattern=r"^https?://\S+$", max_length=2000)
     secret: SecretStr | None = None
     secret_env: str | None = None
-    events: list[EventType] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1)
+    events: list[WebhookEventType] = Field(default_factory=_incident_events, min_length=1)
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     fallback: Fallback = None
 

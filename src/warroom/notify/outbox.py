@@ -168,6 +168,40 @@ def _keyed(delivery_id: int, incident_id: int | None, message: Message) -> Messa
     )
 
 
+def record_tries(
+    *, session: Session, tries: list[tuple[str, Message, Exception | None]], now: datetime
+) -> list[int]:
+    """Record messages already tried once outside the outbox (channel, message, its error):
+    a sent one as sent, a failed one as any delivery after a failed try (queued again with
+    backoff, or failed for good); their ids."""
+    if not tries:
+        return []
+    rows = []
+    for channel, message, error in tries:
+        row = _row(channel, message, None, now) | {"attempts": 1}
+        if error is None:
+            row |= {"status": SENT, "sent_at": now}
+        else:
+            row["last_error"] = f"{type(error).__name__}: {error}"[:2000]
+            if isinstance(error, PermanentError):
+                row["status"] = FAILED
+        rows.append(row)
+    ids = insert_ids(session, DELIVERIES, rows)
+    retries = [
+        jobs.NewJob(
+            DELIVER,
+            f"delivery:{delivery_id}",
+            f"deliver:{delivery_id}:1",
+            now + _backoff(1, error),
+            {"delivery_id": delivery_id},
+        )
+        for delivery_id, (_, _, error), row in zip(ids, tries, rows, strict=True)
+        if error is not None and row["status"] == QUEUED
+    ]
+    jobs.schedule_many(session=session, jobs=retries, now=now)
+    return ids
+
+
 def settle_sent(*, session: Session, delivery_ids: list[int], now: datetime) -> None:
     """Record the first try of these messages (kind ``message``, no timeline entry) as sent,
     with one statement; those no longer queued (settled meanwhile) are left as they are."""

@@ -58,6 +58,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
                 worker.start_thread()
             yield
         finally:
+            await app.state.intake.notices.aclose()
             app.state.intake.stop()
             if worker is not None:
                 worker.stop()

@@ -71,7 +71,8 @@ async def _hook(
         payload = parse(alertmanager.WebhookCheck, body)
         key = scope["path"].rsplit("/", 1)[1]
         token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
-        webhook = Webhook(body=body, alerts=len(payload.alerts))  # normalized off the loop
+        # normalized off the loop; its checked alerts kept for the first notices
+        webhook = Webhook(body=body, alerts=len(payload.alerts), checked=payload.alerts)
         submission = Submission(key=key, kind=kind, token=token, webhook=webhook, wait=wait)
         answer = await intake.submit(submission)
     except WarroomError as exc:

@@ -58,10 +58,11 @@ class WebhookCheck(WebhookPayload):
 
 def normalize(payload: WebhookPayload, source: str) -> list[NormalizedAlert]:
     """One normalised alert per alert of the (grouped) notification."""
-    return [_one(alert, source) for alert in payload.alerts]
+    return [normalized(alert, source) for alert in payload.alerts]
 
 
-def _one(alert: WebhookAlert, source: str) -> NormalizedAlert:
+def normalized(alert: WebhookAlert, source: str) -> NormalizedAlert:
+    """One alert of the notification, normalised."""
     extra: dict[str, Any] = alert.model_extra or {}
     return NormalizedAlert(
         fingerprint=alert.fingerprint or fingerprint_of(alert.labels),

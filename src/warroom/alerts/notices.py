@@ -1,0 +1,340 @@
+"""The first notice of an alert group: an ``alert.firing`` webhook event, sent as soon as the
+request that brings the group's first firing alert is committed, before the alert is ingested
+and its incident declared (``incident.triggered`` follows, from the ingest).
+
+Ingesting a new group (dedup, routing, declaring the incident with its plan, fanning out its
+events) takes milliseconds, and under a storm the ingest runs behind what is accepted. The
+notice does not wait for it: the event loop that committed the request routes its alerts with
+the playbook (pure, in memory), and for each group this process does not know to be firing,
+and not silenced, whose route pages (a severity), it POSTs the event to every webhook channel
+subscribed to ``alert.firing``, signed like every other webhook. Each try is then recorded in
+the outbox by a thread: a sent one as sent; a failed one queued, retried with backoff like any
+delivery.
+
+Which groups are firing is kept in memory: read from the database at the first request, then
+each group noticed is claimed, and at most every ``RESYNC_SECONDS``, once the intake has
+ingested everything claimed so far, read again (so a group whose alerts all resolved is new
+again). Silences in force are read at most ``SILENCES_SECONDS`` apart, and at once after a
+silence is made or ended through this process's API. Each process decides by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+from standardwebhooks import Webhook
+
+from warroom.alerts import routing, silences
+from warroom.alerts.backlog import Stored, Submission
+from warroom.alerts.batch import ALERTS, bounded, group_key
+from warroom.alerts.normalize import NormalizedAlert
+from warroom.alerts.sources import alertmanager
+from warroom.notify import outbox
+from warroom.notify.base import Message
+from warroom.notify.config import WebhookConfig
+from warroom.notify.webhook import answered
+from warroom.runtime import Runtime
+
+logger = logging.getLogger("warroom.alerts")
+EVENT = "alert.firing"
+MAX_ALERTS = 20  # alerts of one group described in one notice
+RESYNC_SECONDS = 5.0  # the firing groups are read again at most this often
+SILENCES_SECONDS = 1.0  # the silences are read again when older than this
+WAKE_AFTER_SECONDS = 0.002  # ingesting waits for the notices under way at most this long
+FIRING_GROUPS = (
+    select(ALERTS.c.group_key)
+    .where(ALERTS.c.status == "firing", ALERTS.c.incident_id.is_not(None))
+    .distinct()
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A webhook channel subscribed to ``alert.firing``."""
+
+    name: str
+    url: str
+    signer: Webhook
+    timeout: float
+
+    @classmethod
+    def of(cls, config: WebhookConfig) -> Target:
+        assert config.secret is not None
+        secret = config.secret.get_secret_value()
+        return cls(config.name, config.url, Webhook(secret), config.timeout_seconds)
+
+
+@dataclass
+class Group:
+    """A group noticed in one request: its routing and its alerts there."""
+
+    key: str
+    decision: routing.Decision
+    alerts: list[NormalizedAlert] = field(default_factory=list)
+
+
+@dataclass
+class Tried:
+    """One notice's try to one target, to record in the outbox."""
+
+    target: Target
+    message: Message
+    error: Exception | None
+
+
+class Notices:
+    """The first notices of one process. ``after_commit`` runs on an event loop; ``caught_up``
+    on the intake thread."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.targets = [Target.of(w) for w in runtime.configured.webhooks if EVENT in w.events]
+        self._claimed: dict[str, float] | None = None  # group -> when claimed (None: unread)
+        self._resynced_at = time.monotonic()
+        # the silences in force now or later, and when they were read (monotonic)
+        self._silences: tuple[list[tuple[datetime, datetime, silences.Active]], float] = (
+            [],
+            -SILENCES_SECONDS,
+        )
+        self._sending = 0  # tries under way (from when their task is made)
+        self._then: list[Callable[[], None]] = []  # to call once those are done
+        self._severities = frozenset(s.key for s in runtime.playbook.severities)
+        self._clients: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._tried: list[Tried] = []
+        self._lock = threading.Lock()
+
+    def after_commit(self, submission: Submission, stored: Stored) -> None:
+        """Send the notices of the groups this committed request starts (none when no
+        channel wants them)."""
+        if not self.targets or stored.integration_id is None:
+            return
+        try:
+            groups = self._new_groups(stored.integration_id, submission)
+        except Exception:  # the alerts are committed: their incident.triggered still comes
+            logger.exception("deciding the alert.firing notices failed")
+            return
+        if groups:
+            now = self.runtime.clock.now()
+            loop = asyncio.get_running_loop()
+            for group in groups:
+                body = _event(group, stored.integration_id, submission.kind, now)
+                for target in self.targets:
+                    self._sending += 1  # from now: the ingest's wake waits for it to start
+                    task = loop.create_task(self._send(target, body))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+
+    def _new_groups(self, integration_id: int, submission: Submission) -> list[Group]:
+        firing = [a for a in _alerts(submission) if a.status == "firing"]
+        if not firing:
+            return []
+        claimed = self._claimed_groups()
+        in_force = self._silences_in_force()
+        playbook_routing = self.runtime.playbook.alert_routing
+        found: dict[str, Group] = {}
+        for alert in firing:
+            decision = routing.decide(
+                playbook_routing, alert.labels, self._severities, alert.fingerprint
+            )
+            if decision.severity is None:
+                continue
+            key = group_key(integration_id, decision.group_key)
+            group = found.get(key)
+            if group is None:
+                if key in claimed or silences.silencing(in_force, alert.labels) is not None:
+                    continue
+                group = found[key] = Group(key, decision)
+            elif silences.silencing(in_force, alert.labels) is not None:
+                continue
+            if len(group.alerts) < MAX_ALERTS:
+                group.alerts.append(alert)
+        at = time.monotonic()
+        for key in found:
+            claimed[key] = at
+        return list(found.values())
+
+    def _claimed_groups(self) -> dict[str, float]:
+        """The groups known to be firing, read from the database the first time."""
+        if self._claimed is None:
+            at = time.monotonic()
+            with self.runtime.read() as session:
+                self._claimed = dict.fromkeys(session.scalars(FIRING_GROUPS), at)
+        return self._claimed
+
+    def _silences_in_force(self) -> list[silences.Active]:
+        known, read_at = self._silences
+        if time.monotonic() - read_at >= SILENCES_SECONDS:
+            known = self.read_silences()
+        now = self.runtime.clock.now()
+        return [active for starts, ends, active in known if starts <= now < ends]
+
+    def read_silences(self) -> list[tuple[datetime, datetime, silences.Active]]:
+        """Read the silences again (the intake thread does, while it ingests, so that the
+        event loop need not)."""
+        at = time.monotonic()
+        with self.runtime.read() as session:
+            known = silences.current(session=session, now=self.runtime.clock.now())
+        self._silences = (known, at)
+        return known
+
+    def silences_ageing(self) -> bool:
+        """Whether the silences are due to be read again soon."""
+        return bool(self.targets) and time.monotonic() - self._silences[1] >= SILENCES_SECONDS / 2
+
+    def forget_silences(self) -> None:
+        """A silence was made or ended: read them again before the next notice."""
+        self._silences = ([], -SILENCES_SECONDS)
+
+    def when_sent(self, then: Callable[[], None]) -> None:
+        """Call ``then`` on this event loop once the tries under way are answered, or after
+        WAKE_AFTER_SECONDS at most: the intake thread, woken to ingest, would otherwise
+        take the interpreter from them."""
+        if not self._sending:
+            then()
+            return
+        self._then.append(then)
+        asyncio.get_running_loop().call_later(WAKE_AFTER_SECONDS, self._done_waiting)
+
+    def _done_waiting(self) -> None:
+        waiting, self._then = self._then, []
+        for then in waiting:
+            then()
+
+    def caught_up(self, since: float) -> None:
+        """The intake ingested every entry committed before ``since`` (monotonic): read the
+        firing groups again if it is time, keeping the groups claimed since."""
+        claimed = self._claimed
+        if claimed is None or time.monotonic() - self._resynced_at < RESYNC_SECONDS:
+            return
+        self._resynced_at = time.monotonic()
+        with self.runtime.read() as session:
+            firing = set(session.scalars(FIRING_GROUPS))
+        # the event loop claims meanwhile: build the new dict, then swap it in at once
+        kept = {key: at for key, at in list(claimed.items()) if key in firing or at >= since}
+        self._claimed = kept | dict.fromkeys(firing - kept.keys(), since)
+
+    async def _send(self, target: Target, body: str) -> None:
+        key = f"warroom-notice-{secrets.token_hex(8)}"
+        message = Message(recipient=target.url, subject=EVENT, body=body, key=key)
+        error: Exception | None = None
+        try:
+            await self._post(target, message)
+        except Exception as exc:  # any failure: the outbox tries again
+            error = exc
+        finally:
+            self._sending -= 1
+            if not self._sending:
+                self._done_waiting()
+        with self._lock:
+            self._tried.append(Tried(target, message, error))
+            first = len(self._tried) == 1
+        if first:  # one thread records what was tried meanwhile
+            task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._record))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _post(self, target: Target, message: Message) -> None:
+        sent_at = datetime.fromtimestamp(int(time.time()), tz=UTC)
+        signature = target.signer.sign(msg_id=message.key, timestamp=sent_at, data=message.body)
+        async with self._client().post(
+            target.url,
+            data=message.body.encode(),
+            headers={
+                "content-type": "application/json",
+                "user-agent": "warroom",
+                "webhook-id": message.key,
+                "webhook-timestamp": str(int(sent_at.timestamp())),
+                "webhook-signature": signature,
+            },
+            timeout=aiohttp.ClientTimeout(total=target.timeout),
+            allow_redirects=False,
+        ) as response:
+            text = await response.text(errors="replace")
+            retry = response.headers.get("retry-after", "")
+            answered(response.status, retry, text, target.name, target.url)
+
+    def _client(self) -> aiohttp.ClientSession:
+        """This event loop's client: aiohttp takes about a seventh of the CPU time of httpx
+        for each request, and these run on the event loop (docs/performance.md)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = aiohttp.ClientSession()
+        return client
+
+    def _record(self) -> None:
+        """Record what was tried: sent, or queued for the outbox to try again."""
+        with self._lock:
+            tried, self._tried = self._tried, []
+        try:
+            with self.runtime.transaction() as session:
+                outbox.record_tries(
+                    session=session,
+                    tries=[(t.target.name, t.message, t.error) for t in tried],
+                    now=self.runtime.clock.now(),
+                )
+        except Exception:
+            logger.exception("recording %d alert.firing notices failed", len(tried))
+        for t in tried:
+            if t.error is not None:
+                logger.warning("alert.firing to %s failed: %s", t.target.name, t.error)
+
+    async def aclose(self) -> None:
+        """Finish the tries under way, and close the clients of this event loop."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
+
+
+def _alerts(submission: Submission) -> Sequence[NormalizedAlert]:
+    webhook = submission.webhook
+    if webhook is None:
+        return [bounded(a) for a in submission.alerts]
+    return [bounded(alertmanager.normalized(a, submission.kind)) for a in webhook.checked]
+
+
+def _event(group: Group, integration_id: int, kind: str, now: datetime) -> str:
+    decision = group.decision
+    event: dict[str, Any] = {
+        "id": f"alert-firing-{secrets.token_hex(8)}",
+        "type": EVENT,
+        "timestamp": now.isoformat(),
+        "data": {
+            "group": {
+                "key": group.key,
+                "route": decision.route,
+                "severity": decision.severity,
+                "type": decision.type,
+            },
+            "integration": {"id": integration_id, "kind": kind},
+            "alerts": [_alert(a) for a in group.alerts],
+        },
+    }
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+def _alert(alert: NormalizedAlert) -> dict[str, Any]:
+    return {
+        "fingerprint": alert.fingerprint,
+        "status": alert.status,
+        "summary": alert.summary or "(no summary)",
+        "source": alert.source,
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
+        "generator_url": alert.generator_url,
+    }
