@@ -317,13 +317,18 @@ def actor_of(integration: Source) -> str:
 
 def bounded(alert: NormalizedAlert) -> NormalizedAlert:
     """Fit an alert to the columns: very long fingerprints are hashed, odd severities cut."""
-    fingerprint = alert.fingerprint
-    if len(fingerprint) > MAX_FINGERPRINT:
-        fingerprint = "sha256:" + hashlib.sha256(fingerprint.encode()).hexdigest()
+    fingerprint = bounded_fingerprint(alert.fingerprint)
     hint = alert.severity_hint[:20] if alert.severity_hint else None
     if fingerprint == alert.fingerprint and hint == alert.severity_hint:
         return alert
     return replace(alert, fingerprint=fingerprint, severity_hint=hint)
+
+
+def bounded_fingerprint(fingerprint: str) -> str:
+    """The fingerprint as stored: a very long one hashed."""
+    if len(fingerprint) > MAX_FINGERPRINT:
+        return "sha256:" + hashlib.sha256(fingerprint.encode()).hexdigest()
+    return fingerprint
 
 
 def group_key(integration_id: int, key: str) -> str:

@@ -37,8 +37,8 @@ from standardwebhooks import Webhook
 
 from warroom.alerts import routing, silences
 from warroom.alerts.backlog import Stored, Submission
-from warroom.alerts.batch import ALERTS, bounded, group_key
-from warroom.alerts.normalize import NormalizedAlert
+from warroom.alerts.batch import ALERTS, bounded, bounded_fingerprint, group_key
+from warroom.alerts.normalize import NormalizedAlert, fingerprint_of
 from warroom.alerts.sources import alertmanager
 from warroom.notify import outbox
 from warroom.notify.base import Message
@@ -48,9 +48,12 @@ from warroom.runtime import Runtime
 
 logger = logging.getLogger("warroom.alerts")
 EVENT = "alert.firing"
+Checked = NormalizedAlert | alertmanager.WebhookAlert  # an alert as a hook took it
 MAX_ALERTS = 20  # alerts of one group described in one notice
 RESYNC_SECONDS = 5.0  # the firing groups are read again at most this often
+MAX_DECISIONS = 10_000  # routing decisions kept, at most
 SILENCES_SECONDS = 1.0  # the silences are read again when older than this
+RECORD_AFTER_SECONDS = 0.05  # tries are recorded together, this long after the first
 WAKE_AFTER_SECONDS = 0.002  # ingesting waits for the notices under way at most this long
 FIRING_GROUPS = (
     select(ALERTS.c.group_key)
@@ -81,7 +84,7 @@ class Group:
 
     key: str
     decision: routing.Decision
-    alerts: list[NormalizedAlert] = field(default_factory=list)
+    alerts: list[Checked] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +104,8 @@ class Notices:
         self.runtime = runtime
         self.targets = [Target.of(w) for w in runtime.configured.webhooks if EVENT in w.events]
         self._claimed: dict[str, float] | None = None  # group -> when claimed (None: unread)
+        self._routing = runtime.playbook.alert_routing
+        self._decisions: dict[tuple[str, str], routing.Decision] = {}  # (group, severity label)
         self._resynced_at = time.monotonic()
         # the silences in force now or later, and when they were read (monotonic)
         self._silences: tuple[list[tuple[datetime, datetime, silences.Active]], float] = (
@@ -137,33 +142,50 @@ class Notices:
                     task.add_done_callback(self._tasks.discard)
 
     def _new_groups(self, integration_id: int, submission: Submission) -> list[Group]:
-        firing = [a for a in _alerts(submission) if a.status == "firing"]
-        if not firing:
-            return []
+        """The groups of the request's firing alerts that are not known to fire, with those
+        alerts: each alert's group is told first (cheap), its severity and silences only in
+        a new group."""
         claimed = self._claimed_groups()
-        in_force = self._silences_in_force()
-        playbook_routing = self.runtime.playbook.alert_routing
         found: dict[str, Group] = {}
-        for alert in firing:
-            decision = routing.decide(
-                playbook_routing, alert.labels, self._severities, alert.fingerprint
-            )
-            if decision.severity is None:
+        in_force: list[silences.Active] | None = None
+        for item in _checked(submission):
+            if item.status != "firing":
                 continue
-            key = group_key(integration_id, decision.group_key)
+            labels = item.labels
+            fingerprint = bounded_fingerprint(item.fingerprint or fingerprint_of(labels))
+            _, key = routing.route_and_group(self._routing, labels, fingerprint)
+            key = group_key(integration_id, key)
+            if key in claimed:
+                continue
+            decision = self._decision(key, labels, fingerprint)
+            if decision.severity is None:  # opens no incident: not noticed
+                continue
+            if in_force is None:
+                in_force = self._silences_in_force()
+            if in_force and silences.silencing(in_force, labels) is not None:
+                continue
             group = found.get(key)
             if group is None:
-                if key in claimed or silences.silencing(in_force, alert.labels) is not None:
-                    continue
                 group = found[key] = Group(key, decision)
-            elif silences.silencing(in_force, alert.labels) is not None:
-                continue
             if len(group.alerts) < MAX_ALERTS:
-                group.alerts.append(alert)
-        at = time.monotonic()
-        for key in found:
-            claimed[key] = at
+                group.alerts.append(item)
+        if found:
+            at = time.monotonic()
+            for key in found:
+                claimed[key] = at
         return list(found.values())
+
+    def _decision(self, key: str, labels: dict[str, str], fingerprint: str) -> routing.Decision:
+        """The routing decision of an alert of this group: it depends on the route (in the
+        group's key) and the severity label only, so it is kept for the next."""
+        known = (key, labels.get("severity", ""))
+        decision = self._decisions.get(known)
+        if decision is None:
+            decision = routing.decide(self._routing, labels, self._severities, fingerprint)
+            if len(self._decisions) >= MAX_DECISIONS:
+                self._decisions.clear()
+            self._decisions[known] = decision
+        return decision
 
     def _claimed_groups(self) -> dict[str, float]:
         """The groups known to be firing, read from the database the first time."""
@@ -240,10 +262,13 @@ class Notices:
         with self._lock:
             self._tried.append(Tried(target, message, error))
             first = len(self._tried) == 1
-        if first:  # one thread records what was tried meanwhile
-            task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._record))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if first:  # one transaction records what is tried meanwhile, a little later
+            asyncio.get_running_loop().call_later(RECORD_AFTER_SECONDS, self._record_soon)
+
+    def _record_soon(self) -> None:
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._record))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _post(self, target: Target, message: Message) -> None:
         sent_at = datetime.fromtimestamp(int(time.time()), tz=UTC)
@@ -278,6 +303,8 @@ class Notices:
         """Record what was tried: sent, or queued for the outbox to try again."""
         with self._lock:
             tried, self._tried = self._tried, []
+        if not tried:
+            return
         try:
             with self.runtime.transaction() as session:
                 outbox.record_tries(
@@ -293,18 +320,19 @@ class Notices:
 
     async def aclose(self) -> None:
         """Finish the tries under way, and close the clients of this event loop."""
-        if self._tasks:
+        while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._tried:  # their record was still to come
+            await asyncio.to_thread(self._record)
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.close()
 
 
-def _alerts(submission: Submission) -> Sequence[NormalizedAlert]:
+def _checked(submission: Submission) -> Sequence[Checked]:
+    """The request's alerts: normalised already, or as the hook validated them."""
     webhook = submission.webhook
-    if webhook is None:
-        return [bounded(a) for a in submission.alerts]
-    return [bounded(alertmanager.normalized(a, submission.kind)) for a in webhook.checked]
+    return submission.alerts if webhook is None else webhook.checked
 
 
 def _event(group: Group, integration_id: int, kind: str, now: datetime) -> str:
@@ -321,13 +349,15 @@ def _event(group: Group, integration_id: int, kind: str, now: datetime) -> str:
                 "type": decision.type,
             },
             "integration": {"id": integration_id, "kind": kind},
-            "alerts": [_alert(a) for a in group.alerts],
+            "alerts": [_alert(a, kind) for a in group.alerts],
         },
     }
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
 
 
-def _alert(alert: NormalizedAlert) -> dict[str, Any]:
+def _alert(item: Checked, kind: str) -> dict[str, Any]:
+    alert = item if isinstance(item, NormalizedAlert) else alertmanager.normalized(item, kind)
+    alert = bounded(alert)
     return {
         "fingerprint": alert.fingerprint,
         "status": alert.status,

@@ -28,6 +28,20 @@ def first_route(routing: AlertRouting, labels: dict[str, str]) -> AlertRoute | N
     return None
 
 
+def route_and_group(
+    routing: AlertRouting, labels: dict[str, str], fingerprint: str = ""
+) -> tuple[AlertRoute | None, str]:
+    """The alert's route (None: the default) and group key: all that ``decide`` needs to
+    tell an alert's group, without its severity."""
+    route = first_route(routing, labels)
+    group_by = route.group_by if route and route.group_by is not None else routing.group_by
+    name = route.name if route else DEFAULT_ROUTE
+    group = ",".join(f"{key}={labels.get(key, '')}" for key in group_by)
+    if not any(labels.get(key) for key in group_by):  # nothing to group by: alone
+        group = f"fingerprint={fingerprint}"
+    return route, f"{name}:{group}"
+
+
 def decide(
     routing: AlertRouting, labels: dict[str, str], severities: Container[str], fingerprint: str = ""
 ) -> Decision:
@@ -38,7 +52,7 @@ def decide(
     route's fixed severity; then the severity label's mapping (critical, error, warning,
     info); then the default.
     """
-    route = first_route(routing, labels)
+    route, group = route_and_group(routing, labels, fingerprint)
     label = labels.get("severity", "")
     if label in severities:
         severity: str | None = label
@@ -50,16 +64,11 @@ def decide(
         severity = routing.default_severity
     if severity is not None and severity not in severities:  # a default the playbook lacks
         severity = routing.default_severity if routing.default_severity in severities else None
-    group_by = route.group_by if route and route.group_by is not None else routing.group_by
-    name = route.name if route else DEFAULT_ROUTE
-    group = ",".join(f"{key}={labels.get(key, '')}" for key in group_by)
-    if not any(labels.get(key) for key in group_by):  # nothing to group by: alone
-        group = f"fingerprint={fingerprint}"
     return Decision(
-        route=name,
+        route=route.name if route else DEFAULT_ROUTE,
         severity=severity,
         type=(route.type if route and route.type else routing.default_type),
-        group_key=f"{name}:{group}",
+        group_key=group,
         auto_resolve=(
             route.auto_resolve if route and route.auto_resolve is not None else routing.auto_resolve
         ),
