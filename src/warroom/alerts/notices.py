@@ -37,8 +37,8 @@ from standardwebhooks import Webhook
 
 from warroom.alerts import routing, silences
 from warroom.alerts.backlog import Stored, Submission
-from warroom.alerts.batch import ALERTS, bounded, bounded_fingerprint, group_key
-from warroom.alerts.normalize import NormalizedAlert, fingerprint_of
+from warroom.alerts.batch import ALERTS, bounded_fingerprint, group_key
+from warroom.alerts.normalize import NormalizedAlert, fingerprint_of, summary_of
 from warroom.alerts.sources import alertmanager
 from warroom.notify import outbox
 from warroom.notify.base import Message
@@ -356,15 +356,22 @@ def _event(group: Group, integration_id: int, kind: str, now: datetime) -> str:
 
 
 def _alert(item: Checked, kind: str) -> dict[str, Any]:
-    alert = item if isinstance(item, NormalizedAlert) else alertmanager.normalized(item, kind)
-    alert = bounded(alert)
+    """The alert as the notice describes it: as ingesting normalises it (a hook's alert is
+    described straight from what the hook validated)."""
+    if isinstance(item, NormalizedAlert):
+        fingerprint, summary, source = item.fingerprint, item.summary, item.source
+        starts_at, url = item.starts_at, item.generator_url
+    else:
+        fingerprint = item.fingerprint or fingerprint_of(item.labels)
+        summary, source = summary_of(item.labels, item.annotations), kind
+        starts_at, url = item.startsAt, item.generatorURL
     return {
-        "fingerprint": alert.fingerprint,
-        "status": alert.status,
-        "summary": alert.summary or "(no summary)",
-        "source": alert.source,
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
-        "generator_url": alert.generator_url,
+        "fingerprint": bounded_fingerprint(fingerprint),
+        "status": item.status,
+        "summary": summary or "(no summary)",
+        "source": source,
+        "labels": item.labels,
+        "annotations": item.annotations,
+        "starts_at": starts_at.isoformat() if starts_at else None,
+        "generator_url": url,
     }
