@@ -123,6 +123,11 @@ class FrontDoor:
         self._look_again_at = now + PROBE_GAP_SECONDS
         return False
 
+    @property
+    def flooded(self) -> bool:
+        """Whether the intake thread stands aside for a flood now (any thread may ask)."""
+        return self._aside > 0 and self._busy_looks >= FLOOD_LOOKS
+
     def caught_up(self) -> None:
         """Nothing is left to ingest: the next flood may hold ingesting up again."""
         self._holding_since = None

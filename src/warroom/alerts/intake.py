@@ -86,6 +86,9 @@ class Intake:
         self._appending: dict[asyncio.AbstractEventLoop, list[_Waiting]] = {}
         # on SQLite only: elsewhere this thread accepts too, and standing aside would delay it
         self._front = FrontDoor() if self._journal_path is not None else None
+        if self._front is not None:
+            front = self._front
+            self.notices.flooded = lambda: front.flooded
 
     async def submit(self, submission: Submission) -> Accepted:
         """Store the submission; returns once it is committed (with ``wait``: once it is

@@ -26,6 +26,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +56,9 @@ MAX_DECISIONS = 10_000  # routing decisions kept, at most
 SILENCES_SECONDS = 1.0  # the silences are read again when older than this
 RECORD_AFTER_SECONDS = 0.05  # tries are recorded together, this long after the first
 WAKE_AFTER_SECONDS = 0.002  # ingesting waits for the notices under way at most this long
+MAX_SENDING = 8  # tries under way at once, at most
+DEFER_LOOK_SECONDS = 0.02  # under a flood, how often to look whether it is over
+DEFER_AT_MOST_SECONDS = 2.0  # a flood holds the notices up at most this long (as the ingest)
 FIRING_GROUPS = (
     select(ALERTS.c.group_key)
     .where(ALERTS.c.status == "firing", ALERTS.c.incident_id.is_not(None))
@@ -113,6 +117,12 @@ class Notices:
             -SILENCES_SECONDS,
         )
         self._sending = 0  # tries under way (from when their task is made)
+        self._line: deque[tuple[Target, str]] = deque()  # to send, in order
+        self._running = 0  # tries whose task runs
+        self._deferred: list[str] = []  # notices held up by a flood, in order
+        self._deferred_since = 0.0
+        # whether a flood keeps the event loop busy (the intake's front door tells)
+        self.flooded: Callable[[], bool] = lambda: False
         self._then: list[Callable[[], None]] = []  # to call once those are done
         self._severities = frozenset(s.key for s in runtime.playbook.severities)
         self._clients: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
@@ -130,16 +140,48 @@ class Notices:
         except Exception:  # the alerts are committed: their incident.triggered still comes
             logger.exception("deciding the alert.firing notices failed")
             return
-        if groups:
-            now = self.runtime.clock.now()
-            loop = asyncio.get_running_loop()
-            for group in groups:
-                body = _event(group, stored.integration_id, submission.kind, now)
-                for target in self.targets:
-                    self._sending += 1  # from now: the ingest's wake waits for it to start
-                    task = loop.create_task(self._send(target, body))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+        if not groups:
+            return
+        now = self.runtime.clock.now()
+        bodies = [_event(group, stored.integration_id, submission.kind, now) for group in groups]
+        if self.flooded() or self._deferred:  # after those deferred already: in order
+            self._defer(bodies)
+        else:
+            self._start(bodies)
+
+    def _start(self, bodies: list[str]) -> None:
+        """Send these, MAX_SENDING at a time (a storm's notices wait in line, not as tasks
+        and connections)."""
+        for body in bodies:
+            for target in self.targets:
+                self._sending += 1  # from now: the ingest's wake waits for it to start
+                self._line.append((target, body))
+        self._pump()
+
+    def _pump(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._line and self._running < MAX_SENDING:
+            target, body = self._line.popleft()
+            self._running += 1
+            task = loop.create_task(self._send(target, body))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _defer(self, bodies: list[str]) -> None:
+        """Under a flood, accepting goes first: the notices wait until it is over, or
+        DEFER_AT_MOST_SECONDS at most."""
+        if not self._deferred:
+            self._deferred_since = time.monotonic()
+            asyncio.get_running_loop().call_later(DEFER_LOOK_SECONDS, self._send_deferred)
+        self._deferred += bodies
+
+    def _send_deferred(self) -> None:
+        waited = time.monotonic() - self._deferred_since
+        if self.flooded() and waited < DEFER_AT_MOST_SECONDS:
+            asyncio.get_running_loop().call_later(DEFER_LOOK_SECONDS, self._send_deferred)
+            return
+        bodies, self._deferred = self._deferred, []
+        self._start(bodies)
 
     def _new_groups(self, integration_id: int, submission: Submission) -> list[Group]:
         """The groups of the request's firing alerts that are not known to fire, with those
@@ -257,8 +299,10 @@ class Notices:
             error = exc
         finally:
             self._sending -= 1
+            self._running -= 1
             if not self._sending:
                 self._done_waiting()
+            self._pump()
         with self._lock:
             self._tried.append(Tried(target, message, error))
             first = len(self._tried) == 1
@@ -320,8 +364,12 @@ class Notices:
 
     async def aclose(self) -> None:
         """Finish the tries under way, and close the clients of this event loop."""
-        while self._tasks:
+        if self._deferred:
+            bodies, self._deferred = self._deferred, []
+            self._start(bodies)
+        while self._tasks or self._line:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            self._pump()
         if self._tried:  # their record was still to come
             await asyncio.to_thread(self._record)
         client = self._clients.pop(asyncio.get_running_loop(), None)
