@@ -285,9 +285,12 @@ class Notices:
         self._resynced_at = time.monotonic()
         with self.runtime.read() as session:
             firing = set(session.scalars(FIRING_GROUPS))
-        # the event loop claims meanwhile: build the new dict, then swap it in at once
+        # the event loop claims meanwhile: build the new dict, then swap it in at once,
+        # with the claims made while it was built
         kept = {key: at for key, at in list(claimed.items()) if key in firing or at >= since}
-        self._claimed = kept | dict.fromkeys(firing - kept.keys(), since)
+        fresh = kept | dict.fromkeys(firing - kept.keys(), since)
+        latest = list(claimed.items())
+        self._claimed = fresh | {key: at for key, at in latest if at >= since}
 
     async def _send(self, target: Target, body: str) -> None:
         key = f"warroom-notice-{secrets.token_hex(8)}"
