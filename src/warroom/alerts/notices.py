@@ -29,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -44,7 +44,7 @@ from warroom.alerts.sources import alertmanager
 from warroom.notify import outbox
 from warroom.notify.base import Message
 from warroom.notify.config import WebhookConfig
-from warroom.notify.webhook import answered
+from warroom.notify.webhook import answered, signed_headers
 from warroom.runtime import Runtime
 
 logger = logging.getLogger("warroom.alerts")
@@ -318,18 +318,10 @@ class Notices:
         task.add_done_callback(self._tasks.discard)
 
     async def _post(self, target: Target, message: Message) -> None:
-        sent_at = datetime.fromtimestamp(int(time.time()), tz=UTC)
-        signature = target.signer.sign(msg_id=message.key, timestamp=sent_at, data=message.body)
         async with self._client().post(
             target.url,
             data=message.body.encode(),
-            headers={
-                "content-type": "application/json",
-                "user-agent": "warroom",
-                "webhook-id": message.key,
-                "webhook-timestamp": str(int(sent_at.timestamp())),
-                "webhook-signature": signature,
-            },
+            headers=signed_headers(target.signer, message),
             timeout=aiohttp.ClientTimeout(total=target.timeout),
             allow_redirects=False,
         ) as response:

@@ -53,6 +53,18 @@ def answered(status: int, retry: str, text: str, channel: str, who: str) -> Rece
     raise PermanentError(f"{who} answered {detail}: {text[:200]}")
 
 
+def signed_headers(signer: Webhook, message: Message) -> dict[str, str]:
+    """The headers of a signed POST of the message's body (JSON), signed now."""
+    sent_at = datetime.fromtimestamp(int(time.time()), tz=UTC)
+    return {
+        "content-type": "application/json",
+        "user-agent": "warroom",
+        "webhook-id": message.key,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": signer.sign(msg_id=message.key, timestamp=sent_at, data=message.body),
+    }
+
+
 class WebhookChannel:
     """POSTs the message body (JSON) to one URL. 2xx is sent; 408, 429 and 5xx are retried
     by the outbox (no sooner than a Retry-After header asks); any other answer is a
@@ -68,19 +80,11 @@ class WebhookChannel:
         )
 
     def send(self, message: Message) -> Receipt:
-        sent_at = datetime.fromtimestamp(int(time.time()), tz=UTC)
-        signature = self._signer.sign(msg_id=message.key, timestamp=sent_at, data=message.body)
         response = self._pool.request(
             "POST",
             self.url,
             body=message.body.encode(),
-            headers={
-                "content-type": "application/json",
-                "user-agent": "warroom",
-                "webhook-id": message.key,
-                "webhook-timestamp": str(int(sent_at.timestamp())),
-                "webhook-signature": signature,
-            },
+            headers=signed_headers(self._signer, message),
             redirect=False,
         )
         text = response.data.decode("utf-8", errors="replace")
