@@ -97,9 +97,7 @@ class Intake:
         loop = asyncio.get_running_loop()
         waiting = _Waiting(submission, loop, loop.create_future())
         if self._journal_path is not None and not submission.wait:
-            stored = await self._append(waiting)
-            self.notices.after_commit(submission, stored)
-            return Accepted(alerts=stored.alerts)
+            return Accepted(alerts=(await self._append(waiting)).alerts)
         self._queue.put(waiting)
         self.wake()
         stored = await waiting.answer
@@ -122,7 +120,11 @@ class Intake:
         if queued:
             if self._front is not None:
                 self._front.watch_this_thread()
-            _settle(self._append_now(queued))
+            outcomes = self._append_now(queued)
+            for waiting, stored in outcomes:  # the first notices go out ahead of the answers
+                if isinstance(stored, Stored):  # committed, whether its client waits or not
+                    self.notices.after_commit(waiting.submission, stored)
+            _settle(outcomes)
             # the thread moves them into the database and ingests them, once the answers are
             # on their way: woken now, it would take the interpreter from them for its ingest
             # (and once the first notices of its alert groups are sent: notices.py)
