@@ -233,9 +233,53 @@ def test_a_failed_notice_is_queued_in_the_outbox_and_retried(
     drain(noticed.runtime)
     [retried] = [d for d in noticed.deliveries() if d.subject == "alert.firing"]
     assert (retried.status, retried.attempts) == ("sent", 2)
-    bodies = [json.loads(b) for _, b in noticed.receiver.requests if b"alert.firing" in b]
-    assert len(bodies) == 2
-    assert bodies[0] == bodies[1]  # the same event, its id too
+    tries = [(h, json.loads(b)) for h, b in noticed.receiver.requests if b"alert.firing" in b]
+    assert len(tries) == 2
+    assert tries[0][1] == tries[1][1]  # the same event, its id too
+    assert tries[0][0]["webhook-id"] == tries[1][0]["webhook-id"]  # receivers drop repeats
+    for headers, body in noticed.receiver.requests:
+        Webhook(SECRET).verify(body, headers)
+
+
+def test_under_a_flood_notices_wait_until_it_is_over(noticed: Noticed) -> None:
+    notices_of_app = noticed.client.app.state.intake.notices  # type: ignore[attr-defined]
+    flooded = threading.Event()
+    flooded.set()
+    notices_of_app.flooded = flooded.is_set
+    noticed.fire(alert("CheckoutDown"))
+    noticed.fire(alert("PaymentsDown"))
+    time.sleep(0.3)
+    assert noticed.notices() == []  # held while accepting goes first
+    flooded.clear()
+    wait_for(lambda: len(noticed.notices()) == 2)
+    names = [n["data"]["alerts"][0]["labels"]["alertname"] for n in noticed.notices()]
+    assert names == ["CheckoutDown", "PaymentsDown"]  # in order
+
+
+def test_notices_left_unsent_at_shutdown_go_to_the_outbox_with_their_keys(
+    settings: Settings,
+    clock: FakeClock,
+    receiver: Receiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(notices, "CLOSE_SECONDS", 0.2)
+    monkeypatch.setattr(notices, "MAX_SENDING", 1)
+    receiver.release = threading.Event()  # the receiver holds its answers
+    with start(settings, clock, receiver, tmp_path, ["alert.firing"]) as app:
+        app.fire(alert("CheckoutDown"))
+        app.fire(alert("PaymentsDown"))  # waits in line behind the first
+        wait_for(lambda: len(receiver.requests) == 1)
+    # the app stopped: the first try was under way, the second never made
+    left = [d for d in app.deliveries() if d.subject == "alert.firing"]
+    assert [(d.status, d.attempts) for d in left] == [("queued", 0), ("queued", 0)]
+    receiver.release.set()
+    drain(app.runtime)
+    sent = [d for d in app.deliveries() if d.subject == "alert.firing"]
+    assert [(d.status, d.attempts) for d in sent] == [("sent", 1), ("sent", 1)]
+    ids = [h["webhook-id"] for h, b in receiver.requests]
+    assert ids[0] == ids[1]  # the try cut short, then the outbox's: one key
+    assert len(set(ids)) == 2
 
 
 def test_webhooks_take_alert_firing_only_when_they_list_it(

@@ -15,7 +15,7 @@ from warroom.db import READ_ONLY
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0012"  # the newest revision (a test checks that it is Alembic's head)
+HEAD = "0013"  # the newest revision (a test checks that it is Alembic's head)
 VERSION = text("SELECT version_num FROM alembic_version")
 
 

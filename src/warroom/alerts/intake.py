@@ -101,7 +101,6 @@ class Intake:
         self._queue.put(waiting)
         self.wake()
         stored = await waiting.answer
-        self.notices.after_commit(submission, stored)
         if stored.entry_id is None:
             return Accepted(alerts=stored.alerts)
         result = await self._wait_for(stored.entry_id, loop)
@@ -121,10 +120,7 @@ class Intake:
             if self._front is not None:
                 self._front.watch_this_thread()
             outcomes = self._append_now(queued)
-            for waiting, stored in outcomes:  # the first notices go out ahead of the answers
-                if isinstance(stored, Stored):  # committed, whether its client waits or not
-                    self.notices.after_commit(waiting.submission, stored)
-            _settle(outcomes)
+            _notice_and_settle(self.notices, outcomes)
             # the thread moves them into the database and ingests them, once the answers are
             # on their way: woken now, it would take the interpreter from them for its ingest
             # (and once the first notices of its alert groups are sent: notices.py)
@@ -309,19 +305,30 @@ class Intake:
                 return
             if not isinstance(exc, WarroomError):
                 logger.exception("storing alerts failed")
-            _answer([(waiting[0], exc)])
+            _answer(self.notices, [(waiting[0], exc)])
             return
-        _answer(list(zip(waiting, outcomes, strict=True)))
+        _answer(self.notices, list(zip(waiting, outcomes, strict=True)))
 
 
-def _answer(answers: list[tuple[_Waiting, Stored | Exception]]) -> None:
+def _answer(notices: Notices, answers: list[tuple[_Waiting, Stored | Exception]]) -> None:
     """Settle each request's future on its event loop: one wake-up per loop, not per request."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Waiting, Stored | Exception]]] = {}
     for one, outcome in answers:
         by_loop.setdefault(one.loop, []).append((one, outcome))
     for loop, settled in by_loop.items():
         with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits any more
-            loop.call_soon_threadsafe(_settle, settled)
+            loop.call_soon_threadsafe(_notice_and_settle, notices, settled)
+
+
+def _notice_and_settle(
+    notices: Notices, answers: list[tuple[_Waiting, Stored | Exception]]
+) -> None:
+    """On the requests' event loop: the first notices of what was committed go out ahead of
+    the answers (whether the clients still wait or not), then each request is answered."""
+    notices.after_commit(
+        [(w.submission, stored) for w, stored in answers if isinstance(stored, Stored)]
+    )
+    _settle(answers)
 
 
 def _settle(answers: list[tuple[_Waiting, Stored | Exception]]) -> None:

@@ -21,6 +21,7 @@ silence is made or ended through this process's API. Each process decides by its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -56,6 +57,8 @@ MAX_DECISIONS = 10_000  # routing decisions kept, at most
 SILENCES_SECONDS = 1.0  # the silences are read again when older than this
 RECORD_AFTER_SECONDS = 0.05  # tries are recorded together, this long after the first
 WAKE_AFTER_SECONDS = 0.002  # ingesting waits for the notices under way at most this long
+CLOSE_SECONDS = 5.0  # at shutdown, sending what waits gets at most this long
+RETRY_RECORD_SECONDS = 0.5
 MAX_SENDING = 8  # tries under way at once, at most
 DEFER_LOOK_SECONDS = 0.02  # under a flood, how often to look whether it is over
 DEFER_AT_MOST_SECONDS = 2.0  # a flood holds the notices up at most this long (as the ingest)
@@ -116,9 +119,12 @@ class Notices:
             [],
             -SILENCES_SECONDS,
         )
+        self._silences_generation = 0  # moved on by each change this process makes
+        self._loop: asyncio.AbstractEventLoop | None = None  # the one that claims (the last)
         self._sending = 0  # tries under way (from when their task is made)
         self._line: deque[tuple[Target, str]] = deque()  # to send, in order
         self._running = 0  # tries whose task runs
+        self._closing = False
         self._deferred: list[str] = []  # notices held up by a flood, in order
         self._deferred_since = 0.0
         # whether a flood keeps the event loop busy (the intake's front door tells)
@@ -130,16 +136,23 @@ class Notices:
         self._tried: list[Tried] = []
         self._lock = threading.Lock()
 
-    def after_commit(self, submission: Submission, stored: Stored) -> None:
-        """Send the notices of the groups this committed request starts (none when no
-        channel wants them)."""
-        if not self.targets or stored.integration_id is None:
+    def after_commit(self, committed: Sequence[tuple[Submission, Stored]]) -> None:
+        """Send the notices of the groups these committed requests start (none when no
+        channel wants them). Never raises: the requests are answered whatever happens here,
+        and their alerts' incident.triggered still comes."""
+        if not self.targets:
             return
-        try:
-            groups = self._new_groups(stored.integration_id, submission)
-        except Exception:  # the alerts are committed: their incident.triggered still comes
-            logger.exception("deciding the alert.firing notices failed")
+        self._loop = asyncio.get_running_loop()
+        for submission, stored in committed:
+            try:
+                self._notice(submission, stored)
+            except Exception:
+                logger.exception("sending the alert.firing notices failed")
+
+    def _notice(self, submission: Submission, stored: Stored) -> None:
+        if stored.integration_id is None:
             return
+        groups = self._new_groups(stored.integration_id, submission)
         if not groups:
             return
         now = self.runtime.clock.now()
@@ -160,7 +173,7 @@ class Notices:
 
     def _pump(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._line and self._running < MAX_SENDING:
+        while self._line and self._running < MAX_SENDING and not self._closing:
             target, body = self._line.popleft()
             self._running += 1
             task = loop.create_task(self._send(target, body))
@@ -246,11 +259,12 @@ class Notices:
 
     def read_silences(self) -> list[tuple[datetime, datetime, silences.Active]]:
         """Read the silences again (the intake thread does, while it ingests, so that the
-        event loop need not)."""
-        at = time.monotonic()
+        event loop need not). A read that a change overtook is used once, not kept."""
+        at, generation = time.monotonic(), self._silences_generation
         with self.runtime.read() as session:
             known = silences.current(session=session, now=self.runtime.clock.now())
-        self._silences = (known, at)
+        if generation == self._silences_generation:
+            self._silences = (known, at)
         return known
 
     def silences_ageing(self) -> bool:
@@ -259,6 +273,7 @@ class Notices:
 
     def forget_silences(self) -> None:
         """A silence was made or ended: read them again before the next notice."""
+        self._silences_generation += 1
         self._silences = ([], -SILENCES_SECONDS)
 
     def when_sent(self, then: Callable[[], None]) -> None:
@@ -278,26 +293,34 @@ class Notices:
 
     def caught_up(self, since: float) -> None:
         """The intake ingested every entry committed before ``since`` (monotonic): read the
-        firing groups again if it is time, keeping the groups claimed since."""
-        claimed = self._claimed
-        if claimed is None or time.monotonic() - self._resynced_at < RESYNC_SECONDS:
+        firing groups again if it is time, and hand them to the event loop, which alone
+        changes the claims."""
+        loop = self._loop
+        if self._claimed is None or loop is None:
+            return
+        if time.monotonic() - self._resynced_at < RESYNC_SECONDS:
             return
         self._resynced_at = time.monotonic()
         with self.runtime.read() as session:
             firing = set(session.scalars(FIRING_GROUPS))
-        # the event loop claims meanwhile: build the new dict, then swap it in at once,
-        # with the claims made while it was built
-        kept = {key: at for key, at in list(claimed.items()) if key in firing or at >= since}
-        fresh = kept | dict.fromkeys(firing - kept.keys(), since)
-        latest = list(claimed.items())
-        self._claimed = fresh | {key: at for key, at in latest if at >= since}
+        with contextlib.suppress(RuntimeError):  # a closed event loop: nothing to update
+            loop.call_soon_threadsafe(self._resynced, firing, since)
+
+    def _resynced(self, firing: set[str], since: float) -> None:
+        """Keep the claims of groups still firing, and those made since ``since``."""
+        claimed = self._claimed or {}
+        kept = {key: at for key, at in claimed.items() if key in firing or at >= since}
+        self._claimed = kept | dict.fromkeys(firing - kept.keys(), since)
 
     async def _send(self, target: Target, body: str) -> None:
-        key = f"warroom-notice-{secrets.token_hex(8)}"
-        message = Message(recipient=target.url, subject=EVENT, body=body, key=key)
+        message = _message(target, body)
         error: Exception | None = None
         try:
             await self._post(target, message)
+        except asyncio.CancelledError:  # stopped before the answer: the outbox tries again
+            with self._lock:
+                self._tried.append(Tried(target, message, outbox.NotTried("stopped while sent")))
+            raise
         except Exception as exc:  # any failure: the outbox tries again
             error = exc
         finally:
@@ -344,32 +367,57 @@ class Notices:
             tried, self._tried = self._tried, []
         if not tried:
             return
-        try:
-            with self.runtime.transaction() as session:
-                outbox.record_tries(
-                    session=session,
-                    tries=[(t.target.name, t.message, t.error) for t in tried],
-                    now=self.runtime.clock.now(),
-                )
-        except Exception:
-            logger.exception("recording %d alert.firing notices failed", len(tried))
+        for attempt in (1, 2):  # once more: a failed record would lose its retries
+            try:
+                with self.runtime.transaction() as session:
+                    outbox.record_tries(
+                        session=session,
+                        tries=[(t.target.name, t.message, t.error) for t in tried],
+                        now=self.runtime.clock.now(),
+                    )
+                break
+            except Exception:
+                logger.exception("recording %d alert.firing notices failed", len(tried))
+                if attempt == 1:
+                    time.sleep(RETRY_RECORD_SECONDS)
         for t in tried:
-            if t.error is not None:
+            if t.error is not None and not isinstance(t.error, outbox.NotTried):
                 logger.warning("alert.firing to %s failed: %s", t.target.name, t.error)
 
-    async def aclose(self) -> None:
-        """Finish the tries under way, and close the clients of this event loop."""
+    async def aclose(self, timeout: float = CLOSE_SECONDS) -> None:
+        """Send what waits, for ``timeout`` at most; then leave the rest to the outbox (its
+        jobs send them, with the same keys), record every try, and close the clients of
+        this event loop."""
         if self._deferred:
             bodies, self._deferred = self._deferred, []
             self._start(bodies)
-        while self._tasks or self._line:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (self._tasks or self._line) and loop.time() < deadline:
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=deadline - loop.time())
             self._pump()
+        self._closing = True  # no more tries: the outbox takes what is left
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+        while self._line:  # never tried
+            target, body = self._line.popleft()
+            untried = Tried(target, _message(target, body), outbox.NotTried("stopped"))
+            self._tried.append(untried)
         if self._tried:  # their record was still to come
             await asyncio.to_thread(self._record)
+        self._closing = False  # an app started again sends again
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.close()
+
+
+def _message(target: Target, body: str) -> Message:
+    """The notice as the outbox keeps it: its key is sent as webhook-id on every try."""
+    key = f"warroom-notice-{secrets.token_hex(8)}"
+    return Message(recipient=target.url, subject=EVENT, body=body, key=key)
 
 
 def _checked(submission: Submission) -> Sequence[Checked]:

@@ -34,3 +34,5 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # the webhook-id every try sends (receivers drop repeats by it); None: from the id
+    key: Mapped[str | None] = mapped_column(String(100))

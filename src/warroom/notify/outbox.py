@@ -73,6 +73,7 @@ def _row(
         "attempts": 0,
         "sent_at": None,
         "last_error": None,
+        "key": message.key or None,
     }
 
 
@@ -147,7 +148,12 @@ def ready(*, delivery: Delivery | None, channels: dict[str, Channel]) -> Ready |
     message = _keyed(
         delivery.id,
         delivery.incident_id,
-        Message(recipient=delivery.recipient, subject=delivery.subject, body=delivery.body),
+        Message(
+            recipient=delivery.recipient,
+            subject=delivery.subject,
+            body=delivery.body,
+            key=delivery.key or "",
+        ),
     )
     return Ready(delivery_id=delivery.id, kind=delivery.kind, channel=channel, message=message)
 
@@ -158,22 +164,28 @@ def first_try(*, delivery_id: int, queued: Queued) -> Message:
 
 
 def _keyed(delivery_id: int, incident_id: int | None, message: Message) -> Message:
-    """The message as every try of the delivery sends it: the same key each time."""
+    """The message as every try of the delivery sends it: the same key each time (its own,
+    when it was tried before it was queued: a first notice)."""
     return Message(
         recipient=message.recipient,
         subject=message.subject,
         body=message.body,
-        key=f"warroom-delivery-{delivery_id}",
+        key=message.key or f"warroom-delivery-{delivery_id}",
         thread=f"incident-{incident_id}" if incident_id else "",
     )
+
+
+class NotTried(Exception):
+    """A message handed to the outbox before any try (its sender stopped first)."""
 
 
 def record_tries(
     *, session: Session, tries: list[tuple[str, Message, Exception | None]], now: datetime
 ) -> list[int]:
-    """Record messages already tried once outside the outbox (channel, message, its error):
-    a sent one as sent, a failed one as any delivery after a failed try (queued again with
-    backoff, or failed for good); their ids."""
+    """Record messages tried once outside the outbox (channel, message, its error), each with
+    its own key for every try: a sent one as sent, a failed one as any delivery after a
+    failed try (queued again with backoff, or failed for good), one never tried
+    (``NotTried``) queued to go now; their ids."""
     if not tries:
         return []
     rows = []
@@ -181,6 +193,8 @@ def record_tries(
         row = _row(channel, message, None, now) | {"attempts": 1}
         if error is None:
             row |= {"status": SENT, "sent_at": now}
+        elif isinstance(error, NotTried):
+            row["attempts"] = 0
         else:
             row["last_error"] = f"{type(error).__name__}: {error}"[:2000]
             if isinstance(error, PermanentError):
@@ -191,8 +205,8 @@ def record_tries(
         jobs.NewJob(
             DELIVER,
             f"delivery:{delivery_id}",
-            f"deliver:{delivery_id}:1",
-            now + _backoff(1, error),
+            f"deliver:{delivery_id}:{row['attempts']}",
+            now if isinstance(error, NotTried) else now + _backoff(1, error),
             {"delivery_id": delivery_id},
         )
         for delivery_id, (_, _, error), row in zip(ids, tries, rows, strict=True)

@@ -58,7 +58,10 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
                 worker.start_thread()
             yield
         finally:
-            await app.state.intake.notices.aclose()
+            try:
+                await app.state.intake.notices.aclose()
+            except Exception:  # what was not sent or recorded: the alerts still are
+                logger.exception("closing the alert.firing notices failed")
             app.state.intake.stop()
             if worker is not None:
                 worker.stop()
