@@ -271,11 +271,14 @@ def test_notices_left_unsent_at_shutdown_go_to_the_outbox_with_their_keys(
         app.fire(alert("PaymentsDown"))  # waits in line behind the first
         wait_for(lambda: len(receiver.requests) == 1)
     # the app stopped: the first try was under way, the second never made
-    left = [d for d in app.deliveries() if d.subject == "alert.firing"]
+    left = [d for d in app.deliveries() if d.subject == "alert.firing"]  # (engine disposed below)
     assert [(d.status, d.attempts) for d in left] == [("queued", 0), ("queued", 0)]
     receiver.release.set()
-    drain(app.runtime)
-    sent = [d for d in app.deliveries() if d.subject == "alert.firing"]
+    try:
+        drain(app.runtime)
+        sent = [d for d in app.deliveries() if d.subject == "alert.firing"]
+    finally:  # the app's engine was disposed when it stopped: these opened it again
+        app.runtime.engine.dispose()
     assert [(d.status, d.attempts) for d in sent] == [("sent", 1), ("sent", 1)]
     ids = [h["webhook-id"] for h, b in receiver.requests]
     assert ids[0] == ids[1]  # the try cut short, then the outbox's: one key

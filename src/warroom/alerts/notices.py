@@ -112,7 +112,8 @@ class Notices:
         self.targets = [Target.of(w) for w in runtime.configured.webhooks if EVENT in w.events]
         self._claimed: dict[str, float] | None = None  # group -> when claimed (None: unread)
         self._routing = runtime.playbook.alert_routing
-        self._decisions: dict[tuple[str, str], routing.Decision] = {}  # (group, severity label)
+        # (group, whether no route matched, severity label): a route may be named "default"
+        self._decisions: dict[tuple[str, bool, str], routing.Decision] = {}
         self._resynced_at = time.monotonic()
         # the silences in force now or later, and when they were read (monotonic)
         self._silences: tuple[list[tuple[datetime, datetime, silences.Active]], float] = (
@@ -208,11 +209,11 @@ class Notices:
                 continue
             labels = item.labels
             fingerprint = bounded_fingerprint(item.fingerprint or fingerprint_of(labels))
-            _, key = routing.route_and_group(self._routing, labels, fingerprint)
+            route, key = routing.route_and_group(self._routing, labels, fingerprint)
             key = group_key(integration_id, key)
             if key in claimed:
                 continue
-            decision = self._decision(key, labels, fingerprint)
+            decision = self._decision(key, route is None, labels, fingerprint)
             if decision.severity is None:  # opens no incident: not noticed
                 continue
             if in_force is None:
@@ -230,10 +231,12 @@ class Notices:
                 claimed[key] = at
         return list(found.values())
 
-    def _decision(self, key: str, labels: dict[str, str], fingerprint: str) -> routing.Decision:
+    def _decision(
+        self, key: str, fallback: bool, labels: dict[str, str], fingerprint: str
+    ) -> routing.Decision:
         """The routing decision of an alert of this group: it depends on the route (in the
         group's key) and the severity label only, so it is kept for the next."""
-        known = (key, labels.get("severity", ""))
+        known = (key, fallback, labels.get("severity", ""))
         decision = self._decisions.get(known)
         if decision is None:
             decision = routing.decide(self._routing, labels, self._severities, fingerprint)
