@@ -241,19 +241,34 @@ def test_a_failed_notice_is_queued_in_the_outbox_and_retried(
         Webhook(SECRET).verify(body, headers)
 
 
-def test_under_a_flood_notices_wait_until_it_is_over(noticed: Noticed) -> None:
+def test_under_a_flood_the_ingest_tells_the_new_groups_and_they_wait_until_it_is_over(
+    noticed: Noticed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notices, "DEFER_AT_MOST_SECONDS", 60.0)  # however slow this machine
     notices_of_app = noticed.client.app.state.intake.notices  # type: ignore[attr-defined]
     flooded = threading.Event()
     flooded.set()
     notices_of_app.flooded = flooded.is_set
-    noticed.fire(alert("CheckoutDown"))
+    noticed.fire(alert("CheckoutDown", instance="a"), alert("CheckoutDown", instance="b"))
     noticed.fire(alert("PaymentsDown"))
-    time.sleep(0.3)
+    noticed.fire(alert("DiskFull", severity="info"))  # opens no incident: no notice
+    noticed.settle()  # ingested: the groups are known, their notices held
+    time.sleep(0.2)
     assert noticed.notices() == []  # held while accepting goes first
     flooded.clear()
     wait_for(lambda: len(noticed.notices()) == 2)
-    names = [n["data"]["alerts"][0]["labels"]["alertname"] for n in noticed.notices()]
+    time.sleep(0.1)
+    seen = noticed.notices()
+    assert len(seen) == 2
+    names = [n["data"]["alerts"][0]["labels"]["alertname"] for n in seen]
     assert names == ["CheckoutDown", "PaymentsDown"]  # in order
+    assert len(seen[0]["data"]["alerts"]) == 2
+    assert seen[0]["data"]["group"]["severity"] == "P1"
+    assert seen[0]["data"]["alerts"][0]["summary"] == "CheckoutDown on checkout"
+    noticed.fire(alert("CheckoutDown", instance="c"))  # known now: no second notice
+    noticed.settle()
+    time.sleep(0.1)
+    assert len(noticed.notices()) == 2
 
 
 def test_notices_left_unsent_at_shutdown_go_to_the_outbox_with_their_keys(

@@ -16,6 +16,7 @@ from warroom import lean
 from warroom.alerts.integrations import Source
 from warroom.alerts.models import Alert
 from warroom.alerts.normalize import NormalizedAlert
+from warroom.alerts.routing import Decision
 from warroom.alerts.silences import Active
 from warroom.clock import Clock
 from warroom.db import inserts, json_value, table_of
@@ -26,6 +27,7 @@ from warroom.playbook.schema import Playbook
 
 MAX_FINGERPRINT = 200
 MAX_GROUP_KEY = 400
+MAX_STARTED_ALERTS = 20
 ALERTS = table_of(Alert)
 LIVE_COLUMNS = (
     ALERTS.c.id,
@@ -96,6 +98,18 @@ class IngestResult:
 
 
 @dataclass
+class StartedGroup:
+    """An alert group that started firing in a batch: its incident was declared, reopened or
+    retriggered; with the firing alerts that joined it there (at most MAX_STARTED_ALERTS)."""
+
+    key: str
+    integration_id: int
+    kind: str
+    decision: Decision
+    alerts: list[NormalizedAlert] = field(default_factory=list)
+
+
+@dataclass
 class LiveAlert:
     """What ingestion needs of a firing alert; changes are written when the batch ends."""
 
@@ -139,6 +153,7 @@ class Batch:
     firing_counts: dict[int, int] = field(default_factory=dict)
     entries: timeline.Staged = field(default_factory=timeline.Staged)
     new: dict[int, tuple[LiveAlert, dict[str, Any]]] = field(default_factory=dict)
+    started: dict[str, StartedGroup] = field(default_factory=dict)  # by group key
     expected_new: int = 1  # new alerts the batch may still insert, at most (a hint)
     _free_ids: list[int] = field(default_factory=list)
     _last_id: int | None = None  # SQLite: the last id handed out

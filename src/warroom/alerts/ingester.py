@@ -13,12 +13,14 @@ import logging
 import sqlite3
 import time
 import traceback
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from warroom.alerts import backlog, journal, service
+from warroom.alerts.batch import StartedGroup
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.runtime import Runtime
 
@@ -37,6 +39,8 @@ class Ingester:
         self.runtime = runtime
         self.process_alerts = process_alerts
         self._forget_at = 0.0  # when to drop unread results next (monotonic)
+        # told, after each commit, of the alert groups that started firing in it
+        self.on_started: Callable[[list[StartedGroup]], None] = lambda started: None
         path = journal.path_for(runtime.settings.resolved_database_url())
         self._mover = journal.Mover(path) if path is not None else None
 
@@ -93,6 +97,7 @@ class Ingester:
         (older than the journal's), nothing is taken: their ids, to go first."""
         mover = self._mover
         assert mover is not None
+        started: list[StartedGroup] = []
         try:
             with self.runtime.transaction(events_now=True) as session:  # under the write lock
                 session.connection()  # taken now (BEGIN IMMEDIATE): nobody adds entries meanwhile
@@ -107,7 +112,9 @@ class Ingester:
                         playbook=self.runtime.playbook,
                         entries=entries,
                         clock=self.runtime.clock,
+                        started=started,
                     )
+            self._tell(started)
         except (OperationalError, sqlite3.Error):
             mover.rewind()
             raise
@@ -133,6 +140,7 @@ class Ingester:
             backlog.forget_unread(session=session, before=self.runtime.clock.now() - UNREAD_RESULTS)
 
     def _ingest(self, ids: list[int]) -> None:
+        started: list[StartedGroup] = []
         with self.runtime.transaction(events_now=True) as session:
             taken = backlog.take(session=session, ids=ids)
             if taken:  # none: another process ingested them
@@ -141,8 +149,19 @@ class Ingester:
                     playbook=self.runtime.playbook,
                     entries=[t.entry for t in taken],
                     clock=self.runtime.clock,
+                    started=started,
                 )
                 backlog.finish(session=session, taken=taken, results=results)
+        self._tell(started)
+
+    def _tell(self, started: list[StartedGroup]) -> None:
+        """Tell of the groups that started firing in a committed ingest (nothing may fail
+        the ingest after its commit)."""
+        if started:
+            try:
+                self.on_started(started)
+            except Exception:
+                logger.exception("telling of %d alert groups that started failed", len(started))
 
     def _ingest_alone(self, entry_id: int) -> bool:
         """Ingest one entry, or set it aside if it fails; False when the database failed

@@ -75,6 +75,7 @@ class Intake:
         self.accept_alerts = accept_alerts
         self._ingester = Ingester(runtime)
         self.notices = Notices(runtime)
+        self._ingester.on_started = self.notices.started_by_ingest
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._stop_by: float | None = None  # when stopping: the time to give up ingesting
         self._lock = threading.Lock()

@@ -39,7 +39,7 @@ from standardwebhooks import Webhook
 
 from warroom.alerts import routing, silences
 from warroom.alerts.backlog import Stored, Submission
-from warroom.alerts.batch import ALERTS, bounded_fingerprint, group_key
+from warroom.alerts.batch import ALERTS, StartedGroup, bounded_fingerprint, group_key
 from warroom.alerts.normalize import NormalizedAlert, fingerprint_of, summary_of
 from warroom.alerts.sources import alertmanager
 from warroom.notify import outbox
@@ -137,6 +137,14 @@ class Notices:
         self._tried: list[Tried] = []
         self._lock = threading.Lock()
 
+    def start(self) -> None:
+        """On the app's event loop, before any request: the groups firing now are read, so
+        that the notices go only to groups that start firing from now on (read later, a
+        group ingested meanwhile would pass for one that fired before)."""
+        if self.targets:
+            self._loop = asyncio.get_running_loop()
+            self._claimed_groups()
+
     def after_commit(self, committed: Sequence[tuple[Submission, Stored]]) -> None:
         """Send the notices of the groups these committed requests start (none when no
         channel wants them). Never raises: the requests are answered whatever happens here,
@@ -144,6 +152,8 @@ class Notices:
         if not self.targets:
             return
         self._loop = asyncio.get_running_loop()
+        if self.flooded():  # accepting goes first: the ingest tells of the new groups
+            return
         for submission, stored in committed:
             try:
                 self._notice(submission, stored)
@@ -308,6 +318,34 @@ class Notices:
             firing = set(session.scalars(FIRING_GROUPS))
         with contextlib.suppress(RuntimeError):  # a closed event loop: nothing to update
             loop.call_soon_threadsafe(self._resynced, firing, since)
+
+    def started_by_ingest(self, started: list[StartedGroup]) -> None:
+        """The ingest (intake thread) committed these groups' incidents: those the event
+        loop did not notice (it was flooded, or its silences were stale) are noticed now."""
+        loop = self._loop
+        if not self.targets or loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # a closed event loop: nobody to send
+            loop.call_soon_threadsafe(self._notice_started, started)
+
+    def _notice_started(self, started: list[StartedGroup]) -> None:
+        try:
+            claimed = self._claimed_groups()
+            at = time.monotonic()
+            now = self.runtime.clock.now()
+            bodies = []
+            for began in started:
+                if began.key in claimed or not began.alerts:
+                    continue
+                claimed[began.key] = at
+                group = Group(began.key, began.decision, list(began.alerts))
+                bodies.append(_event(group, began.integration_id, began.kind, now))
+            if bodies and (self.flooded() or self._deferred):
+                self._defer(bodies)
+            elif bodies:
+                self._start(bodies)
+        except Exception:
+            logger.exception("sending the alert.firing notices of ingested groups failed")
 
     def _resynced(self, firing: set[str], since: float) -> None:
         """Keep the claims of groups still firing, and those made since ``since``."""

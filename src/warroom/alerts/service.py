@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from warroom.alerts import integrations, routing, silences
 from warroom.alerts.batch import (
+    MAX_STARTED_ALERTS,
     Batch,
     IngestResult,
     LiveAlert,
+    StartedGroup,
     actor_of,
     bounded,
     group_key,
@@ -51,11 +53,17 @@ logger = logging.getLogger("warroom.alerts")
 
 
 def ingest_entries(
-    *, session: Session, playbook: Playbook, entries: Sequence[Entry], clock: Clock
+    *,
+    session: Session,
+    playbook: Playbook,
+    entries: Sequence[Entry],
+    clock: Clock,
+    started: list[StartedGroup] | None = None,
 ) -> list[IngestResult]:
-    """Ingest each entry in order, in the caller's transaction; what happened to each. The
-    integrations are locked first, so for one integration one batch is ingested at a time and
-    dedup stays exact; an entry whose integration has gone is skipped."""
+    """Ingest each entry in order, in the caller's transaction; what happened to each (and,
+    into ``started``, the alert groups that started firing). The integrations are locked
+    first, so for one integration one batch is ingested at a time and dedup stays exact; an
+    entry whose integration has gone is skipped."""
     found = integrations.by_ids(session=session, ids={e.integration_id for e in entries}, lock=True)
     now = clock.now()
     batch = Batch(
@@ -90,6 +98,8 @@ def ingest_entries(
                 _resolve(batch, integration, alert, result)
     batch.write_changes()
     batch.entries.insert(session)
+    if started is not None:
+        started.extend(batch.started.values())
     return results
 
 
@@ -172,6 +182,9 @@ def _fire(batch: Batch, integration: Source, alert: NormalizedAlert, result: Ing
         result.silenced += 1
     if incident is not None:
         _attached(batch, integration, incident, row, result)
+        began = batch.started.get(group)
+        if began is not None and len(began.alerts) < MAX_STARTED_ALERTS:
+            began.alerts.append(alert)
 
 
 def _decide(batch: Batch, labels: dict[str, str], fingerprint: str) -> routing.Decision:
@@ -255,10 +268,12 @@ def _find_or_open(
     previous = batch.previous_incident(group)
     if previous is not None:
         incident = batch.incident(previous)
-        if incident.status == "mitigated":
-            return batch.move(incident, "retrigger", actor, "an alert fired again")
         if incident.status in ("triggered", "acknowledged"):
             return incident
+    batch.started[group] = StartedGroup(group, integration.id, integration.kind, decision)
+    if previous is not None:
+        if incident.status == "mitigated":
+            return batch.move(incident, "retrigger", actor, "an alert fired again")
         window = batch.playbook.alert_routing.flap_window
         if (
             incident.status == "resolved"

@@ -52,6 +52,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         try:
             if checkpointer is not None:
                 checkpointer.start()
+            app.state.intake.notices.start()
             app.state.intake.wake()  # ingest what an earlier run committed but did not ingest
             if worker is not None:
                 runtime.start_auditor()
