@@ -11,11 +11,16 @@ subscribed to ``alert.firing``, signed like every other webhook. Each try is the
 the outbox by a thread: a sent one as sent; a failed one queued, retried with backoff like any
 delivery.
 
-Which groups are firing is kept in memory: read from the database at the first request, then
-each group noticed is claimed, and at most every ``RESYNC_SECONDS``, once the intake has
-ingested everything claimed so far, read again (so a group whose alerts all resolved is new
-again). Silences in force are read at most ``SILENCES_SECONDS`` apart, and at once after a
-silence is made or ended through this process's API. Each process decides by itself.
+After each commit the ingest tells which groups started firing in it (``started_by_ingest``),
+and those the event loop did not notice are noticed then: under a flood the event loop
+decides none (accepting goes first), and its silences may be a second old.
+
+Which groups are firing is kept in memory, changed by the event loop only: read from the
+database when the app starts, then each group noticed is claimed, and at most every
+``RESYNC_SECONDS``, once the intake has ingested everything claimed so far, read again (so a
+group whose alerts all resolved is new again). Silences in force are read at most
+``SILENCES_SECONDS`` apart, and at once after a silence is made or ended through this
+process's API. Each process decides by itself.
 """
 
 from __future__ import annotations
@@ -104,8 +109,8 @@ class Tried:
 
 
 class Notices:
-    """The first notices of one process. ``after_commit`` runs on an event loop; ``caught_up``
-    on the intake thread."""
+    """The first notices of one process. ``start`` and ``after_commit`` run on the event loop;
+    ``caught_up``, ``read_silences`` and ``started_by_ingest`` on the intake thread."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
