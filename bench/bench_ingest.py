@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import multiprocessing
@@ -475,7 +476,21 @@ class Latency:
 def probe_latency(
     cfg: Config, target: Target, sink: Connection | None, tag: str, result: Latency
 ) -> None:
-    """Serial probes, each opening a group of its own: POST->2xx, and POST->sink when `sink`."""
+    """Serial probes, each opening a group of its own: POST->2xx, and POST->sink when `sink`.
+    This process's garbage collector is off meanwhile: it holds the throughput rounds'
+    requests, and a full collection between a probe's clock reading and its send would be
+    counted against the server."""
+    gc.collect()
+    gc.disable()
+    try:
+        _probe_latency(cfg, target, sink, tag, result)
+    finally:
+        gc.enable()
+
+
+def _probe_latency(
+    cfg: Config, target: Target, sink: Connection | None, tag: str, result: Latency
+) -> None:
     client = BlockingClient(target.port)
     arrivals: dict[str, int] = {}  # probe -> its first notification's arrival
     incidents: dict[str, int] = {}  # probe -> its incident.triggered's arrival (warroom)
