@@ -99,15 +99,6 @@ class Group:
     alerts: list[Checked] = field(default_factory=list)
 
 
-@dataclass
-class Tried:
-    """One notice's try to one target, to record in the outbox."""
-
-    target: Target
-    message: Message
-    error: Exception | None
-
-
 class Notices:
     """The first notices of one process. ``start`` and ``after_commit`` run on the event loop;
     ``caught_up``, ``read_silences`` and ``started_by_ingest`` on the intake thread."""
@@ -139,7 +130,7 @@ class Notices:
         self._severities = frozenset(s.key for s in runtime.playbook.severities)
         self._clients: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._tried: list[Tried] = []
+        self._tried: list[outbox.Tried] = []  # to record: (channel, message, error)
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -172,7 +163,12 @@ class Notices:
         if not groups:
             return
         now = self.runtime.clock.now()
-        bodies = [_event(group, stored.integration_id, submission.kind, now) for group in groups]
+        self._send_or_hold(
+            [_event(group, stored.integration_id, submission.kind, now) for group in groups]
+        )
+
+    def _send_or_hold(self, bodies: list[str]) -> None:
+        """Send these now, or, under a flood (or behind notices it holds), hold them."""
         if self.flooded() or self._deferred:  # after those deferred already: in order
             self._defer(bodies)
         else:
@@ -345,10 +341,8 @@ class Notices:
                 claimed[began.key] = at
                 group = Group(began.key, began.decision, list(began.alerts))
                 bodies.append(_event(group, began.integration_id, began.kind, now))
-            if bodies and (self.flooded() or self._deferred):
-                self._defer(bodies)
-            elif bodies:
-                self._start(bodies)
+            if bodies:
+                self._send_or_hold(bodies)
         except Exception:
             logger.exception("sending the alert.firing notices of ingested groups failed")
 
@@ -365,7 +359,7 @@ class Notices:
             await self._post(target, message)
         except asyncio.CancelledError:  # stopped before the answer: the outbox tries again
             with self._lock:
-                self._tried.append(Tried(target, message, outbox.NotTried("stopped while sent")))
+                self._tried.append((target.name, message, outbox.NotTried("stopped while sent")))
             raise
         except Exception as exc:  # any failure: the outbox tries again
             error = exc
@@ -376,7 +370,7 @@ class Notices:
                 self._done_waiting()
             self._pump()
         with self._lock:
-            self._tried.append(Tried(target, message, error))
+            self._tried.append((target.name, message, error))
             first = len(self._tried) == 1
         if first:  # one transaction records what is tried meanwhile, a little later
             asyncio.get_running_loop().call_later(RECORD_AFTER_SECONDS, self._record_soon)
@@ -418,7 +412,7 @@ class Notices:
                 with self.runtime.transaction() as session:
                     outbox.record_tries(
                         session=session,
-                        tries=[(t.target.name, t.message, t.error) for t in tried],
+                        tries=tried,
                         now=self.runtime.clock.now(),
                     )
                 break
@@ -426,9 +420,9 @@ class Notices:
                 logger.exception("recording %d alert.firing notices failed", len(tried))
                 if attempt == 1:
                     time.sleep(RETRY_RECORD_SECONDS)
-        for t in tried:
-            if t.error is not None and not isinstance(t.error, outbox.NotTried):
-                logger.warning("alert.firing to %s failed: %s", t.target.name, t.error)
+        for channel, _, error in tried:
+            if error is not None and not isinstance(error, outbox.NotTried):
+                logger.warning("alert.firing to %s failed: %s", channel, error)
 
     async def aclose(self, timeout: float = CLOSE_SECONDS) -> None:
         """Send what waits, for ``timeout`` at most; then leave the rest to the outbox (its
@@ -450,8 +444,7 @@ class Notices:
             await asyncio.wait(list(self._tasks))
         while self._line:  # never tried
             target, body = self._line.popleft()
-            untried = Tried(target, _message(target, body), outbox.NotTried("stopped"))
-            self._tried.append(untried)
+            self._tried.append((target.name, _message(target, body), outbox.NotTried("stopped")))
         if self._tried:  # their record was still to come
             await asyncio.to_thread(self._record)
         self._closing = False  # an app started again sends again

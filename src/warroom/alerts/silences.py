@@ -74,26 +74,16 @@ def create_from(*, session: Session, request: SilenceCreate, actor: str, now: da
     )
 
 
-ACTIVE = (  # built once, and Core: ingesting reads it for every batch
-    select(SILENCES.c.id, SILENCES.c.matchers)
-    .where(SILENCES.c.starts_at <= bindparam("now"), SILENCES.c.ends_at > bindparam("now"))
+CURRENT = (  # built once, and Core: ingesting reads it for every batch
+    select(SILENCES.c.starts_at, SILENCES.c.ends_at, SILENCES.c.id, SILENCES.c.matchers)
+    .where(SILENCES.c.ends_at > bindparam("now"))
     .order_by(SILENCES.c.id)
 )
 
 
 def active(*, session: Session, now: datetime) -> list[Active]:
     """The silences in force at ``now``, oldest first."""
-    return [
-        Active(id_, tuple(parse_matcher(m) for m in matchers))
-        for id_, matchers in session.execute(ACTIVE, {"now": now})
-    ]
-
-
-CURRENT = (  # the silences in force now or later, with their windows
-    select(SILENCES.c.starts_at, SILENCES.c.ends_at, SILENCES.c.id, SILENCES.c.matchers)
-    .where(SILENCES.c.ends_at > bindparam("now"))
-    .order_by(SILENCES.c.id)
-)
+    return [silence for starts, _, silence in current(session=session, now=now) if starts <= now]
 
 
 def current(*, session: Session, now: datetime) -> list[tuple[datetime, datetime, Active]]:

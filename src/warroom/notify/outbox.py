@@ -175,13 +175,14 @@ def _keyed(delivery_id: int, incident_id: int | None, message: Message) -> Messa
     )
 
 
+Tried = tuple[str, Message, Exception | None]  # a message tried once: channel, it, its error
+
+
 class NotTried(Exception):
     """A message handed to the outbox before any try (its sender stopped first)."""
 
 
-def record_tries(
-    *, session: Session, tries: list[tuple[str, Message, Exception | None]], now: datetime
-) -> list[int]:
+def record_tries(*, session: Session, tries: list[Tried], now: datetime) -> list[int]:
     """Record messages tried once outside the outbox (channel, message, its error), each with
     its own key for every try: a sent one as sent, a failed one as any delivery after a
     failed try (queued again with backoff, or failed for good), one never tried
@@ -202,11 +203,13 @@ def record_tries(
         rows.append(row)
     ids = insert_ids(session, DELIVERIES, rows)
     retries = [
-        jobs.NewJob(
+        _first_job(delivery_id, now)
+        if isinstance(error, NotTried)
+        else jobs.NewJob(
             DELIVER,
             f"delivery:{delivery_id}",
-            f"deliver:{delivery_id}:{row['attempts']}",
-            now if isinstance(error, NotTried) else now + _backoff(1, error),
+            f"deliver:{delivery_id}:1",
+            now + _backoff(1, error),
             {"delivery_id": delivery_id},
         )
         for delivery_id, (_, _, error), row in zip(ids, tries, rows, strict=True)
