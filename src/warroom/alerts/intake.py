@@ -27,7 +27,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-from warroom import yielding
 from warroom.alerts import backlog, journal
 from warroom.alerts.backlog import Stored, Submission
 from warroom.alerts.batch import IngestResult
@@ -199,7 +198,6 @@ class Intake:
         thread.join(timeout + 1.0)
 
     def _run(self) -> None:
-        yielding.mark_this_thread()  # the event loop goes first (yielding)
         stored = True  # unknown at start: look
         ingest_by = 0.0  # under a stream of requests, ingest again by this time
         while True:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from warroom import migrate, yielding
+from warroom import migrate
 from warroom.auth import service as auth
 from warroom.auth import users
 from warroom.auth.policy import ROLES
@@ -49,7 +49,6 @@ def serve(
     rt.settings = rt.settings.model_copy(update={"host": bind_host, "port": bind_port})
     bootstrap_admin(rt)
     app = create_app(rt, run_worker=with_worker and rt.settings.worker)
-    yielding.install(rt.engine)  # the intake and the worker step aside for requests
     gc.freeze()  # what start-up made lives as long as the process: the collector skips it
     # a young collection holds every thread up while it frees what became garbage (each
     # transaction's session leaves reference cycles): collected often, each pause is short

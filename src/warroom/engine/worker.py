@@ -33,7 +33,6 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from warroom import yielding
 from warroom.clock import Clock
 from warroom.db import transaction
 from warroom.engine.handlers import LEASE, Batch, Handler, Outside
@@ -346,7 +345,6 @@ class Worker:
                 logger.exception("sending what was handed over after the worker stopped failed")
 
     def run_forever(self) -> None:
-        yielding.mark_this_thread()  # a server's event loop goes first (yielding)
         logger.info("worker %s started", self.name)
         self.running = True  # (start_thread sets it first: the thread may take a moment)
         try:
