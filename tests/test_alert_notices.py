@@ -245,6 +245,9 @@ def test_under_a_flood_the_ingest_tells_the_new_groups_and_they_wait_until_it_is
     noticed: Noticed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(notices, "DEFER_AT_MOST_SECONDS", 60.0)  # however slow this machine
+    # one at a time, so that they arrive in the order they are sent: two sent at once, each
+    # on a connection of its own, may arrive either way round
+    monkeypatch.setattr(notices, "MAX_SENDING", 1)
     notices_of_app = noticed.client.app.state.intake.notices  # type: ignore[attr-defined]
     flooded = threading.Event()
     flooded.set()
