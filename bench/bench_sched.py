@@ -21,7 +21,6 @@ Run:  .venv/bin/python bench/bench_sched.py
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import re
 import shutil
@@ -36,9 +35,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_steady import LOAD_CPUS, SERVER_CPUS, start_warroom
+from bench_steady import LOAD_CPUS, SERVER_CPUS, start_load, start_warroom
 from ingest.alerts import body_for, probe_alert
-from ingest.load import BlockingClient, background_main, free_port, http_request, wait_ready
+from ingest.load import BlockingClient, free_port, http_request, wait_ready
 
 LINE = re.compile(r"^\s*(\d+)/(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+sched:(\w+):\s+(.*)$")
 STATES = ("event loop running", "event loop ready, other server thread running")
@@ -128,18 +127,8 @@ def main() -> None:
     server, path = start_warroom(home, port)
     try:
         wait_ready(port, "/healthz", server)
-        ctx = mp.get_context("spawn")
-        ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
-        load = ctx.Process(
-            target=background_main,
-            args=(port, path, "webhook", ("sched", 1000, 0.1), rate, 1, (ready, stop), out, 120),
-        )
-        load.start()
-        assert load.pid is not None
-        os.sched_setaffinity(load.pid, LOAD_CPUS)
+        load, stop, _ = start_load(port, path, "sched", rate, 120)
         os.sched_setaffinity(0, LOAD_CPUS)
-        if not ready.wait(30):
-            raise SystemExit("the load did not start")
         time.sleep(1.0)
         record = [perf, "record", "-q", "-a", "-k", "CLOCK_MONOTONIC", "-o", str(home / "perf")]
         record += ["-e", "sched:sched_switch", "-e", "sched:sched_waking"]

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,6 +57,24 @@ def start_ceiling(home: Path, port: int, which: str) -> tuple[Server, str]:
     return server, "/hooks/alertmanager/ceiling"
 
 
+def start_load(port: int, path: str, tag: str, rate: int, seconds: float) -> tuple[Any, Any, Any]:
+    """The benchmark's background load (one alert a request, 1,000 groups, 10% duplicates) at
+    ``rate`` alerts/s on LOAD_CPUS, for at most ``seconds``, once it has started: (its
+    process, the event that stops it, the queue of its figures)."""
+    ctx = mp.get_context("spawn")
+    ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
+    load = ctx.Process(
+        target=background_main,
+        args=(port, path, "webhook", (tag, 1000, 0.1), rate, 1, (ready, stop), out, seconds),
+    )
+    load.start()
+    assert load.pid is not None
+    os.sched_setaffinity(load.pid, LOAD_CPUS)
+    if not ready.wait(30):
+        raise SystemExit("the load did not start")
+    return load, stop, out
+
+
 def mean_of(rows: list[tuple[float, list[float]]]) -> str:
     if not rows:
         return "(none)"
@@ -73,18 +92,7 @@ def main() -> None:
     server, path = start_ceiling(home, port, ceiling) if ceiling else start_warroom(home, port)
     try:
         wait_ready(port, "/healthz", server)
-        ctx = mp.get_context("spawn")
-        ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
-        spec = ("steady", 1000, 0.1)
-        load = ctx.Process(
-            target=background_main,
-            args=(port, path, "webhook", spec, rate, 1, (ready, stop), out, seconds),
-        )
-        load.start()
-        assert load.pid is not None
-        os.sched_setaffinity(load.pid, LOAD_CPUS)
-        if not ready.wait(30):
-            raise SystemExit("the load did not start")
+        load, stop, out = start_load(port, path, "steady", rate, seconds)
         rows: list[tuple[float, list[float]]] = []
         before, started = thread_cpu_seconds(server.pid), time.monotonic()
         for second in range(1, seconds + 1):
