@@ -1,6 +1,7 @@
-"""Write statements run straight on SQLite's driver (``warroom.lean``) store what SQLAlchemy
-stores, fail as SQLAlchemy fails, and leave to SQLAlchemy what they cannot do; ``insert_ids``
-counts ids on within a transaction without colliding with rows inserted another way."""
+"""Statements run straight on SQLite's driver (``warroom.lean``) store and read what
+SQLAlchemy stores and reads, fail as SQLAlchemy fails, and leave to SQLAlchemy what they
+cannot do; ``insert_ids`` counts ids on within a transaction without colliding with rows
+inserted another way."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import String, cast, delete, select
+from sqlalchemy import String, bindparam, cast, delete, literal_column, select
 from sqlalchemy.dialects.sqlite import pysqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from warroom import lean
 from warroom.db import UTCDateTime, add_written, insert_ids, inserts, table_of
@@ -200,3 +201,73 @@ def test_the_time_text_kept_is_only_given_for_the_same_time() -> None:
     assert process(None) is None
     with pytest.raises(ValueError, match="naive"):
         process(datetime(2026, 12, 7))
+
+
+READ_JOBS = (  # a datetime, JSON, a LIMIT of the statement's own
+    select(Job.key, Job.due_at, Job.payload, Job.attempts)
+    .where(Job.key.like(bindparam("pattern")))
+    .order_by(Job.key)
+    .limit(2)
+)
+
+
+def test_rows_read_straight_are_what_sqlalchemy_reads(runtime: Runtime) -> None:
+    now = runtime.clock.now()
+    with runtime.transaction() as session:
+        session.connection().execute(inserts(JOBS).plain, job_rows("read-", now))
+    with runtime.read() as session:
+        straight = lean.rows(session, READ_JOBS, {"pattern": "read-%"})
+        through_core = [
+            tuple(r) for r in session.connection().execute(READ_JOBS, {"pattern": "read-%"})
+        ]
+        first = lean.scalar(session, READ_JOBS, {"pattern": "read-%"})
+        none = lean.scalar(session, READ_JOBS, {"pattern": "nothing-%"})
+    assert [tuple(r) for r in straight] == through_core
+    assert [r[0] for r in straight] == ["read-0", "read-1"]  # the LIMIT applied
+    _, due_at, payload, attempts = straight[1]
+    assert due_at == now + timedelta(seconds=1)
+    assert due_at.tzinfo is not None
+    assert attempts == 0
+    assert payload == {"text": "Störung ✓", "wide": 2**70, "n": 1, "nested": [{"a": 1.5}]}
+    assert (first, none) == ("read-0", None)
+
+
+def test_a_select_goes_straight_on_sqlite_only_when_its_sql_is_fixed() -> None:
+    dialect = pysqlite.dialect()
+    assert lean.query(READ_JOBS, ("pattern",), dialect) is not None
+    expanding = select(Job.key).where(Job.key.in_(bindparam("keys", expanding=True)))
+    assert lean.query(expanding, ("keys",), dialect) is None
+    assert lean.query(READ_JOBS, (), dialect) is None  # a value it needs is not given
+
+
+def test_a_select_sqlalchemy_renders_at_execution_goes_through_it(runtime: Runtime) -> None:
+    with runtime.transaction() as session:
+        session.connection().execute(inserts(JOBS).plain, job_rows("list-", runtime.clock.now()))
+    expanding = (
+        select(Job.key).where(Job.key.in_(bindparam("keys", expanding=True))).order_by(Job.key)
+    )
+    with runtime.read() as session:
+        found = lean.rows(session, expanding, {"keys": ["list-2", "list-0", "absent"]})
+    assert [r[0] for r in found] == ["list-0", "list-2"]
+
+
+def test_a_list_bound_as_one_json_parameter_selects_its_values(runtime: Runtime) -> None:
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("json_each is SQLite's")
+    rows = job_rows("each-", runtime.clock.now())
+    rows[1]["key"] = "each-'quoted\\\"-Störung"
+    with runtime.transaction() as session:
+        session.connection().execute(inserts(JOBS).plain, rows)
+    listed = select(Job.key).where(Job.key.in_(lean.each("keys"))).order_by(Job.key)
+    assert lean.query(listed, ("keys",), pysqlite.dialect()) is not None
+    with runtime.read() as session:
+        found = lean.rows(session, listed, {"keys": lean.listed([rows[1]["key"], "each-2", "x"])})
+        empty = lean.rows(session, listed, {"keys": lean.listed([])})
+    assert [r[0] for r in found] == sorted([rows[1]["key"], "each-2"])
+    assert empty == []
+
+
+def test_a_failing_select_is_sqlalchemys_error(runtime: Runtime) -> None:
+    broken = select(Job.key).where(literal_column("no_such_column") == bindparam("value"))
+    with runtime.read() as session, pytest.raises(DBAPIError):
+        lean.rows(session, broken, {"value": 1})

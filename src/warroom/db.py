@@ -122,7 +122,7 @@ def insert_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> li
         counted = _next_ids(session)
         first = counted.get(table.name)
         if first is None:
-            first = int(connection.scalar(statements.largest_id) or 0) + 1
+            first = int(lean.scalar(session, statements.largest_id, {}) or 0) + 1
         ids = list(range(first, first + len(rows)))
         lean.write(
             session, statements.plain, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]

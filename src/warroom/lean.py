@@ -1,7 +1,8 @@
-"""Write statements run straight on SQLite's driver: the hot paths of ingesting (new alerts,
+"""Statements run straight on SQLite's driver: the hot paths of ingesting (new alerts,
 timeline entries, phases, tasks, jobs, deliveries) write with a few Core statements each,
-and on SQLite SQLAlchemy's work around each execution (an execution context, events, the
-cache lookup, a result) costs several times what SQLite takes to run it.
+and read with a few more (integrations, firing alerts, silences), and on SQLite
+SQLAlchemy's work around each execution (an execution context, events, the cache lookup, a
+result) costs several times what SQLite takes to run it.
 
 ``write`` compiles a statement once for each set of parameter names (SQLAlchemy's compiler,
 with the same bind processors SQLAlchemy applies: UTC datetimes, JSON), then hands the
@@ -9,6 +10,13 @@ driver the SQL and the processed values. It runs on the session's own connection
 transaction. Errors come wrapped as SQLAlchemy's (``IntegrityError``...), as from
 ``Connection.execute``. Elsewhere (PostgreSQL), and for statements whose columns have
 defaults SQLAlchemy computes in Python, it is ``Connection.execute``.
+
+``rows`` and ``scalar`` do the same for a SELECT: the values of its own (a ``LIMIT``, a
+constant compared with) bound as SQLAlchemy binds them, and each column's value processed as
+SQLAlchemy processes it (UTC datetimes, JSON). Like ``Connection.execute``, they do not
+flush the session's pending ORM changes first. A list of values goes in as one JSON array
+bound to one parameter (``each``, ``listed``: SQLite's ``json_each``), so that the SQL text
+stays the same whatever its length.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
@@ -118,3 +128,115 @@ def write(session: Session, statement: Insert | Update, rows: Sequence[dict[str,
         raise DBAPIError.instance(
             lean.sql, values, exc, sqlite3.Error, dialect=connection.dialect
         ) from exc
+
+
+@dataclass(frozen=True)
+class Query:
+    """A SELECT as the driver takes it: its SQL, its parameters' names in order (with the
+    statement's own values for those the caller does not give), their bind processors, and
+    each column's result processor."""
+
+    sql: str
+    names: tuple[str, ...]
+    own: dict[str, Any]
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def values(self, params: dict[str, Any]) -> list[Any]:
+        own = self.own
+        values = [params[name] if name in params else own[name] for name in self.names]
+        for position, process in self.processors:
+            values[position] = process(values[position])
+        return values
+
+    def row(self, fetched: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not self.results:
+            return fetched
+        values = list(fetched)
+        for index, process in self.results:
+            values[index] = process(values[index])
+        return tuple(values)
+
+
+_QUERIES: dict[tuple[int, int, tuple[str, ...]], tuple[object, Query | None]] = {}
+
+
+def query(statement: Select[Any], keys: tuple[str, ...], dialect: Dialect) -> Query | None:
+    """The SELECT compiled for SQLite with these parameter names (kept: statements are built
+    once, at import); None when SQLAlchemy would render parameters at execution (an
+    expanding list, a literal executed as such) or needs a value not given."""
+    cache_key = (id(statement), id(dialect), keys)
+    known = _QUERIES.get(cache_key)
+    if known is not None:
+        return known[1]
+    result = _query(statement, keys, dialect)
+    _QUERIES[cache_key] = ((statement, dialect), result)  # held: their ids stay theirs
+    return result
+
+
+def _query(statement: Select[Any], keys: tuple[str, ...], dialect: Dialect) -> Query | None:
+    compiler = statement.compile(dialect=dialect)
+    assert isinstance(compiler, SQLCompiler)
+    if compiler.literal_execute_params or compiler.post_compile_params:
+        return None
+    names = tuple(compiler.positiontup or ())
+    own: dict[str, Any] = {}
+    for name in set(names) - set(keys):
+        bind = compiler.binds[name]
+        if bind.required or bind.callable is not None:
+            return None
+        own[name] = bind.value
+    processors = [
+        compiler.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    results = [
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in statement.selected_columns
+    ]
+    return Query(
+        sql=compiler.string,
+        names=names,
+        own=own,
+        processors=tuple((i, p) for i, p in enumerate(processors) if p is not None),
+        results=tuple((i, p) for i, p in enumerate(results) if p is not None),
+    )
+
+
+def rows(session: Session, statement: Select[Any], params: dict[str, Any]) -> Sequence[Any]:
+    """The rows of the SELECT, as tuples, on the session's connection, in its transaction."""
+    connection = session.connection()
+    lean = None
+    if connection.dialect.driver == "pysqlite":
+        lean = query(statement, tuple(params), connection.dialect)
+    if lean is None:
+        return connection.execute(statement, params).all()
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    try:
+        values = lean.values(params)
+    except Exception as exc:  # a value its column refuses: as SQLAlchemy says it
+        raise StatementError(str(exc), lean.sql, None, exc) from exc
+    try:
+        fetched = driver.execute(lean.sql, values).fetchall()
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(
+            lean.sql, values, exc, sqlite3.Error, dialect=connection.dialect
+        ) from exc
+    return [lean.row(row) for row in fetched]
+
+
+def scalar(session: Session, statement: Select[Any], params: dict[str, Any]) -> Any:
+    """The first column of the SELECT's first row; None when it has none."""
+    found = rows(session, statement, params)
+    return found[0][0] if found else None
+
+
+def each(name: str) -> Select[Any]:
+    """The values of a JSON array bound to ``name`` (see ``listed``), for ``column.in_``:
+    one parameter whatever the list's length. SQLite only (``json_each``)."""
+    return select(func.json_each(bindparam(name)).table_valued("value").c.value)
+
+
+def listed(values: Sequence[Any]) -> str:
+    """Values bound for ``each`` (ids, fingerprints: what JSON holds as it is)."""
+    return orjson.dumps(list(values)).decode()

@@ -9,7 +9,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, func, insert, literal, select, text, update
+from sqlalchemy import (
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from warroom import lean
@@ -63,6 +74,11 @@ FIRING_OF = select(*LIVE_COLUMNS).where(
     ALERTS.c.integration_id == bindparam("integration_id"),
     FIRING,  # a literal: SQLite uses the partial index only then
     ALERTS.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
+)
+FIRING_OF_LISTED = select(*LIVE_COLUMNS).where(  # SQLite: the fingerprints as one parameter
+    ALERTS.c.integration_id == bindparam("integration_id"),
+    ALERTS.c.status == literal_column("'firing'"),  # in the SQL: the partial index applies
+    ALERTS.c.fingerprint.in_(lean.each("fingerprints")),
 )
 UPDATE_STATE = (
     update(ALERTS)
@@ -165,16 +181,22 @@ class Batch:
     def load_firing(self, wanted: dict[int, set[str]]) -> None:
         """Read the open alerts of these fingerprints (per integration id), a few queries
         for the whole batch."""
+        listed = self.session.get_bind().dialect.name == "sqlite"
         for integration_id, fingerprints in wanted.items():
             ordered = sorted(fingerprints)
+            if listed:
+                params = {"integration_id": integration_id, "fingerprints": lean.listed(ordered)}
+                self._keep_live(lean.rows(self.session, FIRING_OF_LISTED, params))
+                continue
             for start in range(0, len(ordered), 500):
                 chunk = ordered[start : start + 500]
-                rows = self.session.connection().execute(
-                    FIRING_OF, {"integration_id": integration_id, "fingerprints": chunk}
-                )
-                for row in rows:
-                    alert = LiveAlert(**row._asdict())
-                    self.live[(integration_id, alert.fingerprint)] = alert
+                params = {"integration_id": integration_id, "fingerprints": chunk}
+                self._keep_live(self.session.connection().execute(FIRING_OF, params).all())
+
+    def _keep_live(self, rows: Sequence[Any]) -> None:
+        for row in rows:
+            alert = LiveAlert(*row)
+            self.live[(alert.integration_id, alert.fingerprint)] = alert
 
     def insert(self, values: dict[str, Any]) -> LiveAlert:
         """A new firing alert, with its id (it goes on the timeline) but written later with
@@ -202,7 +224,7 @@ class Batch:
                 )
             else:
                 if self._last_id is None:
-                    self._last_id = connection.scalar(inserts(ALERTS).largest_id) or 0
+                    self._last_id = lean.scalar(self.session, inserts(ALERTS).largest_id, {}) or 0
                 self._free_ids = [self._last_id + 1]
         taken = self._free_ids.pop()
         self._last_id = taken
@@ -300,7 +322,7 @@ class Batch:
         else:
             self.write_changes()  # the resolved alert among them
             self.firing_counts[incident_id] = (
-                self.session.connection().scalar(FIRING_COUNT, {"incident_id": incident_id}) or 0
+                lean.scalar(self.session, FIRING_COUNT, {"incident_id": incident_id}) or 0
             )
         return self.firing_counts[incident_id]
 
@@ -310,7 +332,8 @@ class Batch:
         for alert, _ in reversed(self.new.values()):
             if alert.group_key == group and alert.incident_id is not None:
                 return alert.incident_id
-        return self.session.connection().scalar(LATEST_INCIDENT, {"group_key": group})
+        found: int | None = lean.scalar(self.session, LATEST_INCIDENT, {"group_key": group})
+        return found
 
     def move(self, incident: Incident, action: lifecycle.Action, actor: str, note: str) -> Incident:
         return self.keep(

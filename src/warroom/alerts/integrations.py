@@ -12,6 +12,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from warroom import lean
 from warroom.alerts.models import Integration
 from warroom.alerts.schemas import IntegrationRead
 from warroom.db import table_of
@@ -92,6 +93,11 @@ BY_IDS = (
     .order_by(INTEGRATIONS.c.id)
 )
 BY_IDS_LOCKED = BY_IDS.with_for_update()
+BY_IDS_LISTED = (  # SQLite, which locks the whole database instead: the ids as one parameter
+    select(INTEGRATIONS.c.id, INTEGRATIONS.c.name, INTEGRATIONS.c.kind)
+    .where(INTEGRATIONS.c.id.in_(lean.each("ids")))
+    .order_by(INTEGRATIONS.c.id)
+)
 
 
 class Source(NamedTuple):
@@ -110,11 +116,11 @@ def by_keys(*, session: Session, keys: set[str]) -> dict[str, KeyHolder]:
 
 def by_ids(*, session: Session, ids: set[int], lock: bool = False) -> dict[int, Source]:
     """The integrations with these ids, locked in id order when ``lock``."""
-    query = BY_IDS_LOCKED if lock else BY_IDS
-    return {
-        id_: Source(id_, name, kind)
-        for id_, name, kind in session.execute(query, {"ids": sorted(ids)})
-    }
+    if session.get_bind().dialect.name == "sqlite":
+        found = lean.rows(session, BY_IDS_LISTED, {"ids": lean.listed(sorted(ids))})
+    else:
+        found = session.execute(BY_IDS_LOCKED if lock else BY_IDS, {"ids": sorted(ids)}).all()
+    return {id_: Source(id_, name, kind) for id_, name, kind in found}
 
 
 def check(found: dict[str, KeyHolder], key: str, kind: str) -> KeyHolder:

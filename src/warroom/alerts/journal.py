@@ -35,6 +35,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from warroom import lean
 from warroom.alerts import backlog, integrations
 from warroom.alerts.backlog import INTAKE, State, Stored, Submission
 from warroom.alerts.models import IntakeJournalMark
@@ -189,7 +190,8 @@ def keys_changed(url: str) -> None:
 def moved_through(session: Session) -> int:
     """The mark: the last journal entry taken, ingested or moved into the intake table (0:
     none yet)."""
-    return session.connection().scalar(MARK_VALUE) or 0
+    through: int | None = lean.scalar(session, MARK_VALUE, {})
+    return through or 0
 
 
 @contextmanager

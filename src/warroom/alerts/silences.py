@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from warroom import lean
 from warroom.alerts.models import Silence
 from warroom.alerts.schemas import SilenceCreate
 from warroom.db import table_of
@@ -90,7 +91,7 @@ def current(*, session: Session, now: datetime) -> list[tuple[datetime, datetime
     """The silences in force at ``now`` or later, oldest first, each with its window."""
     return [
         (starts, ends, Active(id_, tuple(parse_matcher(m) for m in matchers)))
-        for starts, ends, id_, matchers in session.execute(CURRENT, {"now": now})
+        for starts, ends, id_, matchers in lean.rows(session, CURRENT, {"now": now})
     ]
 
 
