@@ -5,6 +5,7 @@ ingests them from there."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,12 @@ from sqlalchemy import select
 
 from tests.conftest import Api, Cli
 from tests.test_alerts_hooks import alerts, am_alert, am_payload, create_integration, incidents
-from warroom.alerts import backlog, integrations, journal
+from warroom.alerts import backlog, intake, integrations, journal
 from warroom.alerts.backlog import Submission, Webhook
 from warroom.alerts.ingester import Ingester
 from warroom.alerts.normalize import NormalizedAlert
 from warroom.auth import service as auth
+from warroom.clock import FakeClock
 from warroom.runtime import Runtime
 from warroom.web.app import create_app
 
@@ -380,6 +382,49 @@ def test_a_request_that_waits_comes_after_those_accepted_before_it(api: Api) -> 
     assert (body["ingested"], body["resolved"], body["created"]) == (True, 1, 0)
     [alert] = alerts(api)
     assert alert["status"] == "resolved"
+
+
+def _fire(api: Api, key: str, *instances: str) -> None:
+    body = am_payload(
+        *(am_alert({"alertname": "Load", "service": "api", "instance": i}) for i in instances)
+    )
+    answer = api.client.post(f"/hooks/alertmanager/{key}", json=body)
+    assert answer.status_code == 202, answer.text
+
+
+@SQLITE_ONLY
+def test_a_trickle_of_lone_requests_is_ingested_several_to_a_transaction(
+    api: Api, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a chunk of few alerts from the journal, the next starts TRICKLE_SECONDS later
+    and takes what came meanwhile: alerts ingested together were first seen at the one
+    clock reading of their transaction."""
+    monkeypatch.setattr(intake, "TRICKLE_SECONDS", 3.0)
+    key = create_integration(api, "prom", "alertmanager")["key"]
+    _fire(api, key, "first")
+    api.settle()
+    for n in range(5):
+        clock.advance(timedelta(seconds=1))
+        _fire(api, key, f"next-{n}")
+    api.settle()
+    seen = {a["labels"]["instance"]: a["first_seen_at"] for a in alerts(api)}
+    assert len({seen[f"next-{n}"] for n in range(5)}) == 1
+    assert seen["first"] != seen["next-0"]
+
+
+@SQLITE_ONLY
+def test_a_chunk_of_many_alerts_is_followed_at_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backlog is ingested without pauses: after a chunk of TRICKLE_ALERTS or more, the
+    next request is ingested at once, not TRICKLE_SECONDS later."""
+    monkeypatch.setattr(intake, "TRICKLE_SECONDS", 120.0)
+    key = create_integration(api, "prom", "alertmanager")["key"]
+    _fire(api, key, *(f"many-{n}" for n in range(intake.TRICKLE_ALERTS)))
+    api.settle()
+    _fire(api, key, "after")
+    api.settle(timeout=60.0)  # well before the pause a small chunk would have been followed by
+    assert len(alerts(api)) == intake.TRICKLE_ALERTS + 1
 
 
 def test_the_journal_is_sqlites() -> None:

@@ -39,6 +39,8 @@ class Ingester:
         self.runtime = runtime
         self.process_alerts = process_alerts
         self._forget_at = 0.0  # when to drop unread results next (monotonic)
+        # alerts the last chunk taken from the journal held (a chunk from the table: none)
+        self.journal_alerts = 0
         # told, after each commit, of the alert groups that started firing in it
         self.on_started: Callable[[list[StartedGroup]], None] = lambda started: None
         path = journal.path_for(runtime.settings.resolved_database_url())
@@ -65,6 +67,7 @@ class Ingester:
         table holds is older than what the journal holds after its mark (it is moved there
         before a request is stored in the table), so the table goes first."""
         ids: list[int] = []
+        self.journal_alerts = 0
         try:
             if self._mover is not None and self._mover.has_more():
                 ids = self._ingest_journal()
@@ -106,6 +109,7 @@ class Ingester:
                     if ids:
                         return ids
                 entries = mover.take(session=session, max_alerts=self.process_alerts)
+                self.journal_alerts = sum(len(e.alerts) for e in entries)
                 if entries:
                     service.ingest_entries(
                         session=session,

@@ -11,7 +11,11 @@
   entries (on SQLite, those of the table, then the journal's), a chunk at a time: when no
   request to the thread has come for ``GRACE_SECONDS``, and for at least ``INGEST_SHARE``
   of the time under a steady stream of them. On SQLite, while a flood of requests keeps
-  the event loop busy, it stands aside for a bounded time (``frontdoor``).
+  the event loop busy, it stands aside for a bounded time (``frontdoor``); under a steady
+  trickle of requests, a chunk from the journal starts at most every ``TRICKLE_SECONDS``
+  after one that held fewer than ``TRICKLE_ALERTS``, so that each transaction takes what
+  came meanwhile (a transaction's fixed cost is several alerts' worth: ingesting one alert
+  at a time costs about twice the processor).
 
 A 2xx answer means the alerts are committed: a crash before they are ingested loses nothing,
 since the next start ingests the stored entries first (``wake``).
@@ -40,6 +44,8 @@ logger = logging.getLogger("warroom.alerts")
 ACCEPT_ALERTS = 5000  # alerts per accepting transaction
 INGEST_SHARE = 0.3  # under a stream of requests to the thread, ingesting gets at least this
 GRACE_SECONDS = 0.0003  # before ingesting, how long to wait for a request about to come
+TRICKLE_SECONDS = 0.01  # after a small chunk from the journal, the next starts this much later
+TRICKLE_ALERTS = 50  # a chunk of fewer alerts is small
 IDLE_SECONDS = 5.0  # the thread ends after this long without work
 STOP_SECONDS = 5.0  # at shutdown, ingesting what is stored gets at most this long
 
@@ -78,6 +84,8 @@ class Intake:
         self._ingester.on_started = self.notices.started_by_ingest
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._stop_by: float | None = None  # when stopping: the time to give up ingesting
+        self._next_chunk_at = 0.0  # after a small chunk: when the next may start (monotonic)
+        self._stopping = threading.Event()  # set by stop: a pause between chunks ends
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         url = runtime.settings.resolved_database_url()
@@ -194,6 +202,7 @@ class Intake:
             if thread is None:
                 return
             self._stop_by = time.monotonic() + timeout
+        self._stopping.set()
         self._queue.put(None)  # wake it
         thread.join(timeout + 1.0)
 
@@ -225,8 +234,12 @@ class Intake:
                 continue
             if self.notices.silences_ageing():  # read here: the event loop need not
                 self._read_silences()
+            if not stopping and (pause := self._next_chunk_at - time.monotonic()) > 0:
+                self._stopping.wait(pause)  # a trickle: the next chunk takes what comes meanwhile
             started = time.monotonic()
             stored = self._ingest_next()
+            if 0 < self._ingester.journal_alerts < TRICKLE_ALERTS:
+                self._next_chunk_at = started + TRICKLE_SECONDS
             if not stored:
                 self._caught_up(started)
             ended = time.monotonic()
@@ -264,6 +277,7 @@ class Intake:
                 return False
             self._thread = None
             self._stop_by = None
+            self._stopping.clear()
             return True
 
     def _gather(self, *, wait: float) -> tuple[list[_Waiting], bool]:
