@@ -14,7 +14,10 @@ client pinned to the other CPU(s):
   after, so for it the round also shows "accepted and ingested": alerts over the time until
   `GET /api/v1/alerts/intake` shows none pending.
 - latency, idle and under a background load of about 2,000 alerts/s: serial probe alerts, each
-  opening a group of its own. For Alertmanager: from sending the POST to the arrival, at a local
+  opening a group of its own, the next sent BENCH_PROBE_GAP after the last one arrived (100
+  ms: ten new groups a second; 10 ms apart, the probes' own incidents kept warroom busy most
+  of the time, idle too, so that the load measured under was theirs as much as the
+  background's). For Alertmanager: from sending the POST to the arrival, at a local
   webhook sink, of the notification carrying the probe (`group_wait: 0s`). For warroom: from
   sending the POST to the arrival at the same sink of the first signed outbound webhook
   carrying the probe (subscribed to `alert.firing`, sent once the request is committed, and
@@ -37,6 +40,7 @@ Environment (all optional):
   BENCH_DUPLICATES=0.10         share of alerts repeating an alert sent earlier
   BENCH_CONCURRENCY=16          client connections in the throughput runs
   BENCH_PROBES=300              latency probes per condition (idle, loaded)
+  BENCH_PROBE_GAP=0.1           seconds from one probe's arrival to the next probe
   BENCH_BACKGROUND_RATE=2000    alerts/s of background load during the loaded probes
   BENCH_BACKGROUND_BATCH=1      alerts per background request
   BENCH_WARMUP=500              alerts sent (batch 1) to a fresh server before timing
@@ -126,7 +130,7 @@ class Config:
     systems: tuple[str, ...]
     keep: bool
     run: str  # in every alert's labels, so that two runs against one warroom never collide
-    probe_gap: float = 0.01  # between two probes
+    probe_gap: float  # seconds between a probe's answer and the next probe
 
     @classmethod
     def from_env(cls) -> Config:
@@ -138,6 +142,7 @@ class Config:
             duplicates=float(env("BENCH_DUPLICATES", "0.10")),
             concurrency=int(env("BENCH_CONCURRENCY", "16")),
             probes=int(env("BENCH_PROBES", "300")),
+            probe_gap=float(env("BENCH_PROBE_GAP", "0.1")),
             background_rate=int(env("BENCH_BACKGROUND_RATE", "2000")),
             background_batch=int(env("BENCH_BACKGROUND_BATCH", "1")),
             warmup=int(env("BENCH_WARMUP", "500")),
@@ -808,7 +813,10 @@ def report_latency_and_rss(
     width: int,
 ) -> None:
     print("-" * width)
-    print("Latency, ms, p50 / p99, serial probes each opening a new group")
+    print(
+        "Latency, ms, p50 / p99, serial probes each opening a new group, "
+        f"{cfg.probe_gap * 1000:g} ms apart"
+    )
     print(f"{'':<44}{'idle':>16}{'loaded':>16}")
     rows: list[tuple[str, SystemResult, str]] = []
     if am in ran:
@@ -866,6 +874,8 @@ def to_json(cfg: Config, results: dict[str, SystemResult]) -> dict[str, Any]:
             "concurrency": cfg.concurrency,
             "group_interval": cfg.group_interval,
             "background_rate": cfg.background_rate,
+            "probes": cfg.probes,
+            "probe_gap": cfg.probe_gap,
             "server_cpus": sorted(cfg.server_cpus),
             "client_cpus": sorted(cfg.client_cpus),
         },
