@@ -831,7 +831,7 @@ def report_latency_and_rss(
         rows.append(("warroom POST -> 2xx (alerts committed)", wr, "to_2xx"))
     for label, r, attr in rows:
         cells = [p50_p99(getattr(lat, attr)) if lat else "-" for lat in (r.idle, r.loaded)]
-        print(f"{label:<44}{cells[0]:>16}{cells[1]:>16}")
+        print(f"{label:<44}{cells[0]:>16} {cells[1]:>15}")  # a space even when wider
     for r in ran:
         if r.loaded:
             print(
