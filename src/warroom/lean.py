@@ -25,7 +25,7 @@ import operator
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Select, bindparam, func, select
@@ -52,22 +52,37 @@ class Compiled:
         return values
 
 
-_COMPILED: dict[tuple[int, int, tuple[str, ...]], tuple[object, Compiled | None]] = {}
+Key = tuple[int, int, tuple[str, ...]]  # the statement's id, the dialect's, parameter names
+T = TypeVar("T")
+S = TypeVar("S")
+_COMPILED: dict[Key, tuple[object, Compiled | None]] = {}
+
+
+def _kept(
+    cache: dict[Key, tuple[object, T | None]],
+    make: Callable[[S, tuple[str, ...], Dialect], T | None],
+    statement: S,
+    keys: tuple[str, ...],
+    dialect: Dialect,
+) -> T | None:
+    """What ``make`` gives for the statement, made once (statements are built once, at
+    import) and kept with the statement and the dialect, so that their ids stay theirs."""
+    cache_key = (id(statement), id(dialect), keys)
+    known = cache.get(cache_key)
+    if known is not None:
+        return known[1]
+    result = make(statement, keys, dialect)
+    cache[cache_key] = ((statement, dialect), result)
+    return result
 
 
 def compiled(
     statement: Insert | Update, keys: tuple[str, ...], dialect: Dialect
 ) -> Compiled | None:
-    """The statement compiled for SQLite with these parameter names (kept: statements are
-    built once, at import); None when SQLAlchemy would add values of its own (a column
-    default computed in Python) or bind other parameters than those given."""
-    cache_key = (id(statement), id(dialect), keys)
-    known = _COMPILED.get(cache_key)
-    if known is not None:
-        return known[1]
-    result = _compile(statement, keys, dialect)
-    _COMPILED[cache_key] = ((statement, dialect), result)  # held: their ids stay theirs
-    return result
+    """The statement compiled for SQLite with these parameter names; None when SQLAlchemy
+    would add values of its own (a column default computed in Python) or bind other
+    parameters than those given."""
+    return _kept(_COMPILED, _compile, statement, keys, dialect)
 
 
 def _compile(
@@ -158,20 +173,14 @@ class Query:
         return tuple(values)
 
 
-_QUERIES: dict[tuple[int, int, tuple[str, ...]], tuple[object, Query | None]] = {}
+_QUERIES: dict[Key, tuple[object, Query | None]] = {}
 
 
 def query(statement: Select[Any], keys: tuple[str, ...], dialect: Dialect) -> Query | None:
-    """The SELECT compiled for SQLite with these parameter names (kept: statements are built
-    once, at import); None when SQLAlchemy would render parameters at execution (an
-    expanding list, a literal executed as such) or needs a value not given."""
-    cache_key = (id(statement), id(dialect), keys)
-    known = _QUERIES.get(cache_key)
-    if known is not None:
-        return known[1]
-    result = _query(statement, keys, dialect)
-    _QUERIES[cache_key] = ((statement, dialect), result)  # held: their ids stay theirs
-    return result
+    """The SELECT compiled for SQLite with these parameter names; None when SQLAlchemy would
+    render parameters at execution (an expanding list, a literal executed as such) or
+    needs a value not given."""
+    return _kept(_QUERIES, _query, statement, keys, dialect)
 
 
 def _query(statement: Select[Any], keys: tuple[str, ...], dialect: Dialect) -> Query | None:
