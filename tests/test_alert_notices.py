@@ -241,9 +241,12 @@ def test_a_failed_notice_is_queued_in_the_outbox_and_retried(
         Webhook(SECRET).verify(body, headers)
 
 
-def test_under_a_flood_the_ingest_tells_the_new_groups_and_they_wait_until_it_is_over(
+def test_under_a_flood_big_requests_are_told_by_the_ingest_and_wait_until_it_is_over(
     noticed: Noticed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Accepting goes first: the event loop decides no notice for a request of more than
+    FLOOD_ALERTS alerts, the ingest tells of its new groups, and their notices wait for
+    the flood's end, in order. A lone alert is still noticed at once."""
     monkeypatch.setattr(notices, "DEFER_AT_MOST_SECONDS", 60.0)  # however slow this machine
     # one at a time, so that they arrive in the order they are sent: two sent at once, each
     # on a connection of its own, may arrive either way round
@@ -252,26 +255,30 @@ def test_under_a_flood_the_ingest_tells_the_new_groups_and_they_wait_until_it_is
     flooded = threading.Event()
     flooded.set()
     notices_of_app.flooded = flooded.is_set
-    noticed.fire(alert("CheckoutDown", instance="a"), alert("CheckoutDown", instance="b"))
-    noticed.fire(alert("PaymentsDown"))
+    many = notices.FLOOD_ALERTS + 1
+    noticed.fire(*(alert("CheckoutDown", instance=f"c{n}") for n in range(many)))
+    noticed.fire(*(alert("CartDown", instance=f"k{n}") for n in range(many)))
+    noticed.fire(alert("PaymentsDown"))  # alone: at once
     noticed.fire(alert("DiskFull", severity="info"))  # opens no incident: no notice
-    noticed.settle()  # ingested: the groups are known, their notices held
+    wait_for(lambda: len(noticed.notices()) == 1)
+    noticed.settle()  # ingested: the groups are known, the big ones' notices held
     time.sleep(0.2)
-    assert noticed.notices() == []  # held while accepting goes first
+    seen = noticed.notices()
+    assert [n["data"]["alerts"][0]["labels"]["alertname"] for n in seen] == ["PaymentsDown"]
     flooded.clear()
-    wait_for(lambda: len(noticed.notices()) == 2)
+    wait_for(lambda: len(noticed.notices()) == 3)
     time.sleep(0.1)
     seen = noticed.notices()
-    assert len(seen) == 2
+    assert len(seen) == 3
     names = [n["data"]["alerts"][0]["labels"]["alertname"] for n in seen]
-    assert names == ["CheckoutDown", "PaymentsDown"]  # in order
-    assert len(seen[0]["data"]["alerts"]) == 2
-    assert seen[0]["data"]["group"]["severity"] == "P1"
-    assert seen[0]["data"]["alerts"][0]["summary"] == "CheckoutDown on checkout"
-    noticed.fire(alert("CheckoutDown", instance="c"))  # known now: no second notice
+    assert names == ["PaymentsDown", "CheckoutDown", "CartDown"]  # the held ones in order
+    assert len(seen[1]["data"]["alerts"]) == many
+    assert seen[1]["data"]["group"]["severity"] == "P1"
+    assert seen[1]["data"]["alerts"][0]["summary"] == "CheckoutDown on checkout"
+    noticed.fire(alert("CheckoutDown", instance="c-late"))  # known now: no second notice
     noticed.settle()
     time.sleep(0.1)
-    assert len(noticed.notices()) == 2
+    assert len(noticed.notices()) == 3
 
 
 def test_notices_left_unsent_at_shutdown_go_to_the_outbox_with_their_keys(

@@ -13,7 +13,9 @@ delivery.
 
 After each commit the ingest tells which groups started firing in it (``started_by_ingest``),
 and those the event loop did not notice are noticed then: under a flood the event loop
-decides none (accepting goes first), and its silences may be a second old.
+decides none for a request of more than ``FLOOD_ALERTS`` alerts (accepting goes first;
+those of fewer cost it little, and are sent at once), and its silences may be a second
+old.
 
 Which groups are firing is kept in memory, changed by the event loop only: read from the
 database when the app starts, then each group noticed is claimed, and at most every
@@ -67,6 +69,7 @@ RETRY_RECORD_SECONDS = 0.5
 MAX_SENDING = 8  # tries under way at once, at most
 DEFER_LOOK_SECONDS = 0.02  # under a flood, how often to look whether it is over
 DEFER_AT_MOST_SECONDS = 2.0  # a flood holds the notices up at most this long (as the ingest)
+FLOOD_ALERTS = 5  # under a flood, a request of at most this many alerts is noticed at once
 FIRING_GROUPS = (
     select(ALERTS.c.group_key)
     .where(ALERTS.c.status == "firing", ALERTS.c.incident_id.is_not(None))
@@ -148,24 +151,27 @@ class Notices:
         if not self.targets:
             return
         self._loop = asyncio.get_running_loop()
-        if self.flooded():  # accepting goes first: the ingest tells of the new groups
-            return
+        flooded = self.flooded()
         for submission, stored in committed:
+            if flooded and submission.count > FLOOD_ALERTS:
+                continue  # accepting goes first: the ingest tells of the new groups
             try:
-                self._notice(submission, stored)
+                self._notice(submission, stored, at_once=flooded)
             except Exception:
                 logger.exception("sending the alert.firing notices failed")
 
-    def _notice(self, submission: Submission, stored: Stored) -> None:
+    def _notice(self, submission: Submission, stored: Stored, *, at_once: bool) -> None:
         if stored.integration_id is None:
             return
         groups = self._new_groups(stored.integration_id, submission)
         if not groups:
             return
         now = self.runtime.clock.now()
-        self._send_or_hold(
-            [_event(group, stored.integration_id, submission.kind, now) for group in groups]
-        )
+        bodies = [_event(group, stored.integration_id, submission.kind, now) for group in groups]
+        if at_once:
+            self._start(bodies)
+        else:
+            self._send_or_hold(bodies)
 
     def _send_or_hold(self, bodies: list[str]) -> None:
         """Send these now, or, under a flood (or behind notices it holds), hold them."""
