@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Insert, Update
@@ -55,6 +55,8 @@ class Compiled:
 Key = tuple[int, int, tuple[str, ...]]  # the statement's id, the dialect's, parameter names
 T = TypeVar("T")
 S = TypeVar("S")
+V = TypeVar("V", bound=Sequence[Any])  # the values bound: one row's, or many rows'
+R = TypeVar("R")
 _COMPILED: dict[Key, tuple[object, Compiled | None]] = {}
 
 
@@ -128,20 +130,36 @@ def write(session: Session, statement: Insert | Update, rows: Sequence[dict[str,
     if lean is None:
         connection.execute(statement, list(rows))
         return
+    compiled_ = lean
+
+    def run(driver: sqlite3.Connection, values: list[list[Any]]) -> None:
+        if len(values) == 1:
+            driver.execute(compiled_.sql, values[0])
+        else:
+            driver.executemany(compiled_.sql, values)
+
+    _on_driver(connection, lean.sql, lambda: [compiled_.values(row) for row in rows], run)
+
+
+def _on_driver(
+    connection: Connection,
+    sql: str,
+    values_of: Callable[[], V],
+    run: Callable[[sqlite3.Connection, V], R],
+) -> R:
+    """``run`` on the connection's sqlite3 connection with the values ``values_of`` gives;
+    a value its column refuses, or SQLite's error, raised as SQLAlchemy raises them."""
     driver = connection.connection.driver_connection
     assert isinstance(driver, sqlite3.Connection)
     try:
-        values = [lean.values(row) for row in rows]
+        values = values_of()
     except Exception as exc:  # a value its column refuses: as SQLAlchemy says it
-        raise StatementError(str(exc), lean.sql, None, exc) from exc
+        raise StatementError(str(exc), sql, None, exc) from exc
     try:
-        if len(values) == 1:
-            driver.execute(lean.sql, values[0])
-        else:
-            driver.executemany(lean.sql, values)
+        return run(driver, values)
     except sqlite3.Error as exc:
         raise DBAPIError.instance(
-            lean.sql, values, exc, sqlite3.Error, dialect=connection.dialect
+            sql, values, exc, sqlite3.Error, dialect=connection.dialect
         ) from exc
 
 
@@ -219,19 +237,19 @@ def rows(session: Session, statement: Select[Any], params: dict[str, Any]) -> Se
         lean = query(statement, tuple(params), connection.dialect)
     if lean is None:
         return connection.execute(statement, params).all()
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, sqlite3.Connection)
-    try:
-        values = lean.values(params)
-    except Exception as exc:  # a value its column refuses: as SQLAlchemy says it
-        raise StatementError(str(exc), lean.sql, None, exc) from exc
-    try:
-        fetched = driver.execute(lean.sql, values).fetchall()
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(
-            lean.sql, values, exc, sqlite3.Error, dialect=connection.dialect
-        ) from exc
+    query_ = lean
+    fetched = _on_driver(
+        connection,
+        lean.sql,
+        lambda: query_.values(params),
+        lambda driver, values: driver.execute(query_.sql, values).fetchall(),
+    )
     return [lean.row(row) for row in fetched]
+
+
+def sqlite(session: Session) -> bool:
+    """Whether the session's database is SQLite: where ``each`` and ``listed`` work."""
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def scalar(session: Session, statement: Select[Any], params: dict[str, Any]) -> Any:

@@ -181,7 +181,7 @@ class Batch:
     def load_firing(self, wanted: dict[int, set[str]]) -> None:
         """Read the open alerts of these fingerprints (per integration id), a few queries
         for the whole batch."""
-        listed = self.session.get_bind().dialect.name == "sqlite"
+        listed = lean.sqlite(self.session)
         for integration_id, fingerprints in wanted.items():
             ordered = sorted(fingerprints)
             if listed:

@@ -116,7 +116,7 @@ def by_keys(*, session: Session, keys: set[str]) -> dict[str, KeyHolder]:
 
 def by_ids(*, session: Session, ids: set[int], lock: bool = False) -> dict[int, Source]:
     """The integrations with these ids, locked in id order when ``lock``."""
-    if session.get_bind().dialect.name == "sqlite":
+    if lean.sqlite(session):
         found = lean.rows(session, BY_IDS_LISTED, {"ids": lean.listed(sorted(ids))})
     else:
         found = session.execute(BY_IDS_LOCKED if lock else BY_IDS, {"ids": sorted(ids)}).all()
