@@ -85,7 +85,15 @@ def wait_for(what: Callable[[], bool], seconds: float = 10.0) -> None:
 
 
 def channels(tmp_path: Path, url: str, events: list[str]) -> Path:
-    hook = {"name": "ops-events", "url": url, "secret": SECRET, "events": events}
+    # a try ends by its answer or by the app stopping, not by its own timeout (5 s by default,
+    # which a loaded machine can take to answer it)
+    hook = {
+        "name": "ops-events",
+        "url": url,
+        "secret": SECRET,
+        "events": events,
+        "timeout_seconds": 60,
+    }
     path = tmp_path / "channels.yaml"
     path.write_text(json.dumps({"webhooks": [hook]}))
     return path
