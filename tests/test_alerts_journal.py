@@ -5,6 +5,7 @@ ingests them from there."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from datetime import timedelta
@@ -144,6 +145,40 @@ def test_each_journal_entry_is_moved_once_whoever_moves_it(runtime: Runtime) -> 
 
 
 @SQLITE_ONLY
+def test_entries_moved_out_are_deleted_a_few_with_each_append(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries moved into the database leave the journal a few at each later append (a
+    delete of all of them at once held the event loop up), and all of them do in the end."""
+    monkeypatch.setattr(journal, "MARK_EVERY_SECONDS", 0.0)  # the appender reads the mark
+    key, _ = _prepare(runtime)
+    path = _path(runtime)
+    appender = journal.Appender(path)
+    for n in range(200):
+        appender.append([_normalized(key, f"moved-{n}")], runtime.clock.now())
+    with runtime.transaction() as session:
+        assert journal.Mover(path).move(session=session, max_alerts=1000) == 200
+
+    def in_journal() -> int:
+        looker = sqlite3.connect(path)
+        try:
+            return int(looker.execute("SELECT count(*) FROM entries").fetchone()[0])
+        finally:
+            looker.close()
+
+    appender.append([_normalized(key, "next")], runtime.clock.now())
+    assert in_journal() == 201 - journal.TRIM_PER_ENTRY
+    appender.append([_normalized(key, f"more-{n}") for n in range(10)], runtime.clock.now())
+    assert in_journal() == 211 - 11 * journal.TRIM_PER_ENTRY
+    for n in range(60):
+        appender.append([_normalized(key, f"later-{n}")], runtime.clock.now())
+    assert in_journal() == 71  # the 200 moved are gone
+    appender.close()
+    _ingest_all(runtime)
+    assert len(_fingerprints(runtime)) == 271
+
+
+@SQLITE_ONLY
 def test_a_new_journal_file_numbers_its_entries_after_the_mark(runtime: Runtime) -> None:
     """Entries are moved only after the mark of the last one moved: a journal file lost or
     replaced must not start its numbers again below it (they would never be moved)."""
@@ -189,8 +224,6 @@ def test_the_event_loop_never_checkpoints_the_journal_and_the_intake_thread_does
     """A checkpoint waits for the disk, so the appender (the event loop) leaves them to the
     mover (the intake thread): its write-ahead log grows past SQLite's own checkpoint size
     (1,000 pages) until the mover checkpoints, and then starts over."""
-    import sqlite3
-
     key, _ = _prepare(runtime)
     path = _path(runtime)
     appender = journal.Appender(path)
@@ -258,8 +291,6 @@ def _state(runtime: Runtime) -> tuple[int, int, str | None]:
 def _counted(runtime: Runtime) -> tuple[int, int, str | None]:
     """The same, by reading every pending entry: the journal's after the mark, and those
     moved into the intake table but not ingested yet."""
-    import sqlite3
-
     with runtime.read() as session:
         through = journal.moved_through(session)
         table = backlog.state(session=session)
@@ -277,8 +308,6 @@ def _counted(runtime: Runtime) -> tuple[int, int, str | None]:
 
 def _entries(runtime: Runtime) -> list[tuple[int | None, int | None]]:
     """The running count of each entry the journal holds."""
-    import sqlite3
-
     looker = sqlite3.connect(_path(runtime))
     try:
         rows = looker.execute("SELECT number, alerts_through FROM entries ORDER BY id")
@@ -335,8 +364,6 @@ def test_the_journal_counts_what_is_pending_without_reading_every_entry(
 def _store_as_before(runtime: Runtime, key: str, name: str, size: int) -> None:
     """An entry as an earlier warroom stored it: without a running count (the journal made
     by it if there is none yet, without the columns)."""
-    import sqlite3
-
     with runtime.read() as session:
         [integration_id] = session.scalars(
             select(integrations.INTEGRATIONS.c.id).where(integrations.INTEGRATIONS.c.key == key)
@@ -367,8 +394,6 @@ def test_entries_stored_before_the_running_count_are_counted_by_reading(
     columns. Its entries are counted by reading while any is pending, one that an earlier
     version beside this one stores later is counted in by the next append, and the
     entries stored since are counted on their own once the old ones are gone."""
-    import sqlite3
-
     key, _ = _prepare(runtime)
     path = _path(runtime)
     _store_as_before(runtime, key, "old1", 2)
