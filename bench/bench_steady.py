@@ -4,7 +4,8 @@ on SQLite (pinned to CPU 1) takes `make bench-ingest`'s background load (one ale
 Every second the CPU time of the server's event-loop thread and of its other threads (largest
 first: the intake thread, then the checkpointer and the job worker) is printed, in percent of
 one CPU. Then the means over seconds 2-9 (the stream's first ten seconds open its 1,000
-groups: 750 incidents) and over second 13 on (every alert a repeat of a firing one).
+groups: 750 incidents) and over second 13 on (every alert a repeat of a firing one), and
+the sizes of the write-ahead logs (database and intake journal) at the end.
 
 No webhook is subscribed, so opening an incident sends nothing. With `--ceiling raw` or
 `--ceiling app` the server is `bench/ceiling_app.py` instead (plain ASGI, or a FastAPI route,
@@ -83,6 +84,16 @@ def mean_of(rows: list[tuple[float, list[float]]]) -> str:
     return f"event loop {loop:.1f}%, other threads {' · '.join(f'{o:.1f}%' for o in others)}"
 
 
+def wal_sizes(home: Path) -> str:
+    """The sizes of the database's and the intake journal's write-ahead logs."""
+    sizes = []
+    for name in ("warroom.db-wal", "warroom.db-intake-wal"):
+        path = home / name
+        size = path.stat().st_size / 1e6 if path.exists() else 0.0
+        sizes.append(f"{name} {size:,.1f} MB")
+    return ", ".join(sizes)
+
+
 def main() -> None:
     rate = int(os.environ.get("BENCH_RATE", "2000"))
     seconds = int(os.environ.get("BENCH_SECONDS", "20"))
@@ -112,6 +123,8 @@ def main() -> None:
         print(f"load taken: {taken:,.0f} alerts/s (asked {rate:,}/s), errors {figures['errors']}")
         print(f"mean, seconds 2-9 (new groups):  {mean_of(rows[1:9])}")
         print(f"mean, seconds 13+ (repeats):     {mean_of(rows[12:])}")
+        if not ceiling:
+            print(f"write-ahead logs at the end: {wal_sizes(home)}")
     finally:
         server.stop()
 

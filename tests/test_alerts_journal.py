@@ -69,6 +69,15 @@ def _webhook(key: str, *instances: str) -> Submission:
     return Submission(key=key, kind="alertmanager", token=None, webhook=webhook)
 
 
+def _looked_up(path: Path, sql: str, column: int = 0) -> int:
+    """A number a statement gives, read through a connection of its own."""
+    looker = sqlite3.connect(path)
+    try:
+        return int(looker.execute(sql).fetchone()[column])
+    finally:
+        looker.close()
+
+
 def _fingerprints(runtime: Runtime) -> list[str]:
     from sqlalchemy import select
 
@@ -159,20 +168,13 @@ def test_entries_moved_out_are_deleted_a_few_with_each_append(
     with runtime.transaction() as session:
         assert journal.Mover(path).move(session=session, max_alerts=1000) == 200
 
-    def in_journal() -> int:
-        looker = sqlite3.connect(path)
-        try:
-            return int(looker.execute("SELECT count(*) FROM entries").fetchone()[0])
-        finally:
-            looker.close()
-
     appender.append([_normalized(key, "next")], runtime.clock.now())
-    assert in_journal() == 201 - journal.TRIM_PER_ENTRY
+    assert _looked_up(path, "SELECT count(*) FROM entries") == 201 - journal.TRIM_PER_ENTRY
     appender.append([_normalized(key, f"more-{n}") for n in range(10)], runtime.clock.now())
-    assert in_journal() == 211 - 11 * journal.TRIM_PER_ENTRY
+    assert _looked_up(path, "SELECT count(*) FROM entries") == 211 - 11 * journal.TRIM_PER_ENTRY
     for n in range(60):
         appender.append([_normalized(key, f"later-{n}")], runtime.clock.now())
-    assert in_journal() == 71  # the 200 moved are gone
+    assert _looked_up(path, "SELECT count(*) FROM entries") == 71  # the 200 moved are gone
     appender.close()
     _ingest_all(runtime)
     assert len(_fingerprints(runtime)) == 271
@@ -235,16 +237,10 @@ def test_the_event_loop_never_checkpoints_the_journal_and_the_intake_thread_does
     # SQLite's own checkpoints would have started the log over at 1,000 pages
     assert wal.stat().st_size > 2000 * page
 
-    def frames_in_log() -> int:
-        looker = sqlite3.connect(path)
-        try:
-            return int(looker.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
-        finally:
-            looker.close()
-
     journal.Mover(path).checkpoint()
     appender.append([_webhook(key, "after")], runtime.clock.now())
-    assert frames_in_log() < 10  # the log started over after the intake thread's checkpoint
+    # the log started over after the intake thread's checkpoint
+    assert _looked_up(path, "PRAGMA wal_checkpoint(PASSIVE)", 1) < 10
     appender.close()
 
 

@@ -424,7 +424,8 @@ class Mover:
         stream of requests a commit came while the checkpoint waited for the disk, so it
         never did, and the log grew without end (1.4 GB a minute at 2,000 lone alerts/s,
         every commit slower than the last). So this process's appenders wait for the
-        checkpoint (``_write_lock``): the next commit starts the log over."""
+        checkpoint (``_write_lock``), and with them a request that comes meanwhile: the
+        next commit starts the log over."""
         if time.monotonic() - self._checkpointed_at < CHECKPOINT_EVERY_SECONDS:
             return
         with self._write_lock:
