@@ -293,8 +293,8 @@ class Appender:
         if mark <= self._deleted_through:
             return True
         most = TRIM_PER_ENTRY * max(appended, 1)
-        deleted = self._journal.execute(TRIM, (mark, most)).rowcount
-        return bool(deleted < most)
+        deleted: int = self._journal.execute(TRIM, (mark, most)).rowcount
+        return deleted < most
 
     def _known(
         self, keys: set[str], generation: int
