@@ -275,6 +275,48 @@ def test_the_journal_log_starts_over_at_each_checkpoint_while_requests_keep_comi
     assert Path(f"{path}-wal").stat().st_size < 8 * 1024 * 1024  # ~1 MB here; 28 MB before
 
 
+@SQLITE_ONLY
+def test_a_request_is_not_held_up_while_the_checkpoint_copies_the_log(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint that copies the bulk of the log waits for the disk: a request that comes
+    meanwhile is stored at once. Only the last, short one keeps the appenders waiting (so
+    that the next commit starts the log over)."""
+    key, _ = _prepare(runtime)
+    path = _path(runtime)
+    appender = journal.Appender(path)
+    for n in range(200):
+        appender.append([_webhook(key, f"before-{n:03d}")], runtime.clock.now())
+    stored_meanwhile: list[bool] = []
+    requests: list[threading.Thread] = []
+    real_open = journal.open_journal
+
+    def append_during_the_first_checkpoint(sql: str) -> None:
+        if "wal_checkpoint" not in sql or requests:
+            return
+        request = threading.Thread(
+            target=appender.append, args=([_webhook(key, "meanwhile")], runtime.clock.now())
+        )
+        requests.append(request)
+        request.start()
+        request.join(timeout=10)  # held up by the checkpoint's lock, it could not end here
+        stored_meanwhile.append(not request.is_alive())
+
+    def traced(journal_path: Path) -> sqlite3.Connection:
+        connection = real_open(journal_path)
+        connection.set_trace_callback(append_during_the_first_checkpoint)
+        return connection
+
+    monkeypatch.setattr(journal, "open_journal", traced)
+    journal.Mover(path).checkpoint()
+    requests[0].join()
+    assert stored_meanwhile == [True]
+    appender.append([_webhook(key, "after")], runtime.clock.now())
+    # and the log still started over after the checkpoint
+    assert _looked_up(path, "PRAGMA wal_checkpoint(PASSIVE)", 1) < 10
+    appender.close()
+
+
 def _state(runtime: Runtime) -> tuple[int, int, str | None]:
     """The journal's pending entries, alerts and oldest time, as `warroom alert intake` and
     the API report them."""

@@ -425,9 +425,15 @@ class Mover:
         never did, and the log grew without end (1.4 GB a minute at 2,000 lone alerts/s,
         every commit slower than the last). So this process's appenders wait for the
         checkpoint (``_write_lock``), and with them a request that comes meanwhile: the
-        next commit starts the log over."""
+        next commit starts the log over.
+
+        The checkpoint that copies what came since the last one runs without the lock: it
+        waits for the disk (6 ms on average, up to 10, at 2,000 lone alerts/s), and every
+        request that came meanwhile waited with the event loop. The one under the lock then
+        copies only what was committed during that one."""
         if time.monotonic() - self._checkpointed_at < CHECKPOINT_EVERY_SECONDS:
             return
+        self._journal.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         with self._write_lock:
             self._journal.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         self._checkpointed_at = time.monotonic()
