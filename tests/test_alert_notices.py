@@ -289,6 +289,43 @@ def test_under_a_flood_big_requests_are_told_by_the_ingest_and_wait_until_it_is_
     assert len(noticed.notices()) == 3
 
 
+def test_under_a_flood_only_the_first_few_lone_alerts_are_noticed_at_once(
+    settings: Settings,
+    clock: FakeClock,
+    receiver: Receiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under a flood a lone alert's new group is noticed at once, FLOOD_AT_ONCE of them and
+    then FLOOD_AT_ONCE_PER_SECOND: the rest are told by the ingest and wait for the flood's
+    end, in order, as big requests do (a storm of lone alerts opening groups would otherwise
+    cost accepting a notice each)."""
+    monkeypatch.setattr(notices, "FLOOD_AT_ONCE", 2)
+    monkeypatch.setattr(notices, "FLOOD_AT_ONCE_PER_SECOND", 0.0001)  # none more in the test
+    monkeypatch.setattr(notices, "DEFER_AT_MOST_SECONDS", 60.0)
+    monkeypatch.setattr(notices, "MAX_SENDING", 1)  # they arrive in the order they are sent
+    with start(settings, clock, receiver, tmp_path, ["alert.firing"]) as noticed:
+        notices_of_app = noticed.client.app.state.intake.notices  # type: ignore[attr-defined]
+        flooded = threading.Event()
+        flooded.set()
+        notices_of_app.flooded = flooded.is_set
+        names = ["CheckoutDown", "CartDown", "PaymentsDown", "SearchDown"]
+        for name in names:
+            noticed.fire(alert(name))
+        wait_for(lambda: len(noticed.notices()) == 2)
+        noticed.settle()  # ingested: the last two groups are known, their notices held
+        time.sleep(0.2)
+        assert _alertnames(noticed.notices()) == names[:2]
+        flooded.clear()
+        wait_for(lambda: len(noticed.notices()) == 4)
+        time.sleep(0.1)
+        assert _alertnames(noticed.notices()) == names
+
+
+def _alertnames(seen: list[dict[str, Any]]) -> list[str]:
+    return [n["data"]["alerts"][0]["labels"]["alertname"] for n in seen]
+
+
 def test_notices_left_unsent_at_shutdown_go_to_the_outbox_with_their_keys(
     settings: Settings,
     clock: FakeClock,

@@ -14,8 +14,8 @@ delivery.
 After each commit the ingest tells which groups started firing in it (``started_by_ingest``),
 and those the event loop did not notice are noticed then: under a flood the event loop
 decides none for a request of more than ``FLOOD_ALERTS`` alerts (accepting goes first;
-those of fewer cost it little, and are sent at once), and its silences may be a second
-old.
+those of fewer cost it little, and are sent at once, ``FLOOD_AT_ONCE`` of them and then
+``FLOOD_AT_ONCE_PER_SECOND``), and its silences may be a second old.
 
 Which groups are firing is kept in memory, changed by the event loop only: read from the
 database when the app starts, then each group noticed is claimed, and at most every
@@ -48,6 +48,7 @@ from warroom.alerts import routing, silences
 from warroom.alerts.backlog import Stored, Submission
 from warroom.alerts.batch import ALERTS, StartedGroup, bounded_fingerprint, group_key
 from warroom.alerts.normalize import NormalizedAlert, fingerprint_of, summary_of
+from warroom.alerts.ratelimit import RateLimiter
 from warroom.alerts.sources import alertmanager
 from warroom.notify import outbox
 from warroom.notify.base import Message
@@ -69,7 +70,10 @@ RETRY_RECORD_SECONDS = 0.5
 MAX_SENDING = 8  # tries under way at once, at most
 DEFER_LOOK_SECONDS = 0.02  # under a flood, how often to look whether it is over
 DEFER_AT_MOST_SECONDS = 2.0  # a flood holds the notices up at most this long (as the ingest)
-FLOOD_ALERTS = 5  # under a flood, a request of at most this many alerts is noticed at once
+FLOOD_ALERTS = 5  # under a flood, a request of at most this many alerts is noticed at once:
+FLOOD_AT_ONCE = 20  # this many such requests at most, and then
+FLOOD_AT_ONCE_PER_SECOND = 20.0  # this many a second
+AT_ONCE = "at-once"  # the rate limiter's one client: the requests noticed at once in a flood
 FIRING_GROUPS = (
     select(ALERTS.c.group_key)
     .where(ALERTS.c.status == "firing", ALERTS.c.incident_id.is_not(None))
@@ -135,6 +139,8 @@ class Notices:
         self._tasks: set[asyncio.Task[None]] = set()
         self._tried: list[outbox.Tried] = []  # to record: (channel, message, error)
         self._lock = threading.Lock()
+        # under a flood, the requests whose new groups are noticed at once
+        self._flood_at_once = RateLimiter(burst=FLOOD_AT_ONCE, every=1 / FLOOD_AT_ONCE_PER_SECOND)
 
     def start(self) -> None:
         """On the app's event loop, before any request: the groups firing now are read, so
@@ -153,7 +159,9 @@ class Notices:
         self._loop = asyncio.get_running_loop()
         flooded = self.flooded()
         for submission, stored in committed:
-            if flooded and submission.count > FLOOD_ALERTS:
+            if flooded and (
+                submission.count > FLOOD_ALERTS or not self._flood_at_once.ready(AT_ONCE)
+            ):
                 continue  # accepting goes first: the ingest tells of the new groups
             try:
                 self._notice(submission, stored, at_once=flooded)
@@ -168,7 +176,7 @@ class Notices:
             return
         now = self.runtime.clock.now()
         bodies = [_event(group, stored.integration_id, submission.kind, now) for group in groups]
-        if at_once:
+        if at_once and not self._flood_at_once.take_or_wait(AT_ONCE):
             self._start(bodies)
         else:
             self._send_or_hold(bodies)

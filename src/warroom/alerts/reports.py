@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import secrets
-import threading
-import time
 import uuid
-from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -24,46 +20,12 @@ from warroom.alerts import service
 from warroom.alerts.hooks import read_body, read_json
 from warroom.alerts.models import Integration
 from warroom.alerts.normalize import NormalizedAlert
+from warroom.alerts.ratelimit import RateLimited
 from warroom.alerts.schemas import ReportCreate
-from warroom.errors import WarroomError
 from warroom.runtime import Runtime
 
 REPORTS_INTEGRATION = "customer-reports"
 router = APIRouter(tags=["customer reports"])
-
-
-class RateLimited(WarroomError):
-    code = "rate_limited"
-    http_status = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"too many reports; try again in {retry_after} s", details={"retry_after": retry_after}
-        )
-        self.retry_after = retry_after
-
-
-@dataclass
-class RateLimiter:
-    """A token bucket per client: ``burst`` at once, then one per ``every`` seconds."""
-
-    burst: int = 5
-    every: float = 12.0
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def take(self, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            tokens, stamp = self._buckets.get(client, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - stamp) / self.every)
-            if tokens < 1:
-                raise RateLimited(math.ceil((1 - tokens) * self.every))
-            self._buckets[client] = (tokens - 1, now)
-            if len(self._buckets) > 10_000:  # forget the quiet ones
-                self._buckets = {
-                    k: v for k, v in self._buckets.items() if now - v[1] < self.every * self.burst
-                }
 
 
 def _integration(session: Session, runtime: Runtime) -> Integration:

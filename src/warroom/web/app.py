@@ -15,6 +15,7 @@ from warroom import __version__
 from warroom.alerts import api as alerts_api
 from warroom.alerts import hooks, reports
 from warroom.alerts.intake import Intake
+from warroom.alerts.ratelimit import RateLimiter
 from warroom.incidents.api import router as incidents_router
 from warroom.oncall.api import feeds_router
 from warroom.oncall.api import router as oncall_router
@@ -76,8 +77,8 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
         description="Incident and emergency response: your runbook, running.",
     )
     app.state.runtime = runtime
-    app.state.report_limiter = reports.RateLimiter()
-    app.state.sign_in_limiter = reports.RateLimiter(burst=10, every=6.0)
+    app.state.report_limiter = RateLimiter()
+    app.state.sign_in_limiter = RateLimiter(burst=10, every=6.0)
     app.state.intake = Intake(runtime)
     app.state.seen_signatures = SeenSignatures()
     app.state.templates = Jinja2Templates(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from warroom.alerts.reports import RateLimited, RateLimiter
+from warroom.alerts.ratelimit import RateLimited, RateLimiter
 from warroom.auth import sessions, users
 from warroom.errors import Unauthorized
 from warroom.web.deps import RuntimeDep
