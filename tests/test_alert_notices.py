@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -289,11 +289,16 @@ def test_under_a_flood_big_requests_are_told_by_the_ingest_and_wait_until_it_is_
     assert len(noticed.notices()) == 3
 
 
+@pytest.fixture
+def starting(
+    settings: Settings, clock: FakeClock, receiver: Receiver, tmp_path: Path
+) -> Callable[[list[str]], AbstractContextManager[Noticed]]:
+    """Starts the app with a channel taking these events, once the test has set it up."""
+    return lambda events: start(settings, clock, receiver, tmp_path, events)
+
+
 def test_under_a_flood_only_the_first_few_lone_alerts_are_noticed_at_once(
-    settings: Settings,
-    clock: FakeClock,
-    receiver: Receiver,
-    tmp_path: Path,
+    starting: Callable[[list[str]], AbstractContextManager[Noticed]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Under a flood a lone alert's new group is noticed at once, FLOOD_AT_ONCE of them and
@@ -304,7 +309,7 @@ def test_under_a_flood_only_the_first_few_lone_alerts_are_noticed_at_once(
     monkeypatch.setattr(notices, "FLOOD_AT_ONCE_PER_SECOND", 0.0001)  # none more in the test
     monkeypatch.setattr(notices, "DEFER_AT_MOST_SECONDS", 60.0)
     monkeypatch.setattr(notices, "MAX_SENDING", 1)  # they arrive in the order they are sent
-    with start(settings, clock, receiver, tmp_path, ["alert.firing"]) as noticed:
+    with starting(["alert.firing"]) as noticed:
         notices_of_app = noticed.client.app.state.intake.notices  # type: ignore[attr-defined]
         flooded = threading.Event()
         flooded.set()

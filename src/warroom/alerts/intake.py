@@ -339,11 +339,17 @@ def _notice_and_settle(
     notices: Notices, answers: list[tuple[_Waiting, Stored | Exception]]
 ) -> None:
     """On the requests' event loop: the first notices of what was committed go out ahead of
-    the answers (whether the clients still wait or not), then each request is answered."""
-    notices.after_commit(
+    the answers (whether the clients still wait or not), then each request is answered.
+    When a notice started, the answers wait a turn of the loop: the notice's first step
+    hands its request's body to a task of its own (aiohttp, before Python 3.12), which
+    would otherwise be written after the answers."""
+    started = notices.after_commit(
         [(w.submission, stored) for w, stored in answers if isinstance(stored, Stored)]
     )
-    _settle(answers)
+    if started:
+        asyncio.get_running_loop().call_soon(_settle, answers)
+    else:
+        _settle(answers)
 
 
 def _settle(answers: list[tuple[_Waiting, Stored | Exception]]) -> None:

@@ -128,6 +128,7 @@ class Notices:
         self._sending = 0  # tries under way (from when their task is made)
         self._line: deque[tuple[Target, str]] = deque()  # to send, in order
         self._running = 0  # tries whose task runs
+        self._started = 0  # tries whose task was made, ever
         self._closing = False
         self._deferred: list[str] = []  # notices held up by a flood, in order
         self._deferred_since = 0.0
@@ -150,13 +151,14 @@ class Notices:
             self._loop = asyncio.get_running_loop()
             self._claimed_groups()
 
-    def after_commit(self, committed: Sequence[tuple[Submission, Stored]]) -> None:
+    def after_commit(self, committed: Sequence[tuple[Submission, Stored]]) -> bool:
         """Send the notices of the groups these committed requests start (none when no
-        channel wants them). Never raises: the requests are answered whatever happens here,
-        and their alerts' incident.triggered still comes."""
+        channel wants them); whether a try started now. Never raises: the requests are
+        answered whatever happens here, and their alerts' incident.triggered still comes."""
         if not self.targets:
-            return
+            return False
         self._loop = asyncio.get_running_loop()
+        started = self._started
         flooded = self.flooded()
         for submission, stored in committed:
             if flooded and (
@@ -167,6 +169,7 @@ class Notices:
                 self._notice(submission, stored, at_once=flooded)
             except Exception:
                 logger.exception("sending the alert.firing notices failed")
+        return self._started != started
 
     def _notice(self, submission: Submission, stored: Stored, *, at_once: bool) -> None:
         if stored.integration_id is None:
@@ -202,6 +205,7 @@ class Notices:
         while self._line and self._running < MAX_SENDING and not self._closing:
             target, body = self._line.popleft()
             self._running += 1
+            self._started += 1
             task = loop.create_task(self._send(target, body))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
