@@ -38,7 +38,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached,
 from sqlalchemy.sql import Insert, Select
 from sqlalchemy.types import TypeDecorator
 
-from warroom import lean
+from warroom import lean, loopfirst
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 MAX_ID = 2**31 - 1  # the widest integer id every backend stores
@@ -286,6 +286,7 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    loopfirst.attach(dbapi_connection)
 
 
 AUTOCHECKPOINT = "warroom_wal_autocheckpoint"  # a pooled connection's setting, as last set

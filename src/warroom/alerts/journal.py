@@ -36,7 +36,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from warroom import lean
+from warroom import lean, loopfirst
 from warroom.alerts import backlog, integrations
 from warroom.alerts.backlog import INTAKE, State, Stored, Submission
 from warroom.alerts.models import IntakeJournalMark
@@ -158,6 +158,7 @@ def connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # small rows, read once: little cache
+    loopfirst.attach(connection)
     return connection
 
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from warroom import __version__
+from warroom import __version__, loopfirst
 from warroom.alerts import api as alerts_api
 from warroom.alerts import hooks, reports
 from warroom.alerts.intake import Intake
@@ -50,6 +50,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         checkpointer = runtime.checkpointer
         worker = runtime.worker() if with_worker else None
+        served_first = loopfirst.go_first()  # this thread runs the event loop
         try:
             if checkpointer is not None:
                 checkpointer.start()
@@ -69,6 +70,7 @@ def create_app(runtime: Runtime, *, run_worker: bool | None = None) -> FastAPI:
                 worker.stop()
             if checkpointer is not None:
                 checkpointer.stop()
+            served_first()
 
     app = WarroomApp(
         title="warroom",
