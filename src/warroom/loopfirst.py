@@ -1,6 +1,5 @@
 """The event loop goes first: on Linux, a thread of the server that works with SQLite steps
-aside, a fraction of a millisecond at a time, while the event loop waits for the processor
-that thread is using.
+aside, 2 ms at most, while the event loop waits for the processor that thread is using.
 
 The server answers requests on one event loop and does its longer work (ingesting alerts,
 running jobs, checkpoints) on other threads. When they share a processor, the kernel's
@@ -8,10 +7,10 @@ scheduler lets a running thread keep it until its next tick (4 ms at 250 Hz) eve
 event loop has been woken by a request: the request then waits that long before it is even
 read. So every SQLite connection gets a progress handler (``attach``) that, on any thread
 but the event loop's and at most every ``LOOK_EVERY_NS``, reads the event loop's state from
-``/proc``: when it is runnable on this thread's processor, this thread sleeps until it is not,
-``NAP_SECONDS`` at a time and ``MOST_NAPS`` in a row at most, so its own work is put off for
-about 2 ms at most. Unlike a lower priority for the other threads, nobody is starved while
-holding a lock that the others need.
+``/proc``: while it is runnable on this thread's processor, this thread gives it a turn (a
+callback on the loop that wakes this thread once the loop has run what was ready), waiting
+``MOST_WAIT_NS`` in a row at most. Unlike a lower priority for the other threads, nobody is
+starved while holding a lock that the others need.
 
 Elsewhere than on Linux (no ``/proc``), or before the event loop says it goes first
 (``go_first``), the handler returns at once.
@@ -39,7 +38,7 @@ RUNNABLE = b"R"  # /proc/<pid>/task/<tid>/stat: running, or waiting for a proces
 class _Loop:
     tid: int  # the event loop's thread (its native id)
     stat: int  # an open file descriptor of its /proc stat
-    loop: asyncio.AbstractEventLoop
+    events: asyncio.AbstractEventLoop  # the loop itself
 
 
 _first: _Loop | None = None
@@ -85,7 +84,7 @@ def _look() -> int:
         if now - getattr(_looked, "at", 0) < LOOK_EVERY_NS:
             return 0
         _looked.at = now
-        naps = 0
+        waited = False
         until = now + MOST_WAIT_NS
         while _waits_for_this_processor(loop):
             left = until - time.monotonic_ns()
@@ -95,10 +94,10 @@ def _look() -> int:
             if turn is None:
                 turn = _looked.turn = threading.Event()
             turn.clear()
-            loop.loop.call_soon_threadsafe(turn.set)
+            loop.events.call_soon_threadsafe(turn.set)
             turn.wait(left / 1e9)
-            naps += 1
-        if naps:
+            waited = True
+        if waited:
             _looked.at = time.monotonic_ns()
     except Exception:  # the event loop ended meanwhile (its file closed), or /proc changed
         logger.debug("looking at the event loop failed", exc_info=True)
